@@ -1,0 +1,200 @@
+"""`cnnfeat export`: cut the trained network at its 100-d layer and write an ONNX model dir.
+
+Validation follows HuggingFace Optimum's exporter (onnx.checker, output names, shapes, then values
+on a grid of batch sizes and lengths, on a fresh onnxruntime session), except that a parity
+failure fails the export and leaves no model directory behind.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+from cnnfeat.runtime.batching import pad_batch
+from cnnfeat.runtime.errors import ModelError
+from cnnfeat.runtime.model_dir import CARD_FILE, MODEL_FILE, TOKENIZER_FILE, sha256_file
+from cnnfeat.runtime.session import make_session
+from cnnfeat.runtime.spec import FORMAT_VERSION, ModelSpec
+from cnnfeat.training.train import load_checkpoint
+
+OPSET = 18
+INPUT_NAME = "input_ids"
+OUTPUT_NAME = "features"
+BATCH_SIZES = (1, 3, 64)
+LENGTHS = (1, 2, 5, 17, 90)
+
+
+class ParityError(ModelError):
+    """The exported graph does not reproduce PyTorch within tolerance."""
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    out_dir: Path
+    max_abs_diff: float
+    cases: int
+    seconds: float
+
+
+class _FeatureGraph(nn.Module):
+    """The exported graph: the model's own `features` method, nothing copied."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.model.features(input_ids)
+
+
+def export_model(run_dir: str | Path, out_dir: str | Path, atol: float = 1e-5) -> ExportReport:
+    started = time.perf_counter()
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    model, checkpoint = load_checkpoint(run_dir)
+    spec = model.spec
+    metrics = _read_json(run_dir / "metrics.json")
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; a model directory is meant to be shared
+    try:
+        model_path = staging / MODEL_FILE
+        _export_onnx(model, spec, model_path)
+        shutil.copyfile(run_dir / TOKENIZER_FILE, staging / TOKENIZER_FILE)
+        diff, cases = validate(model_path, spec, reference=_torch_reference(model), atol=atol)
+        card = {
+            "format_version": FORMAT_VERSION,
+            "spec": spec.to_dict(),
+            "input": INPUT_NAME,
+            "output": OUTPUT_NAME,
+            "vectors": checkpoint.get("vectors") or metrics.get("vectors"),
+            "training": {
+                "data": metrics.get("data"),
+                "command": (metrics.get("config") or {}).get("command"),
+                "config": metrics.get("config"),
+                "best_epoch": metrics.get("best_epoch"),
+                "train_seconds": metrics.get("train_seconds"),
+                "oov_rate": metrics.get("oov_rate"),
+            },
+            "metrics": {"dev": metrics.get("dev"), "test": metrics.get("test")},
+            "export": {
+                "opset": OPSET,
+                "torch": torch.__version__,
+                "onnx": onnx.__version__,
+                "parity_max_abs_diff": diff,
+                "parity_cases": cases,
+            },
+            "sha256": {
+                MODEL_FILE: sha256_file(model_path),
+                TOKENIZER_FILE: sha256_file(staging / TOKENIZER_FILE),
+            },
+        }
+        (staging / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        _replace_dir(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return ExportReport(out_dir, diff, cases, time.perf_counter() - started)
+
+
+def _export_onnx(model: nn.Module, spec: ModelSpec, path: Path) -> None:
+    graph = _FeatureGraph(model).eval()
+    seq = spec.fixed_len or 17
+    example = torch.randint(2, spec.vocab_size, (3, seq), dtype=torch.int64)
+    batch = torch.export.Dim("batch", min=1)
+    dims = {0: batch}
+    if spec.fixed_len is None:
+        dims[1] = torch.export.Dim("seq", min=spec.min_len, max=spec.max_len)
+    with torch.no_grad():
+        program = torch.onnx.export(
+            graph,
+            (example,),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            opset_version=OPSET,
+            dynamo=True,
+            external_data=False,
+            dynamic_shapes={"input_ids": dims},
+            verbose=False,
+        )
+    proto = program.model_proto
+    for key, value in (
+        ("cnnfeat.spec", spec.to_json()),
+        ("cnnfeat.format_version", str(FORMAT_VERSION)),
+    ):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.producer_name = "cnnfeat"
+    onnx.save_model(proto, str(path))
+
+
+def _torch_reference(model: nn.Module) -> Callable[[np.ndarray], np.ndarray]:
+    def run(ids: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return model.features(torch.from_numpy(ids)).numpy()
+
+    return run
+
+
+def validate(
+    model_path: Path,
+    spec: ModelSpec,
+    reference: Callable[[np.ndarray], np.ndarray],
+    atol: float = 1e-5,
+    seed: int = 0,
+) -> tuple[float, int]:
+    """Check the ONNX file against `reference` on a fresh session; returns (max diff, cases)."""
+    onnx.checker.check_model(str(model_path), full_check=True)
+    session, _ = make_session(model_path, device="cpu")
+    inputs = [(i.name, i.type) for i in session.get_inputs()]
+    outputs = [o.name for o in session.get_outputs()]
+    if inputs != [(INPUT_NAME, "tensor(int64)")] or outputs != [OUTPUT_NAME]:
+        raise ParityError(f"exported graph has inputs {inputs} and outputs {outputs}")
+    rng = np.random.default_rng(seed)
+    worst, cases = 0.0, 0
+    lengths = (spec.fixed_len,) if spec.fixed_len else tuple(min(n, spec.max_len) for n in LENGTHS)
+    for batch in BATCH_SIZES:
+        for longest in lengths:
+            # Rows of mixed lengths (the longest first), so padding is exercised too.
+            sizes = [longest] + list(rng.integers(0, longest + 1, size=batch - 1))
+            rows = [list(rng.integers(2, spec.vocab_size, size=n)) for n in sizes]
+            ids = pad_batch(rows, spec)
+            got = session.run([OUTPUT_NAME], {INPUT_NAME: ids})[0]
+            if got.shape != (batch, spec.feature_dim) or got.dtype != np.float32:
+                raise ParityError(f"output shape {got.shape} {got.dtype}, expected "
+                                  f"({batch}, {spec.feature_dim}) float32")  # fmt: skip
+            diff = float(np.abs(got - reference(ids)).max())
+            worst, cases = max(worst, diff), cases + 1
+            if not diff <= atol:
+                raise ParityError(
+                    f"ONNX and PyTorch features differ by {diff:.3g} (> {atol:g}) at batch "
+                    f"{batch}, length {ids.shape[1]}; the export was not written"
+                )
+    return worst, cases
+
+
+def _replace_dir(staging: Path, out_dir: Path) -> None:
+    if out_dir.exists():
+        backup = out_dir.with_name(f".{out_dir.name}.old")
+        shutil.rmtree(backup, ignore_errors=True)
+        out_dir.rename(backup)
+        staging.rename(out_dir)
+        shutil.rmtree(backup, ignore_errors=True)
+    else:
+        staging.rename(out_dir)
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))

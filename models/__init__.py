@@ -1,0 +1,1 @@
+"""The shipped default model(s), installed as package data."""

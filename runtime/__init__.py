@@ -1,0 +1,1 @@
+"""cnnfeat's runtime: onnxruntime + tokenizers only. Nothing here may import torch."""

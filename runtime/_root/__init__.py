@@ -1,0 +1,29 @@
+"""cnnfeat: the text-CNN utterance features of the emotion-in-conversation papers.
+
+>>> import cnnfeat
+>>> features = cnnfeat.Embedder().embed(["I can't believe it!"])   # (1, 100) float32
+"""
+
+from cnnfeat.runtime.errors import CnnfeatError, DeviceError, InputError, ModelError, OutputError
+from cnnfeat.runtime.spec import ModelSpec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CnnfeatError",
+    "DeviceError",
+    "Embedder",
+    "InputError",
+    "ModelError",
+    "ModelSpec",
+    "OutputError",
+]
+
+
+def __getattr__(name: str):
+    # Embedder pulls in onnxruntime; import it on first use so `import cnnfeat` stays cheap.
+    if name == "Embedder":
+        from cnnfeat.runtime.embedder import Embedder
+
+        return Embedder
+    raise AttributeError(name)

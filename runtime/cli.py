@@ -1,0 +1,280 @@
+"""The `cnnfeat` command. Thin Typer commands over plain functions.
+
+Library code raises typed `CnnfeatError`s; only here are they turned into one line on stderr
+and exit code 1 (2 is Typer's own for wrong usage, 130/143 for SIGINT/SIGTERM).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shlex
+import signal
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cnnfeat.runtime.errors import CnnfeatError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Text-CNN utterance features (DialogueRNN / CMN / MELD): train, export to ONNX, embed.",
+    pretty_exceptions_enable=False,
+)
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class Pool(str, Enum):
+    global_ = "global"
+    window = "window"
+
+
+class EncodingErrors(str, Enum):
+    strict = "strict"
+    replace = "replace"
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"cnnfeat: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def cli_errors(command):
+    """Turn typed errors into one line and an exit code; never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except CnnfeatError as exc:
+            raise _fail(str(exc)) from None
+        except KeyboardInterrupt:
+            raise _fail("interrupted; no output was written", 130) from None
+        except _Terminated:
+            raise _fail("terminated; no output was written", 143) from None
+        except MemoryError:
+            raise _fail("out of memory; try a smaller --batch-size") from None
+
+    return wrapper
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt so `finally` blocks clean up temporary files."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+@app.command()
+@cli_errors
+def embed(
+    input: Annotated[
+        str,
+        typer.Argument(
+            help="Transcript: one utterance per line (.txt), or .csv/.tsv/.jsonl with --column; '-' for stdin."
+        ),
+    ],  # noqa: E501
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Output file; the extension picks the format: .npy (default, next to the input), .npz, .jsonl, .csv; '-' for JSON lines on stdout.",
+        ),
+    ] = None,  # noqa: E501
+    column: Annotated[
+        str | None, typer.Option(help="Text column of a .csv/.tsv/.jsonl input.")
+    ] = None,  # noqa: E501
+    model: Annotated[
+        Path | None,
+        typer.Option(help="Model directory from `cnnfeat export` (default: the shipped model)."),
+    ] = None,  # noqa: E501
+    device: Annotated[
+        Device, typer.Option(help="auto uses CUDA only when its provider really starts.")
+    ] = Device.auto,  # noqa: E501
+    batch_size: Annotated[int, typer.Option(min=1, help="Utterances per inference batch.")] = 256,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="CPU threads (default: onnxruntime's choice).")
+    ] = None,  # noqa: E501
+    encoding_errors: Annotated[
+        EncodingErrors,
+        typer.Option(
+            help="strict: stop at bytes that are not UTF-8; replace: use U+FFFD and go on."
+        ),
+    ] = EncodingErrors.strict,  # noqa: E501
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
+    ] = False,  # noqa: E501
+) -> None:
+    """Embed every utterance of INPUT into an (N, 100) float32 array, row i for line i."""
+    from cnnfeat.runtime.embedder import Embedder
+    from cnnfeat.runtime.pipeline import embed_file
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    embedder = Embedder(model, device=device.value, threads=threads, batch_size=batch_size)
+    summary = embed_file(input, output, embedder, column=column,
+                         encoding_errors=encoding_errors.value,
+                         progress=False if quiet else None)  # fmt: skip
+    if not quiet:
+        typer.echo(summary.line(), err=True)
+
+
+@app.command()
+@cli_errors
+def info(
+    model_dir: Annotated[
+        Path | None, typer.Argument(help="Model directory (default: the shipped model).")
+    ] = None,  # noqa: E501
+) -> None:
+    """Print a model's spec, its training metrics and the execution providers available here."""
+    import onnxruntime as ort
+
+    from cnnfeat.runtime.model_dir import load_model_dir
+    from cnnfeat.runtime.session import cuda_driver_problem
+
+    loaded = load_model_dir(model_dir)
+    card = loaded.card
+    typer.echo(f"model: {loaded.path}")
+    typer.echo("spec: " + json.dumps(loaded.spec.to_dict(), sort_keys=True))
+    typer.echo(f"vectors: {(card.get('vectors') or {}).get('source')}")
+    for split in ("dev", "test"):
+        m = (card.get("metrics") or {}).get(split)
+        if m:
+            typer.echo(f"{split}: weighted-F1 {m['weighted_f1']:.4f}  macro-F1 "
+                       f"{m['macro_f1']:.4f}  accuracy {m['accuracy']:.4f}")  # fmt: skip
+    command = (card.get("training") or {}).get("command")
+    if command:
+        typer.echo(f"reproduce: {command}")
+    typer.echo(
+        f"onnxruntime {ort.__version__}; providers: {', '.join(ort.get_available_providers())}"
+    )
+    problem = cuda_driver_problem()
+    typer.echo("cuda: " + ("usable" if problem is None else f"not usable ({problem})"))
+
+
+@app.command()
+@cli_errors
+def train(
+    train: Annotated[
+        Path, typer.Option(help="Training file (.csv, .tsv, .jsonl, EmoryNLP .json).")
+    ],  # noqa: E501
+    out: Annotated[
+        Path, typer.Option(help="Run directory to write (checkpoint, tokenizer, metrics.json).")
+    ],  # noqa: E501
+    dev: Annotated[
+        Path | None,
+        typer.Option(help="Dev file; without it a stratified dev split is taken from --train."),
+    ] = None,  # noqa: E501
+    test: Annotated[Path | None, typer.Option(help="Test file (optional).")] = None,
+    text_column: Annotated[
+        str | None, typer.Option(help="Text column (default: Utterance/text/transcript).")
+    ] = None,  # noqa: E501
+    label_column: Annotated[
+        str | None,
+        typer.Option(help="Label column (default: Emotion/label); e.g. Sentiment for MELD."),
+    ] = None,  # noqa: E501
+    vectors: Annotated[
+        str,
+        typer.Option(
+            help="'glove-6b-50d' (bundled package) or a GloVe/word2vec text file, e.g. glove.840B.300d.txt."
+        ),
+    ] = "glove-6b-50d",  # noqa: E501
+    vocab_top_n: Annotated[
+        int, typer.Option(min=0, help="Also keep the vectors' N most frequent words.")
+    ] = 30000,  # noqa: E501
+    pool: Annotated[
+        Pool,
+        typer.Option(
+            help="global: max over time (authors' code); window: max-pool width 2 (paper text)."
+        ),
+    ] = Pool.global_,  # noqa: E501
+    max_len: Annotated[
+        int | None,
+        typer.Option(min=1, help="Tokens kept per utterance (default 512 global, 50 window)."),
+    ] = None,  # noqa: E501
+    epochs: Annotated[int, typer.Option(min=1)] = 30,
+    patience: Annotated[
+        int,
+        typer.Option(min=1, help="Stop after this many epochs without a better dev weighted-F1."),
+    ] = 5,  # noqa: E501
+    batch_size: Annotated[int, typer.Option(min=1)] = 64,
+    lr: Annotated[float, typer.Option(min=0.0)] = 1e-3,
+    dropout: Annotated[float, typer.Option(min=0.0, max=0.99)] = 0.5,
+    seed: Annotated[int, typer.Option()] = 1,
+    class_weights: Annotated[
+        bool, typer.Option(help="Weight the loss by inverse class frequency.")
+    ] = False,  # noqa: E501
+    fine_tune_embeddings: Annotated[
+        bool, typer.Option(help="Train the word vectors too (frozen by default).")
+    ] = False,  # noqa: E501
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Train the utterance CNN on labelled utterances; writes OUT/metrics.json."""
+    train_mod = _training_module("cnnfeat.training.train")
+    config = train_mod.TrainConfig(
+        train=str(train), out=str(out), dev=_str(dev), test=_str(test),
+        text_column=text_column, label_column=label_column, vectors=vectors,
+        vocab_top_n=vocab_top_n, pool=pool.value, max_len=max_len, epochs=epochs,
+        patience=patience, batch_size=batch_size, lr=lr, dropout=dropout, seed=seed,
+        class_weights=class_weights, fine_tune_embeddings=fine_tune_embeddings,
+        command="cnnfeat " + shlex.join(sys.argv[1:]),
+    )  # fmt: skip
+    metrics = train_mod.train(config, progress=not quiet)
+    for split in ("dev", "test"):
+        if metrics[split]:
+            m = metrics[split]
+            typer.echo(f"{split}: weighted-F1 {m['weighted_f1']:.4f}  macro-F1 {m['macro_f1']:.4f}"
+                       f"  accuracy {m['accuracy']:.4f}", err=True)  # fmt: skip
+    typer.echo(f"wrote {out}/metrics.json ({metrics['train_seconds']} s)", err=True)
+
+
+@app.command("export")
+@cli_errors
+def export_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory written by `cnnfeat train`.")],
+    out: Annotated[Path, typer.Option(help="Model directory to write.")],
+    atol: Annotated[
+        float, typer.Option(help="Largest ONNX-vs-PyTorch difference accepted.")
+    ] = 1e-5,  # noqa: E501
+) -> None:
+    """Cut the network at its 100-d layer, export to ONNX, and check it against PyTorch."""
+    export_mod = _training_module("cnnfeat.export.onnx_export")
+    report = export_mod.export_model(run_dir, out, atol=atol)
+    typer.echo(f"wrote {report.out_dir} (parity: max |onnx - torch| = {report.max_abs_diff:.2g} "
+               f"over {report.cases} cases, {report.seconds:.1f} s)", err=True)  # fmt: skip
+
+
+def _training_module(name: str):
+    import importlib
+    import logging
+    import warnings
+
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise CnnfeatError(
+            "training and export need PyTorch: pip install 'cnnfeat[train]'"
+        ) from None
+    # The ONNX exporter narrates every step; keep the terminal to what the user asked for.
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module="torch")
+    logging.getLogger("torch").setLevel(logging.ERROR)
+    return importlib.import_module(name)
+
+
+def _str(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,119 @@
+"""The model spec: the one contract between training, export and runtime.
+
+A frozen dataclass serialised to JSON (like nanoGPT's GPTConfig in every checkpoint). Training
+saves it next to the weights, export writes it into `cnnfeat.json` and the ONNX metadata, and the
+runtime rebuilds its padding and truncation rules from it alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from cnnfeat.runtime.errors import ModelError
+
+# Bumped when a model directory written by this version can no longer be read by an older one.
+FORMAT_VERSION = 1
+
+POOL_MODES = ("global", "window")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Shape and behaviour of one utterance CNN.
+
+    pool="global": max over all valid time steps (the authors' released code, Kim 2014);
+    any length up to `max_len`. pool="window": max-pool with window 2 (the paper's text),
+    inputs padded or truncated to exactly `max_len`.
+    """
+
+    vocab_size: int
+    embedding_dim: int
+    filter_sizes: tuple[int, ...] = (3, 4, 5)
+    feature_maps: int = 50
+    pool: str = "global"
+    pool_window: int = 2
+    max_len: int = 512
+    feature_dim: int = 100
+    pad_id: int = 0
+    unk_id: int = 1
+    lowercase: bool = True
+    label_names: tuple[str, ...] = ()
+    dropout: float = 0.5
+    format_version: int = field(default=FORMAT_VERSION)
+
+    def __post_init__(self) -> None:
+        # JSON gives lists; the dataclass is frozen, so normalise through object.__setattr__.
+        object.__setattr__(self, "filter_sizes", tuple(int(k) for k in self.filter_sizes))
+        object.__setattr__(self, "label_names", tuple(str(n) for n in self.label_names))
+        problems = []
+        if self.pool not in POOL_MODES:
+            problems.append(f"pool must be one of {POOL_MODES}, got {self.pool!r}")
+        if not self.filter_sizes or min(self.filter_sizes) < 1:
+            problems.append("filter_sizes must be positive")
+        if self.vocab_size < 2 or self.embedding_dim < 1 or self.feature_maps < 1:
+            problems.append("vocab_size, embedding_dim and feature_maps must be positive")
+        if self.feature_dim < 1:
+            problems.append("feature_dim must be positive")
+        if self.max_len < self.min_len:
+            problems.append(f"max_len {self.max_len} is shorter than the widest filter")
+        if self.pool == "window" and self.max_len - max(self.filter_sizes) + 1 < self.pool_window:
+            problems.append("max_len too short for window pooling")
+        if problems:
+            raise ModelError("invalid model spec: " + "; ".join(problems))
+
+    @property
+    def min_len(self) -> int:
+        """Sequences are padded to at least the widest filter (ONNX Conv rejects shorter input)."""
+        return max(self.filter_sizes)
+
+    @property
+    def fixed_len(self) -> int | None:
+        """The one sequence length the graph accepts, or None when any length works."""
+        return self.max_len if self.pool == "window" else None
+
+    @property
+    def pooled_dim(self) -> int:
+        """Width of the concatenated pooled maps, the input of the 100-d layer."""
+        if self.pool == "global":
+            return self.feature_maps * len(self.filter_sizes)
+        steps = [(self.max_len - k + 1) // self.pool_window for k in self.filter_sizes]
+        return self.feature_maps * sum(steps)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["filter_sizes"] = list(self.filter_sizes)
+        d["label_names"] = list(self.label_names)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
+        if not isinstance(d, dict):
+            raise ModelError("model spec is not a JSON object")
+        version = d.get("format_version", FORMAT_VERSION)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ModelError(
+                f"model format version {version} is newer than this cnnfeat understands "
+                f"({FORMAT_VERSION}); upgrade cnnfeat"
+            )
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ModelError(f"model spec has unknown fields {unknown}")
+        try:
+            return cls(**d)
+        except TypeError as exc:
+            raise ModelError(f"model spec is incomplete: {exc}") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelSpec:
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ModelError(f"model spec is not valid JSON: {exc}") from None
+        return cls.from_dict(d)

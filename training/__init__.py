@@ -1,0 +1,1 @@
+"""Training the utterance CNN in PyTorch (needs the `train` extra)."""

@@ -1,0 +1,290 @@
+"""Reading labelled utterance datasets (CSV, TSV, JSONL, EmoryNLP JSON) for training.
+
+Text comes back exactly as stored: repairing MELD's 2018 cp1252 mojibake is the tokenizer
+normaliser's job, so that training and inference see the same repair. Every problem a user can
+fix raises `InputError` naming the file and, where there is one, the line.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cnnfeat.runtime.errors import InputError
+
+# Tried in order when no column is named: MELD/EmoryNLP CSVs, generic files, EmoryNLP JSON.
+TEXT_COLUMNS = ("Utterance", "text", "utterance", "transcript")
+LABEL_COLUMNS = ("Emotion", "label", "emotion")
+
+
+@dataclass(frozen=True)
+class LabelledData:
+    """Parallel lists of utterance texts and their labels, in file order."""
+
+    texts: list[str]
+    labels: list[str]
+    path: str
+
+    def __post_init__(self) -> None:
+        if len(self.texts) != len(self.labels):
+            raise ValueError(f"{len(self.texts)} texts but {len(self.labels)} labels")
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def read_labelled(
+    path: str | Path, text_column: str | None = None, label_column: str | None = None
+) -> LabelledData:
+    """Read texts and labels from a .csv, .tsv, .jsonl or EmoryNLP .json file.
+
+    Columns default to the first of TEXT_COLUMNS / LABEL_COLUMNS present; MELD sentiment is
+    `label_column="Sentiment"`. Labels are stripped of surrounding whitespace; texts are not.
+    """
+    path = Path(path)
+    readers: dict[str, Callable[[Path, str | None, str | None], tuple[list[str], list[str]]]] = {
+        ".csv": lambda p, t, lab: _read_delimited(p, ",", t, lab),
+        ".tsv": lambda p, t, lab: _read_delimited(p, "\t", t, lab),
+        ".jsonl": _read_jsonl,
+        ".json": _read_emorynlp_json,
+    }
+    reader = readers.get(path.suffix.lower())
+    if reader is None:
+        raise InputError(
+            f"unknown file type {path.suffix!r}: expected .csv, .tsv, .jsonl or .json", str(path)
+        )
+    try:
+        texts, labels = reader(path, text_column, label_column)
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
+    except OSError as err:
+        raise InputError(f"cannot read file: {err.strerror or err}", str(path)) from None
+    if not texts:
+        raise InputError("no data rows", str(path))
+    return LabelledData(texts=texts, labels=labels, path=str(path))
+
+
+def stratified_split(
+    data: LabelledData, dev_fraction: float, seed: int
+) -> tuple[LabelledData, LabelledData]:
+    """Split into (train, dev) keeping each label's share; both keep the original order.
+
+    A class with n >= 2 examples sends round(n * dev_fraction) of them (at least 1, at most
+    n - 1) to dev; a class seen once stays in train so training can still learn it.
+    """
+    if not 0.0 < dev_fraction < 1.0:
+        raise ValueError(f"dev_fraction must be between 0 and 1, got {dev_fraction}")
+    rng = np.random.default_rng(seed)
+    by_label: dict[str, list[int]] = {}
+    for i, label in enumerate(data.labels):
+        by_label.setdefault(label, []).append(i)
+    dev: set[int] = set()
+    # Sorted so the random draws do not depend on which label happens to come first.
+    for label in sorted(by_label):
+        indices = by_label[label]
+        if len(indices) < 2:
+            continue
+        k = min(max(1, round(len(indices) * dev_fraction)), len(indices) - 1)
+        dev.update(int(i) for i in rng.choice(indices, size=k, replace=False))
+    train_idx = [i for i in range(len(data)) if i not in dev]
+    dev_idx = sorted(dev)
+    return _subset(data, train_idx), _subset(data, dev_idx)
+
+
+def _subset(data: LabelledData, indices: list[int]) -> LabelledData:
+    return LabelledData(
+        texts=[data.texts[i] for i in indices],
+        labels=[data.labels[i] for i in indices],
+        path=data.path,
+    )
+
+
+def _resolve_columns(
+    available: list[str],
+    text_column: str | None,
+    label_column: str | None,
+    path: Path,
+    line: int | None = None,
+) -> tuple[str, str]:
+    listing = ", ".join(repr(c) for c in available) or "(none)"
+    where = (str(path), line)
+
+    def pick(named: str | None, defaults: tuple[str, ...], role: str) -> str:
+        if named is not None:
+            if named not in available:
+                raise InputError(f"no column {named!r}; available columns: {listing}", *where)
+            return named
+        for candidate in defaults:
+            if candidate in available:
+                return candidate
+        expected = ", ".join(repr(c) for c in defaults)
+        raise InputError(
+            f"no {role} column (looked for {expected}); available columns: {listing}", *where
+        )
+
+    return pick(text_column, TEXT_COLUMNS, "text"), pick(label_column, LABEL_COLUMNS, "label")
+
+
+def _read_delimited(
+    path: Path, delimiter: str, text_column: str | None, label_column: str | None
+) -> tuple[list[str], list[str]]:
+    texts: list[str] = []
+    labels: list[str] = []
+    # newline="" lets the csv module keep CRLF and newlines inside quoted fields intact.
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        # strict: a stray quote is an error, not a field silently swallowing the rest of the file.
+        reader = csv.reader(f, delimiter=delimiter, strict=True)
+        try:
+            header = next(reader, [])
+        except csv.Error as err:
+            raise InputError(f"malformed header: {err}", str(path), 1) from None
+        if not header:
+            raise InputError("empty file: no header row", str(path))
+        text_col, label_col = _resolve_columns(header, text_column, label_column, path, 1)
+        text_i, label_i = header.index(text_col), header.index(label_col)
+        # line_num is where a record ends; the next one starts on the following line.
+        start = reader.line_num + 1
+        while True:
+            line = start
+            try:
+                row = next(reader, None)
+            except csv.Error as err:
+                raise InputError(f"malformed record: {err}", str(path), line) from None
+            if row is None:
+                break
+            start = reader.line_num + 1
+            if not row:  # blank line
+                continue
+            if len(row) != len(header):
+                raise InputError(
+                    f"expected {len(header)} fields, found {len(row)}", str(path), line
+                )
+            texts.append(row[text_i])
+            labels.append(_label(row[label_i], path, line))
+    return texts, labels
+
+
+def _read_jsonl(
+    path: Path, text_column: str | None, label_column: str | None
+) -> tuple[list[str], list[str]]:
+    texts: list[str] = []
+    labels: list[str] = []
+    columns: tuple[str, str] | None = None
+    # Text-mode iteration splits only on \n, \r and \r\n, so U+0085 and U+2028 inside a
+    # string stay in it (str.splitlines would break the line there).
+    with path.open(encoding="utf-8-sig") as f:
+        for line, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except json.JSONDecodeError as err:
+                raise InputError(f"invalid JSON: {err.msg}", str(path), line) from None
+            if not isinstance(record, dict):
+                raise InputError(
+                    f"expected a JSON object, got {_json_type(record)}", str(path), line
+                )
+            if columns is None:
+                columns = _resolve_columns(list(record), text_column, label_column, path, line)
+            text, label = _fields(record, columns, path, line)
+            texts.append(text)
+            labels.append(label)
+    return texts, labels
+
+
+def _read_emorynlp_json(
+    path: Path, text_column: str | None, label_column: str | None
+) -> tuple[list[str], list[str]]:
+    with path.open(encoding="utf-8-sig") as f:
+        try:
+            doc = json.load(f)
+        except json.JSONDecodeError as err:
+            raise InputError(f"invalid JSON: {err.msg}", str(path), err.lineno) from None
+    texts: list[str] = []
+    labels: list[str] = []
+    columns: tuple[str, str] | None = None
+    for e, episode in enumerate(_items(doc, "episodes", "top level", path)):
+        for s, scene in enumerate(_items(episode, "scenes", f"episodes[{e}]", path)):
+            where = f"episodes[{e}].scenes[{s}]"
+            for u, utterance in enumerate(_items(scene, "utterances", where, path)):
+                if not isinstance(utterance, dict):
+                    raise InputError(f"{where}.utterances[{u}] is not an object", str(path))
+                # json keeps no positions, so errors name the utterance id instead of a line.
+                uid = utterance.get("utterance_id", f"{where}.utterances[{u}]")
+                if columns is None:
+                    columns = _resolve_columns(list(utterance), text_column, label_column, path)
+                text, label = _fields(utterance, columns, path, None, f"utterance {uid}: ")
+                texts.append(text)
+                labels.append(label)
+    return texts, labels
+
+
+def _items(parent: Any, key: str, where: str, path: Path) -> list[Any]:
+    if not isinstance(parent, dict) or not isinstance(parent.get(key), list):
+        raise InputError(
+            f"{where}: expected an object with a {key!r} list (EmoryNLP JSON layout)", str(path)
+        )
+    return parent[key]
+
+
+def _fields(
+    record: dict[str, Any],
+    columns: tuple[str, str],
+    path: Path,
+    line: int | None,
+    prefix: str = "",
+) -> tuple[str, str]:
+    text_col, label_col = columns
+    for key in columns:
+        if key not in record:
+            raise InputError(f"{prefix}missing key {key!r}", str(path), line)
+    text = record[text_col]
+    if not isinstance(text, str):
+        raise InputError(
+            f"{prefix}{text_col!r} must be a string, got {_json_type(text)}", str(path), line
+        )
+    return text, _label(record[label_col], path, line, prefix)
+
+
+def _label(value: Any, path: Path, line: int | None, prefix: str = "") -> str:
+    # bool is an int subclass, but `true` as a class name is almost certainly a mistake.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise InputError(
+            f"{prefix}label must be a string or an integer, got {_json_type(value)}",
+            str(path),
+            line,
+        )
+    if not value.strip():
+        raise InputError(f"{prefix}missing label", str(path), line)
+    return value.strip()
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    names = {bool: "boolean", int: "number", float: "number", str: "string", list: "array"}
+    return names.get(type(value), "object")
+
+
+def _not_utf8(path: Path) -> InputError:
+    # The text layer decodes in chunks, so its offsets are useless; decoding the raw bytes once
+    # gives the absolute offset, and counting newlines before it gives the line.
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        return InputError(
+            f"not valid UTF-8 (byte 0x{raw[err.start]:02x} at offset {err.start})",
+            str(path),
+            line,
+        )
+    return InputError("not valid UTF-8", str(path))

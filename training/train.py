@@ -1,0 +1,246 @@
+"""`cnnfeat train`: fit the utterance CNN on labelled utterances and keep the best checkpoint.
+
+Adam, cross-entropy (optionally class-weighted), early stopping on dev weighted-F1. The run
+directory holds everything export needs: `checkpoint.pt` (weights + spec), `tokenizer.json`,
+`metrics.json`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from cnnfeat.runtime.batching import pad_batch
+from cnnfeat.runtime.errors import InputError
+from cnnfeat.runtime.spec import ModelSpec
+from cnnfeat.runtime.tokenizer import build_tokenizer
+from cnnfeat.training.data import LabelledData, read_labelled, stratified_split
+from cnnfeat.training.metrics import classification_report
+from cnnfeat.training.model import UtteranceCNN
+from cnnfeat.training.vocab import build_vocabulary, count_words, vectors_are_uncased
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    train: str
+    out: str
+    dev: str | None = None
+    test: str | None = None
+    text_column: str | None = None
+    label_column: str | None = None
+    vectors: str = "glove-6b-50d"
+    vocab_top_n: int = 30000
+    min_count: int = 2
+    pool: str = "global"
+    max_len: int | None = None  # None: 50 for window pooling, 512 for global
+    epochs: int = 30
+    patience: int = 5
+    batch_size: int = 64
+    lr: float = 1e-3
+    dropout: float = 0.5
+    seed: int = 1
+    class_weights: bool = False
+    fine_tune_embeddings: bool = False
+    dev_fraction: float = 0.1
+    command: str = ""
+
+    @property
+    def resolved_max_len(self) -> int:
+        if self.max_len is not None:
+            return self.max_len
+        return 50 if self.pool == "window" else 512
+
+
+def train(config: TrainConfig, progress: bool = True) -> dict:
+    """Train, evaluate on dev (and test), write the run directory; returns metrics.json's dict."""
+    started = time.perf_counter()
+    _seed_everything(config.seed)
+    train_data, dev_data, test_data = _load_splits(config)
+    label_names = _label_names(train_data, [d for d in (dev_data, test_data) if d is not None])
+
+    if config.vectors != "glove-6b-50d" and not Path(config.vectors).is_file():
+        raise InputError("vectors file not found (give a GloVe/word2vec text file)", config.vectors)
+    lowercase = vectors_are_uncased(config.vectors)
+    counts = count_words(train_data.texts, lowercase)
+    vocab = build_vocabulary(
+        counts, config.vectors, config.vocab_top_n, config.min_count, config.seed
+    )
+    spec = ModelSpec(
+        vocab_size=vocab.size,
+        embedding_dim=vocab.embeddings.shape[1],
+        pool=config.pool,
+        max_len=config.resolved_max_len,
+        lowercase=lowercase,
+        label_names=tuple(label_names),
+        dropout=config.dropout,
+    )
+    tokenizer = build_tokenizer(vocab.words, lowercase=lowercase, max_len=spec.max_len)
+
+    model = UtteranceCNN(spec)
+    model.embedding.weight.data.copy_(torch.from_numpy(vocab.embeddings))
+    model.embedding.weight.requires_grad_(config.fine_tune_embeddings)
+
+    def encode(data: LabelledData) -> tuple[list[list[int]], np.ndarray]:
+        ids = [e.ids for e in tokenizer.encode_batch(data.texts)]
+        index = {name: i for i, name in enumerate(label_names)}
+        return ids, np.array([index[label] for label in data.labels], dtype=np.int64)
+
+    train_ids, train_y = encode(train_data)
+    dev_ids, dev_y = encode(dev_data)
+    weights = _class_weights(train_y, len(label_names)) if config.class_weights else None
+    loss_fn = nn.CrossEntropyLoss(weight=weights)
+    optimizer = torch.optim.Adam((p for p in model.parameters() if p.requires_grad), lr=config.lr)
+
+    best = {"f1": -1.0, "epoch": 0, "state": None}
+    history = []
+    rng = np.random.default_rng(config.seed)
+    bar = tqdm(range(1, config.epochs + 1), desc="train", unit="epoch", disable=not progress)
+    for epoch in bar:
+        model.train()
+        order = rng.permutation(len(train_ids))
+        total, seen = 0.0, 0
+        for start in range(0, len(order), config.batch_size):
+            rows = order[start : start + config.batch_size]
+            batch = _pad([train_ids[i] for i in rows], spec)
+            loss = loss_fn(model(batch), torch.from_numpy(train_y[rows]))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(rows)
+            seen += len(rows)
+        dev_f1 = classification_report(dev_y, predict(model, dev_ids, spec), label_names)[
+            "weighted_f1"
+        ]
+        history.append({"epoch": epoch, "loss": total / seen, "dev_weighted_f1": dev_f1})
+        bar.set_postfix(loss=f"{total / seen:.3f}", dev_f1=f"{dev_f1:.4f}")
+        if dev_f1 > best["f1"]:
+            best = {"f1": dev_f1, "epoch": epoch, "state": copy.deepcopy(model.state_dict())}
+        elif epoch - best["epoch"] >= config.patience:
+            break
+    bar.close()
+
+    model.load_state_dict(best["state"])
+    metrics = {
+        "dev": classification_report(dev_y, predict(model, dev_ids, spec), label_names),
+        "test": None,
+    }
+    if test_data is not None:
+        test_ids, test_y = encode(test_data)
+        metrics["test"] = classification_report(test_y, predict(model, test_ids, spec), label_names)
+    unk = spec.unk_id
+    metrics.update(
+        {
+            "spec": spec.to_dict(),
+            "vectors": {
+                "source": vocab.vectors_source,
+                "pretrained_rows": vocab.pretrained_rows,
+                "random_rows": len(vocab.words) - vocab.pretrained_rows,
+            },
+            "oov_rate": {
+                name: _oov_rate(ids, unk)
+                for name, ids in (("dev", dev_ids),)
+                + ((("test", test_ids),) if test_data is not None else ())
+            },
+            "data": {
+                "train": {"path": train_data.path, "rows": len(train_data)},
+                "dev": {"path": dev_data.path, "rows": len(dev_data)},
+                "test": {"path": test_data.path, "rows": len(test_data)} if test_data else None,
+            },
+            "best_epoch": best["epoch"],
+            "history": history,
+            "train_seconds": round(time.perf_counter() - started, 1),
+            "config": asdict(config),
+        }
+    )
+    _write_run(Path(config.out), model, spec, tokenizer, metrics)
+    return metrics
+
+
+@torch.no_grad()
+def predict(model: UtteranceCNN, ids: list[list[int]], spec: ModelSpec, batch: int = 512):
+    model.eval()
+    out = []
+    for start in range(0, len(ids), batch):
+        out.append(model(_pad(ids[start : start + batch], spec)).argmax(dim=1).numpy())
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+def load_checkpoint(run_dir: str | Path) -> tuple[UtteranceCNN, dict]:
+    """Rebuild the trained model from a run directory (the spec inside is the contract)."""
+    path = Path(run_dir) / CHECKPOINT
+    if not path.is_file():
+        raise InputError(
+            f"no {CHECKPOINT} here: is this a `cnnfeat train` run directory?", str(run_dir)
+        )
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    spec = ModelSpec.from_dict(saved["spec"])
+    model = UtteranceCNN(spec)
+    model.load_state_dict(saved["state_dict"])
+    return model.eval(), saved
+
+
+def _pad(rows: list[list[int]], spec: ModelSpec) -> torch.Tensor:
+    return torch.from_numpy(pad_batch(rows, spec))
+
+
+def _load_splits(config: TrainConfig):
+    read = lambda p: read_labelled(p, config.text_column, config.label_column)  # noqa: E731
+    train_data = read(config.train)
+    if config.dev:
+        dev_data = read(config.dev)
+    else:
+        train_data, dev_data = stratified_split(train_data, config.dev_fraction, config.seed)
+    test_data = read(config.test) if config.test else None
+    return train_data, dev_data, test_data
+
+
+def _label_names(train_data: LabelledData, others: list[LabelledData]) -> list[str]:
+    names = sorted(set(train_data.labels))
+    if len(names) < 2:
+        raise InputError(f"only one label ({names[0]!r}) in the training data; need two or more",
+                         train_data.path)  # fmt: skip
+    for data in others:
+        unseen = sorted(set(data.labels) - set(names))
+        if unseen:
+            raise InputError(f"labels {unseen} do not occur in the training data", data.path)
+    return names
+
+
+def _class_weights(y: np.ndarray, n: int) -> torch.Tensor:
+    counts = np.bincount(y, minlength=n).astype(np.float64)
+    weights = counts.sum() / (n * np.maximum(counts, 1))
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def _oov_rate(ids: list[list[int]], unk: int) -> float:
+    tokens = sum(len(r) for r in ids)
+    return sum(r.count(unk) for r in ids) / tokens if tokens else 0.0
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _write_run(out: Path, model, spec: ModelSpec, tokenizer, metrics: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({"spec": spec.to_dict(), "state_dict": state, "vectors": metrics["vectors"]},
+               out / CHECKPOINT)  # fmt: skip
+    tokenizer.save(str(out / "tokenizer.json"))
+    tmp = out / "metrics.json.tmp"
+    tmp.write_text(json.dumps(metrics, indent=2))
+    os.replace(tmp, out / "metrics.json")

