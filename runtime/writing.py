@@ -49,8 +49,7 @@ class FeatureWriter:
         if target.is_dir():
             raise OutputError(f"{self.path} is a directory; give a file name")
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
-                                       dir=target.parent if str(target.parent) else ".")  # fmt: skip
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
         except (FileNotFoundError, PermissionError, OSError) as exc:
             raise OutputError(f"cannot write in {target.parent or '.'}: {exc.strerror}") from None
         self._tmp = Path(tmp)

@@ -39,7 +39,10 @@ class UtteranceCNN(nn.Module):
         elif ids.shape[1] < spec.min_len:
             ids = F.pad(ids, (0, spec.min_len - ids.shape[1]), value=spec.pad_id)
         x = self.embedding(ids).transpose(1, 2)  # (batch, dim, seq)
-        pooled = [self._pool(conv(x), k, ids) for conv, k in zip(self.convs, spec.filter_sizes)]
+        pooled = [
+            self._pool(conv(x), k, ids)
+            for conv, k in zip(self.convs, spec.filter_sizes, strict=True)
+        ]
         hidden = self.dropout(torch.cat(pooled, dim=1))
         return F.relu(self.fc(hidden))
 
