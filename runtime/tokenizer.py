@@ -34,13 +34,15 @@ _ASCII_FORMS = {
 
 # One token each: numbers with inner separators, clitics, `...`, `--`, any other non-word char.
 # Applied per whitespace-separated chunk with "isolated": the matches become tokens and the
-# text between matches (the words) stays whole.
+# text between matches (the words) stays whole. Written without `\w`, `\d` or `(?i:)` so that
+# Oniguruma (Rust tokenizers) and JavaScript's `u` regexes (browser hosts) read it the same way.
+_WORD_CHAR = r"[\p{L}\p{N}\p{M}_]"
 _TOKEN_PATTERN = (
-    r"\d+(?:[.,:]\d+)+"  # 3.5  1,000  10:30
-    r"|(?i:n't)(?!\w)"  # don't -> do n't ; can't -> ca n't
-    r"|'(?i:s|re|ve|ll|m|d)(?!\w)"  # it's -> it 's
+    r"[0-9]+(?:[.,:][0-9]+)+"  # 3.5  1,000  10:30
+    rf"|[nN]'[tT](?!{_WORD_CHAR})"  # don't -> do n't ; can't -> ca n't
+    rf"|'(?:[sS]|[rR][eE]|[vV][eE]|[lL][lL]|[mM]|[dD])(?!{_WORD_CHAR})"  # it's -> it 's
     r"|\.\.\.|--"
-    r"|[^\w\s]"  # any other punctuation, symbol or emoji stands alone
+    r"|[^\p{L}\p{N}\p{M}_]"  # any other punctuation, symbol or emoji stands alone
 )
 
 
