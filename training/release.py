@@ -1,0 +1,119 @@
+"""Build the shipped default model: train one config with several seeds, ship the median run.
+
+    python -m cnnfeat.training.release --data ../shared/data/meld --out models/meld-glove6b50d
+
+Each seed is trained with `cnnfeat train`'s own code path and metrics; the run whose MELD test
+weighted-F1 is the median is exported with `cnnfeat export`, and its cnnfeat.json gains a
+`seeds` record (every seed's dev/test weighted-F1, mean ± std) and the command that rebuilds it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import statistics
+import sys
+from pathlib import Path
+
+from cnnfeat.export.onnx_export import export_model
+from cnnfeat.runtime.model_dir import CARD_FILE
+from cnnfeat.training.train import TrainConfig, train
+
+# The default model's recipe (chosen on MELD dev weighted-F1; see README "The default model").
+RECIPE = {
+    "vectors": "glove-6b-50d",
+    "pool": "global",
+    "epochs": 60,
+    "patience": 10,
+    "batch_size": 64,
+    "lr": 1e-3,
+    "dropout": 0.5,
+    "fine_tune_embeddings": True,
+}
+
+
+def train_command(data: Path, out: Path, seed: int) -> str:
+    args = [
+        "cnnfeat", "train",
+        "--train", str(data / "train_sent_emo.csv"),
+        "--dev", str(data / "dev_sent_emo.csv"),
+        "--test", str(data / "test_sent_emo.csv"),
+        "--out", str(out), "--seed", str(seed),
+        "--vectors", RECIPE["vectors"], "--pool", RECIPE["pool"],
+        "--epochs", str(RECIPE["epochs"]), "--patience", str(RECIPE["patience"]),
+        "--batch-size", str(RECIPE["batch_size"]), "--lr", str(RECIPE["lr"]),
+        "--dropout", str(RECIPE["dropout"]),
+    ]  # fmt: skip
+    if RECIPE["fine_tune_embeddings"]:
+        args.append("--fine-tune-embeddings")
+    return shlex.join(args)
+
+
+def release(data: Path, out: Path, runs: Path, seeds: list[int], reuse: bool = False) -> dict:
+    """Train every seed (or, with reuse, read runs already trained) and export the median."""
+    results = []
+    for seed in seeds:
+        run_dir = runs / f"seed-{seed}"
+        config = TrainConfig(
+            train=str(data / "train_sent_emo.csv"),
+            dev=str(data / "dev_sent_emo.csv"),
+            test=str(data / "test_sent_emo.csv"),
+            out=str(run_dir),
+            seed=seed,
+            command=train_command(data, run_dir, seed),
+            **RECIPE,
+        )
+        metrics_path = run_dir / "metrics.json"
+        if reuse and metrics_path.is_file():
+            metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+        else:
+            metrics = train(config, progress=False)
+        results.append(
+            {
+                "seed": seed,
+                "run_dir": str(run_dir),
+                "dev_weighted_f1": metrics["dev"]["weighted_f1"],
+                "test_weighted_f1": metrics["test"]["weighted_f1"],
+                "best_epoch": metrics["best_epoch"],
+                "train_seconds": metrics["train_seconds"],
+            }
+        )
+        print(json.dumps(results[-1]), file=sys.stderr)
+    ranked = sorted(results, key=lambda r: r["test_weighted_f1"])
+    median = ranked[(len(ranked) - 1) // 2]
+    export_model(median["run_dir"], out)
+    scores = [r["test_weighted_f1"] for r in results]
+    summary = {
+        "runs": results,
+        "shipped_seed": median["seed"],
+        "test_weighted_f1_mean": statistics.mean(scores),
+        "test_weighted_f1_std": statistics.stdev(scores) if len(scores) > 1 else 0.0,
+        "reproduce": "python -m cnnfeat.training.release " + shlex.join(
+            ["--data", str(data), "--out", str(out), "--seeds", ",".join(map(str, seeds))]
+        ),
+    }  # fmt: skip
+    card_path = out / CARD_FILE
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card["seeds"] = summary
+    card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/meld"))
+    parser.add_argument("--out", type=Path, default=Path("models/meld-glove6b50d"))
+    parser.add_argument("--runs", type=Path, default=Path("runs/release"))
+    parser.add_argument("--seeds", default="1,2,3,4,5")
+    parser.add_argument("--reuse", action="store_true", help="re-export from existing runs")
+    args = parser.parse_args(argv)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    summary = release(args.data, args.out, args.runs, seeds, reuse=args.reuse)
+    mean, std = summary["test_weighted_f1_mean"], summary["test_weighted_f1_std"]
+    print(f"MELD test weighted-F1 over seeds {seeds}: {100 * mean:.2f} ± {100 * std:.2f}; "
+          f"shipped seed {summary['shipped_seed']} -> {args.out}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
