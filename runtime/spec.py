@@ -55,11 +55,11 @@ class ModelSpec:
             problems.append("filter_sizes must be positive")
         if self.vocab_size < 2 or self.embedding_dim < 1 or self.feature_maps < 1:
             problems.append("vocab_size, embedding_dim and feature_maps must be positive")
-        if self.feature_dim < 1:
-            problems.append("feature_dim must be positive")
+        if self.feature_dim < 1 or self.pool_window < 1:
+            problems.append("feature_dim and pool_window must be positive")
         if self.max_len < self.min_len:
             problems.append(f"max_len {self.max_len} is shorter than the widest filter")
-        if self.pool == "window" and self.max_len - max(self.filter_sizes) + 1 < self.pool_window:
+        if self.pool == "window" and self.max_len - self.min_len + 1 < self.pool_window:
             problems.append("max_len too short for window pooling")
         if problems:
             raise ModelError("invalid model spec: " + "; ".join(problems))
@@ -67,7 +67,7 @@ class ModelSpec:
     @property
     def min_len(self) -> int:
         """Sequences are padded to at least the widest filter (ONNX Conv rejects shorter input)."""
-        return max(self.filter_sizes)
+        return max(self.filter_sizes, default=0)
 
     @property
     def fixed_len(self) -> int | None:

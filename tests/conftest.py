@@ -1,0 +1,105 @@
+"""Shared fixtures: tiny random models, trained nowhere but built and exported once per session.
+
+Exporting costs seconds, so each pooling mode is exported once and every test that needs an
+ONNX model directory shares it. Tests must treat these directories as read-only (copy first).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cnnfeat.runtime.spec import ModelSpec
+
+# The real data sits beside the repository and is never copied into it.
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+TINY_WORDS = [f"w{i}" for i in range(200)]  # ids 2..201; [PAD]=0, [UNK]=1
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # torch's ONNX exporter trips over its own deprecations; they say nothing about cnnfeat.
+    config.addinivalue_line("filterwarnings", "ignore:.*LeafSpec:FutureWarning")
+
+
+@dataclass(frozen=True)
+class TinyModel:
+    """A random-weight utterance CNN: its run directory and its exported model directory."""
+
+    pool: str
+    spec: ModelSpec
+    run_dir: Path
+    model_dir: Path
+
+    def torch_model(self):
+        """The checkpoint rebuilt in PyTorch, in eval mode (dropout off)."""
+        from cnnfeat.training.train import load_checkpoint
+
+        model, _ = load_checkpoint(self.run_dir)
+        return model
+
+
+def tiny_line(n: int, start: int = 0) -> str:
+    """A line of n in-vocabulary words (every word known to the tiny tokenizer)."""
+    return " ".join(TINY_WORDS[(start + 7 * i) % len(TINY_WORDS)] for i in range(n))
+
+
+def _build_tiny(pool: str, root: Path) -> TinyModel:
+    pytest.importorskip("torch", reason="building a model needs the [train] extra (torch)")
+    pytest.importorskip("onnx", reason="exporting needs the [train] extra (onnx)")
+    import torch
+
+    from cnnfeat.export.onnx_export import export_model
+    from cnnfeat.runtime.tokenizer import build_tokenizer
+    from cnnfeat.training.model import UtteranceCNN
+
+    spec = ModelSpec(
+        vocab_size=len(TINY_WORDS) + 2,
+        embedding_dim=16,
+        pool=pool,
+        max_len=50 if pool == "window" else 512,
+        label_names=("a", "b"),
+    )
+    run_dir, model_dir = root / "run", root / "model"
+    run_dir.mkdir(parents=True)
+    torch.manual_seed(0)
+    model = UtteranceCNN(spec)
+    torch.save(
+        {"spec": spec.to_dict(), "state_dict": model.state_dict(), "vectors": {"source": "test"}},
+        run_dir / "checkpoint.pt",
+    )
+    build_tokenizer(TINY_WORDS, True, spec.max_len).save(str(run_dir / "tokenizer.json"))
+    export_model(run_dir, model_dir)
+    return TinyModel(pool, spec, run_dir, model_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_global(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
+    return _build_tiny("global", tmp_path_factory.mktemp("tiny_global"))
+
+
+@pytest.fixture(scope="session")
+def tiny_window(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
+    return _build_tiny("window", tmp_path_factory.mktemp("tiny_window"))
+
+
+@pytest.fixture(scope="session", params=["global", "window"])
+def tiny(request: pytest.FixtureRequest) -> TinyModel:
+    """Both pooling modes, one after the other."""
+    return request.getfixturevalue(f"tiny_{request.param}")
+
+
+@pytest.fixture(scope="session")
+def meld() -> Path:
+    """The MELD CSVs (current release; `original_2018/` holds the mojibake release)."""
+    folder = SHARED / "meld"
+    if not (folder / "train_sent_emo.csv").is_file():
+        pytest.skip(f"MELD not found at {folder} (the shared data sits beside the repository)")
+    return folder
+
+
+def has_module(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
