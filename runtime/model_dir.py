@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnfeat.runtime.errors import ModelError
-from cnnfeat.runtime.spec import ModelSpec
+from cnnfeat.runtime.spec import FORMAT_VERSION, ModelSpec
 
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
@@ -52,39 +52,79 @@ class ModelDir:
 
 
 def load_model_dir(path: str | Path | None = None, verify: bool = True) -> ModelDir:
-    """Read and check a model directory (None: the shipped default model)."""
+    """Read and check a model directory (None: the shipped default model).
+
+    Every problem is a ModelError of one line that says what is wrong and what to do.
+    """
     root = Path(path) if path is not None else default_model_dir()
     if not root.is_dir():
-        raise ModelError(f"model directory {root} does not exist (give --model a directory "
+        what = "is a file, not a directory" if root.exists() else "does not exist"
+        raise ModelError(f"model directory {root} {what} (give --model a directory "
                          "written by `cnnfeat export`)")  # fmt: skip
+    if not (root / CARD_FILE).is_file() and (root / "checkpoint.pt").is_file():
+        raise ModelError(f"{root} is a training run, not a model directory; export it first: "
+                         f"cnnfeat export {root} --out MODEL_DIR")  # fmt: skip
     for name in (CARD_FILE, MODEL_FILE, TOKENIZER_FILE):
         if not (root / name).is_file():
-            raise ModelError(f"{root}: {name} is missing; re-run `cnnfeat export` into it")
-    try:
-        card = json.loads((root / CARD_FILE).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{root / CARD_FILE} is not valid JSON ({exc})") from None
-    if not isinstance(card, dict) or "spec" not in card:
-        raise ModelError(f"{root / CARD_FILE} has no 'spec'; is this a cnnfeat model directory?")
+            raise ModelError(f"{root}: {name} is missing; copy the whole model directory again "
+                             "or re-run `cnnfeat export` into it")  # fmt: skip
+    card = _read_card(root / CARD_FILE)
     try:
         spec = ModelSpec.from_dict(card["spec"])
-    except ModelError as exc:
-        raise ModelError(f"{root / CARD_FILE}: {exc}") from None
+    except (ModelError, TypeError, ValueError) as exc:
+        raise ModelError(
+            f"{root / CARD_FILE}: {exc}; re-export the model with this cnnfeat"
+        ) from None
     model_dir = ModelDir(root, spec, card)
     if verify:
         _verify_files(model_dir)
     return model_dir
 
 
+def _read_card(path: Path) -> dict[str, Any]:
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path} is not valid JSON ({exc}); copy the model directory again "
+                         "or re-export it") from None  # fmt: skip
+    if not isinstance(card, dict):
+        raise ModelError(f"{path} is not a cnnfeat model card (a JSON object with a 'spec')")
+    spec = card.get("spec")
+    for found in (
+        card.get("format_version"),
+        spec.get("format_version") if isinstance(spec, dict) else None,
+    ):
+        if found is not None and (not isinstance(found, int) or found > FORMAT_VERSION):
+            from cnnfeat import __version__
+
+            raise ModelError(f"{path.parent} was written by a newer cnnfeat (model format "
+                             f"{found}; cnnfeat {__version__} reads format {FORMAT_VERSION}); "
+                             "upgrade: pip install -U cnnfeat")  # fmt: skip
+    if "spec" not in card:
+        raise ModelError(f"{path} has no 'spec'; is this a cnnfeat model directory?")
+    return card
+
+
 def _verify_files(model_dir: ModelDir) -> None:
-    expected = model_dir.card.get("sha256", {})
+    expected = model_dir.card.get("sha256")
+    if not isinstance(expected, dict):
+        expected = {}
     for name in (MODEL_FILE, TOKENIZER_FILE):
         want = expected.get(name)
-        if want is None:
-            raise ModelError(f"{model_dir.path / CARD_FILE} records no sha256 for {name}")
-        got = sha256_file(model_dir.path / name)
+        if not isinstance(want, str):
+            raise ModelError(f"{model_dir.path / CARD_FILE} records no sha256 for {name}; "
+                             "re-export the model")  # fmt: skip
+        try:
+            got = sha256_file(model_dir.path / name)
+        except OSError as exc:
+            raise ModelError(
+                f"{model_dir.path / name}: cannot read ({exc.strerror or exc})"
+            ) from None
         if got != want:
             raise ModelError(
-                f"{model_dir.path / name} does not belong to this model (sha256 {got[:12]}… but "
-                f"{CARD_FILE} says {want[:12]}…); copy the model directory again or re-export"
+                f"{model_dir.path / name} does not match {CARD_FILE} (sha256 {got[:12]}…, "
+                f"expected {want[:12]}…): it is damaged or comes from another model; copy "
+                "the model directory again or re-run `cnnfeat export`"
             )

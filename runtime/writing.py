@@ -1,16 +1,27 @@
 """Writing features: .npy, .npz, .jsonl or .csv, streamed, and never half-written.
 
-Everything goes to a temporary file in the destination's directory and is renamed over the
-destination only when complete, so an interrupted run leaves the previous file (or none).
+Everything goes to a temporary file (`.NAME.XXXX.part`) in the destination's directory and is
+renamed over the destination only when complete, so an interrupted or failed run leaves the
+previous file (or none) and no temporary file. SIGINT and SIGTERM are held back for the few
+steps that create, rename or remove the temporary file, so a signal cannot land between them.
+A signal can still arrive as Python enters `__exit__`, before any of our code runs; for that,
+every live temporary is also listed in `_LIVE`, which the CLI sweeps on failure and `atexit`
+sweeps at the end.
 `.npy` is streamed with a fixed-size header that is rewritten with the final row count.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import signal
 import sys
 import tempfile
+import threading
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -19,6 +30,7 @@ import numpy as np
 from cnnfeat.runtime.errors import OutputError
 
 FORMATS = (".npy", ".npz", ".jsonl", ".csv")
+_LIVE: set[Path] = set()  # temporaries of every writer in this process, until renamed or removed
 _NPY_HEADER_BYTES = 128  # magic(6) + version(2) + length(2) + dict padded to a 64-byte multiple
 
 
@@ -33,12 +45,16 @@ def output_format(path: str) -> str:
 
 
 class FeatureWriter:
-    """Context manager: `write(chunk)` any number of times; the file appears on clean exit."""
+    """Context manager: `write(chunk)` any number of times; the file appears on clean exit.
+
+    On any exception (KeyboardInterrupt included) the temporary file is removed and the
+    destination is left as it was. `-` writes JSON lines to stdout, which cannot be taken back.
+    """
 
     def __init__(self, path: str, dim: int):
         self.path, self.dim, self.rows = path, dim, 0
         self.format = output_format(path)
-        self._tmp: Path | None = None
+        self._temps: list[Path] = []  # every temporary file that exists; removed on failure
         self._handle: BinaryIO | None = None
 
     def __enter__(self) -> FeatureWriter:
@@ -49,42 +65,61 @@ class FeatureWriter:
         if target.is_dir():
             raise OutputError(f"{self.path} is a directory; give a file name")
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-        except (FileNotFoundError, PermissionError, OSError) as exc:
-            raise OutputError(f"cannot write in {target.parent or '.'}: {exc.strerror}") from None
-        self._tmp = Path(tmp)
-        self._handle = os.fdopen(fd, "w+b")
-        if self.format in (".npy", ".npz"):
-            self._handle.write(_npy_header(0, self.dim))
-        elif self.format == ".csv":
-            self._handle.write((",".join(f"f{i}" for i in range(self.dim)) + "\n").encode())
-        return self
+            with _signals_deferred():  # no signal between creating the file and noting it
+                try:
+                    fd, tmp = tempfile.mkstemp(
+                        prefix=f".{target.name}.", suffix=".part", dir=target.parent
+                    )
+                except OSError as exc:
+                    raise OutputError(
+                        f"cannot write in {target.parent}: {_reason(exc)}; choose another -o"
+                    ) from None
+                self._track(Path(tmp))
+                self._handle = os.fdopen(fd, "w+b")
+            if self.format in (".npy", ".npz"):
+                self._handle.write(_npy_header(0, self.dim))
+            elif self.format == ".csv":
+                self._handle.write((",".join(f"f{i}" for i in range(self.dim)) + "\n").encode())
+            return self
+        except BaseException as exc:
+            # __exit__ does not run when __enter__ fails, so clean up here.
+            self._discard()
+            if isinstance(exc, OSError):
+                raise self._failed(exc) from None
+            raise
 
     def write(self, features: np.ndarray) -> None:
         assert self._handle is not None
         features = np.ascontiguousarray(features, dtype=np.float32)
+        if self.format in (".npy", ".npz"):
+            data = features.tobytes()
+        else:
+            data = _as_text(features, self.format).encode()
         try:
-            if self.format in (".npy", ".npz"):
-                self._handle.write(features.tobytes())
-            else:
-                self._handle.write(_as_text(features, self.format).encode())
+            self._handle.write(data)
+        except BrokenPipeError:
+            if self.path == "-":
+                raise  # the reader of stdout went away (`| head`); the CLI exits quietly
+            raise self._failed(BrokenPipeError()) from None
         except OSError as exc:
-            raise OutputError(f"writing {self.path} failed: {exc.strerror}") from None
+            raise self._failed(exc) from None
         self.rows += len(features)
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if self.path == "-":
-            self._handle.flush()
-            return
-        try:
-            if exc_type is None:
-                self._finish()
-        except OSError as error:
-            self._discard()
-            raise OutputError(f"writing {self.path} failed: {error.strerror}") from None
-        finally:
+        try:  # first, so that an exception on any line below still cleans up
             if exc_type is not None:
                 self._discard()
+            elif self.path == "-":
+                self._handle.flush()
+            else:
+                self._finish()
+        except BaseException as error:
+            self._discard()
+            if isinstance(error, OSError) and not (
+                self.path == "-" and isinstance(error, BrokenPipeError)
+            ):
+                raise self._failed(error) from None
+            raise
 
     def _finish(self) -> None:
         handle = self._handle
@@ -96,28 +131,135 @@ class FeatureWriter:
         handle.close()
         if self.format == ".npz":
             self._wrap_npz()
-        os.chmod(self._tmp, 0o644)
-        os.replace(self._tmp, self.path)
+        final = self._temps[-1]
+        os.chmod(final, 0o644)  # mkstemp makes it private; features are meant to be shared
+        with _signals_deferred():
+            os.replace(final, self.path)
+            _LIVE.discard(final)
+            self._temps.clear()
+        _fsync_dir(Path(self.path).parent)
 
     def _wrap_npz(self) -> None:
-        # An .npz is a zip of .npy members; ours holds one, "features", stored uncompressed.
-        npy = self._tmp
-        fd, zipped = tempfile.mkstemp(prefix=npy.name, suffix=".zip", dir=npy.parent)
-        os.close(fd)
-        try:
+        # An .npz is a zip of .npy members; ours holds one, "features", stored uncompressed,
+        # with a fixed date (as numpy.savez) so that the same features give the same bytes.
+        npy = self._temps[-1]
+        with _signals_deferred():
+            fd, zipped = tempfile.mkstemp(prefix=npy.name, suffix=".zip", dir=npy.parent)
+            os.close(fd)
+            self._track(Path(zipped))
+        member = zipfile.ZipInfo("features.npy", date_time=(1980, 1, 1, 0, 0, 0))
+        member.external_attr = 0o644 << 16
+        member.file_size = npy.stat().st_size  # decides whether ZIP64 records are needed
+        # Signals wait for the copy (about a second per GB): zipfile cannot be stopped half way
+        # without raising its own errors over the KeyboardInterrupt.
+        with _signals_deferred():
             with zipfile.ZipFile(zipped, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
-                archive.write(npy, "features.npy")
-        except BaseException:
-            os.unlink(zipped)
-            raise
-        os.unlink(npy)
-        self._tmp = Path(zipped)
+                with open(npy, "rb") as source, archive.open(member, "w") as target:
+                    shutil.copyfileobj(source, target, 1 << 20)
+        fd = os.open(zipped, os.O_RDWR)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        with _signals_deferred():
+            npy.unlink()
+            _LIVE.discard(npy)
+            self._temps.remove(npy)
 
     def _discard(self) -> None:
-        if self._handle is not None and not self._handle.closed:
-            self._handle.close()
-        if self._tmp is not None and self._tmp.exists():
-            self._tmp.unlink()
+        with _signals_deferred():
+            if self.path != "-" and self._handle is not None and not self._handle.closed:
+                try:
+                    self._handle.close()
+                except OSError:
+                    pass  # a full disk fails the final flush too; the file goes anyway
+            while self._temps:
+                _remove(self._temps[-1])
+                self._temps.pop()
+
+    def _track(self, path: Path) -> None:
+        self._temps.append(path)
+        _LIVE.add(path)
+
+    def _failed(self, exc: OSError) -> OutputError:
+        if self.path == "-":
+            return OutputError(f"writing to stdout failed after {self.rows} rows: {_reason(exc)}")
+        return OutputError(f"writing {self.path} failed: {_reason(exc)}; nothing was written")
+
+
+def remove_temporaries() -> None:
+    """Remove every temporary file a writer of this process still has (after a failure)."""
+    for path in list(_LIVE):
+        _remove(path)
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass  # nothing more can be done; never hide the error that got us here
+    _LIVE.discard(path)
+
+
+atexit.register(remove_temporaries)
+if hasattr(os, "register_at_fork"):  # a forked child must never sweep its parent's files
+    os.register_at_fork(after_in_child=_LIVE.clear)
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM until the block is done, then deliver them.
+
+    Python handlers run only in the main thread, and masking the signal there would not stop
+    onnxruntime's threads from taking it, so the handlers themselves are swapped for a
+    recorder while the block runs.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals are only ever raised in the main thread
+        return
+    caught: list[int] = []
+    previous: dict[int, object] = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(sig) is not None:  # None: set outside Python, leave it alone
+                previous[sig] = signal.signal(sig, lambda signum, frame: caught.append(signum))
+        yield
+    finally:
+        # Nested so that a signal raised as soon as one handler is back cannot leave the
+        # other one recording forever.
+        try:
+            if signal.SIGTERM in previous:
+                signal.signal(signal.SIGTERM, previous[signal.SIGTERM])
+        finally:
+            if signal.SIGINT in previous:
+                signal.signal(signal.SIGINT, previous[signal.SIGINT])
+    if caught:
+        _deliver(caught[0], previous[caught[0]])
+
+
+def _deliver(signum: int, handler) -> None:
+    if callable(handler):
+        handler(signum, None)  # default_int_handler raises KeyboardInterrupt, and so on
+    elif handler != signal.SIG_IGN:
+        os.kill(os.getpid(), signum)  # the default action, now that the files are in order
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Make the rename itself durable; not every system can open a directory (Windows).
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
 
 
 def _npy_header(rows: int, dim: int) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +18,13 @@ from typing import Any
 import numpy as np
 
 from cnnfeat.runtime.errors import InputError
+from cnnfeat.runtime.reading import TEXT_COLUMNS
 
 # Tried in order when no column is named: MELD/EmoryNLP CSVs, generic files, EmoryNLP JSON.
-TEXT_COLUMNS = ("Utterance", "text", "utterance", "transcript")
+# TEXT_COLUMNS comes from the reader of `cnnfeat embed`, so both commands pick the same column.
 LABEL_COLUMNS = ("Emotion", "label", "emotion")
+_CSV_FIELD_LIMIT = 2**31 - 1
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,9 @@ def _read_delimited(
 ) -> tuple[list[str], list[str]]:
     texts: list[str] = []
     labels: list[str] = []
+    # A transcript cell may be longer than csv's default 128 KiB limit (only ever raised).
+    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
+        csv.field_size_limit(_CSV_FIELD_LIMIT)
     # newline="" lets the csv module keep CRLF and newlines inside quoted fields intact.
     with path.open(encoding="utf-8-sig", newline="") as f:
         # strict: a stray quote is an error, not a field silently swallowing the rest of the file.
@@ -248,6 +255,10 @@ def _fields(
     if not isinstance(text, str):
         raise InputError(
             f"{prefix}{text_col!r} must be a string, got {_json_type(text)}", str(path), line
+        )
+    if _SURROGATE.search(text):  # a JSON "\ud800" escape: not a character, no UTF-8 form
+        raise InputError(
+            f"{prefix}{text_col!r} holds a lone surrogate escape (\\ud800-\\udfff)", str(path), line
         )
     return text, _label(record[label_col], path, line, prefix)
 

@@ -201,20 +201,35 @@ def _load_splits(config: TrainConfig):
     if config.dev:
         dev_data = read(config.dev)
     else:
+        _label_names(train_data, [])  # a single label is the clearer error; say it first
         train_data, dev_data = stratified_split(train_data, config.dev_fraction, config.seed)
+        if not len(dev_data):
+            raise InputError(
+                "no label has two or more examples, so no dev split can be taken from this "
+                "file; give a dev file with --dev",
+                train_data.path,
+            )
     test_data = read(config.test) if config.test else None
     return train_data, dev_data, test_data
 
 
 def _label_names(train_data: LabelledData, others: list[LabelledData]) -> list[str]:
+    """The classes, sorted; every dev/test label must occur in training.
+
+    A class with a single example is kept (in training when the dev split is taken from the
+    training file); dev/test labels that training never saw are an error, because the
+    classifier cannot predict them and the scores would silently count them as misses.
+    """
     names = sorted(set(train_data.labels))
     if len(names) < 2:
-        raise InputError(f"only one label ({names[0]!r}) in the training data; need two or more",
-                         train_data.path)  # fmt: skip
+        raise InputError(f"only one label ({names[0]!r}) in the training data; need two or more "
+                         "(is --label-column the right column?)", train_data.path)  # fmt: skip
     for data in others:
         unseen = sorted(set(data.labels) - set(names))
         if unseen:
-            raise InputError(f"labels {unseen} do not occur in the training data", data.path)
+            raise InputError(f"labels {unseen} do not occur in the training data "
+                             f"({train_data.path}); add training examples for them or remove "
+                             "those rows", data.path)  # fmt: skip
     return names
 
 

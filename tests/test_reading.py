@@ -1,0 +1,362 @@
+"""The input rules of `cnnfeat embed` (runtime/reading.py), one test per rule, no model needed."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from cnnfeat.runtime.errors import InputError
+from cnnfeat.runtime.reading import (
+    CLIP_WINDOW,
+    check_lines,
+    clip_line,
+    fit_lines,
+    iter_lines,
+    read_chunks,
+)
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    return path
+
+
+def rows(path: Path | str, **kwargs) -> list[str]:
+    return [text for chunk in read_chunks(str(path), **kwargs) for text in chunk]
+
+
+def raises_at(path: Path, line: int | None, match: str):
+    where = f"{path}:{line}: " if line is not None else f"{path}: "
+    return pytest.raises(InputError, match="^" + re.escape(where) + ".*" + match)
+
+
+# --- plain text: line endings, BOM, empty lines ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"a\nb\n", ["a", "b"]),
+        (b"a\nb", ["a", "b"]),  # no final newline: same rows
+        (b"a\r\nb\r\n", ["a", "b"]),  # CRLF (Windows)
+        (b"a\rb\r", ["a", "b"]),  # lone CR (old Mac)
+        (b"a\r\nb\rc\nd", ["a", "b", "c", "d"]),  # mixed
+        (b"a\r\r\n", ["a", ""]),  # CR then CRLF: two line ends
+        (b"\n", [""]),
+        (b"\r\n", [""]),
+        (b"\r", [""]),
+        (b"", []),
+        (b"\n\n\n", ["", "", ""]),
+        (b"a\n\n  \n\t\nb\n", ["a", "", "  ", "\t", "b"]),  # empty/blank lines keep their row
+    ],
+)
+def test_line_endings_and_empty_lines(tmp_path: Path, content: bytes, expected: list[str]) -> None:
+    assert rows(write(tmp_path, "t.txt", content)) == expected
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"\xef\xbb\xbfa\nb\n", ["a", "b"]),
+        (b"\xef\xbb\xbf", []),  # a BOM alone is an empty file
+        (b"\xef\xbb\xbf\n", [""]),
+        (b"\xef\xbb\xbf\r\nx", ["", "x"]),
+        (b"a\n\xef\xbb\xbfb\n", ["a", "\ufeffb"]),  # only the file's first bytes are a BOM
+    ],
+)
+def test_bom(tmp_path: Path, content: bytes, expected: list[str]) -> None:
+    assert rows(write(tmp_path, "t.txt", content)) == expected
+
+
+def test_unicode_separators_stay_inside_the_line(tmp_path: Path) -> None:
+    text = "a\u2028b\u2029c\x85d\x0be\x0cf\x1cg"
+    assert rows(write(tmp_path, "t.txt", text + "\n" + text)) == [text, text]
+
+
+def test_non_latin_scripts_and_emoji(tmp_path: Path) -> None:
+    lines = [
+        "Ой, привет!",
+        "مرحبا كيف حالك",
+        "你好，世界",
+        "שלום",
+        "नमस्ते",
+        "😀👍🏽 family: 👨‍👩‍👧",
+        "Zoë",
+    ]
+    assert rows(write(tmp_path, "t.txt", "\n".join(lines))) == lines
+
+
+def test_nul_bytes_are_kept(tmp_path: Path) -> None:
+    assert rows(write(tmp_path, "t.txt", b"a\x00b\n\x00\n")) == ["a\x00b", "\x00"]
+
+
+def test_chunks_keep_order_and_size(tmp_path: Path) -> None:
+    lines = [f"line {i}" for i in range(10)]
+    chunks = list(read_chunks(str(write(tmp_path, "t.txt", "\n".join(lines))), chunk_size=3))
+    assert [len(c) for c in chunks] == [3, 3, 3, 1]
+    assert [t for c in chunks for t in c] == lines
+
+
+def test_iter_lines_splits_like_files(tmp_path: Path) -> None:
+    text = "\ufeffa\r\nb\rc\n\nd\u2028e"
+    assert (
+        iter_lines(text) == rows(write(tmp_path, "t.txt", text)) == ["a", "b", "c", "", "d\u2028e"]
+    )
+
+
+# --- invalid UTF-8 ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "offset", "byte"),
+    [
+        (b"\xff", 1, 0, 0xFF),
+        (b"ok\nbad \xff here\n", 2, 7, 0xFF),
+        (b"a\r\nb\rc \xe9t\xe9\n", 3, 7, 0xE9),  # Latin-1: line counted over CRLF and CR
+        (b"\xef\xbb\xbfa\n\xc3(\n", 2, 5, 0xC3),  # offsets count the BOM bytes too
+        (b"fine\ncut \xe2\x82", 2, 9, 0xE2),  # a multi-byte character cut short at EOF
+    ],
+)
+def test_invalid_utf8_names_line_and_byte_offset(
+    tmp_path: Path, content: bytes, line: int, offset: int, byte: int
+) -> None:
+    path = write(tmp_path, "t.txt", content)
+    with raises_at(path, line, f"not valid UTF-8 at byte offset {offset} \\(byte 0x{byte:02x}\\)"):
+        rows(path)
+    assert content[offset] == byte  # the offset really points at the bad byte
+
+
+def test_invalid_utf8_error_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="--encoding-errors replace"):
+        rows(write(tmp_path, "t.txt", b"\xff\n"))
+
+
+def test_encoding_errors_replace_carries_on(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.txt", b"ok\nbad \xff here\n\xc3(\nend")
+    assert rows(path, encoding_errors="replace") == ["ok", "bad \ufffd here", "\ufffd(", "end"]
+
+
+def test_unknown_encoding_errors_mode(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="--encoding-errors must be one of strict, replace"):
+        read_chunks(str(write(tmp_path, "t.txt", "a")), encoding_errors="ignore")
+
+
+# --- files that are not there ----------------------------------------------------------------
+
+
+def test_missing_input(tmp_path: Path) -> None:
+    with raises_at(tmp_path / "nope.txt", None, "no such file"):
+        read_chunks(str(tmp_path / "nope.txt"))
+
+
+def test_directory_input(tmp_path: Path) -> None:
+    with raises_at(tmp_path, None, "is a directory"):
+        read_chunks(str(tmp_path))
+
+
+def test_column_needs_a_table(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="--column needs a .csv, .tsv or .jsonl file"):
+        read_chunks(str(write(tmp_path, "t.txt", "a")), column="text")
+    with pytest.raises(InputError, match="stdin is read as plain text"):
+        read_chunks("-", column="text")
+
+
+# --- stdin -----------------------------------------------------------------------------------
+
+
+def test_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    stdin = io.TextIOWrapper(io.BytesIO(b"\xef\xbb\xbfa\r\n\nb"), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", stdin)
+    assert rows("-") == ["a", "", "b"]
+    assert not stdin.buffer.closed  # stdin is not ours to close
+
+
+# --- CSV / TSV -------------------------------------------------------------------------------
+
+
+def test_csv_named_column(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.csv", 'id,text\r\n1,"Well, no."\r\n2,\r\n3,"He said ""hi"""\r\n')
+    assert rows(path, column="text") == ["Well, no.", "", 'He said "hi"']
+
+
+def test_csv_default_column_like_train(tmp_path: Path) -> None:
+    # No --column: the first of Utterance, text, utterance, transcript (as `cnnfeat train`).
+    path = write(tmp_path, "t.csv", "Sr No.,Utterance,Emotion\n1,Oh my God!,surprise\n")
+    assert rows(path) == ["Oh my God!"]
+
+
+def test_csv_without_a_text_column(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.csv", "a,b\n1,2\n")
+    with raises_at(path, 1, "no text column .*'a', 'b'.*--column"):
+        rows(path)
+
+
+def test_csv_missing_named_column(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.csv", "id,Utterance\n1,hi\n")
+    with raises_at(path, 1, "no column 'text' \\(columns: id, Utterance\\)"):
+        rows(path, column="text")
+
+
+def test_csv_quoted_field_with_newlines(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.csv", 'id,text\n1,"two\nlines"\n2,"crlf\r\ninside"\n3,after\n')
+    assert rows(path, column="text") == ["two\nlines", "crlf\ninside", "after"]
+
+
+def test_csv_ragged_row_names_its_first_line(tmp_path: Path) -> None:
+    # The record on line 4 starts after a quoted field that spans lines 2-3.
+    path = write(tmp_path, "t.csv", 'id,text\n1,"a\nb"\n2,c,extra\n')
+    with raises_at(path, 4, "3 fields, the header has 2"):
+        rows(path, column="text")
+    short = write(tmp_path, "s.csv", "id,text,speaker\n1,a,x\n2,b\n")
+    with raises_at(short, 3, "2 fields, the header has 3"):
+        rows(short, column="text")
+
+
+def test_csv_blank_line(tmp_path: Path) -> None:
+    two = write(tmp_path, "two.csv", "id,text\n1,a\n\n2,b\n")
+    with raises_at(two, 3, "0 fields, the header has 2"):
+        rows(two, column="text")
+    # In a one-column table a blank line is an empty utterance, like in a .txt file.
+    one = write(tmp_path, "one.csv", "text\na\n\nb\n")
+    assert rows(one) == ["a", "", "b"]
+
+
+def test_csv_stray_quote_is_an_error_not_a_swallowed_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.csv", 'id,text\n1,ok\n2,"never closed\n3,x\n4,y\n')
+    with raises_at(path, 3, "malformed CSV record"):
+        rows(path, column="text")
+
+
+def test_csv_header_only_and_empty(tmp_path: Path) -> None:
+    assert rows(write(tmp_path, "h.csv", "id,text\n"), column="text") == []
+    assert rows(write(tmp_path, "e.csv", ""), column="text") == []
+
+
+def test_csv_empty_header_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.csv", "\nid,text\n")
+    with raises_at(path, 1, "header row"):
+        rows(path, column="text")
+
+
+def test_csv_bom_crlf_nul_and_long_field(tmp_path: Path) -> None:
+    long = "word " * 100_000  # 500 KB, over the csv module's default 128 KiB field limit
+    path = write(tmp_path, "t.csv", f'\ufefftext,n\r\n"{long}",1\r\na\x00b,2\r\n')
+    assert rows(path) == [long, "a b"]  # NUL: a space, as the tokenizer reads it anyway
+
+
+def test_tsv(tmp_path: Path) -> None:
+    path = write(tmp_path, "t.tsv", "id\ttext\n1\tone, two\n2\t\n")
+    assert rows(path, column="text") == ["one, two", ""]
+
+
+# --- JSONL -----------------------------------------------------------------------------------
+
+
+def jsonl(tmp_path: Path, *records) -> Path:
+    text = "\n".join(r if isinstance(r, str) else json.dumps(r) for r in records) + "\n"
+    return write(tmp_path, "t.jsonl", text)
+
+
+def test_jsonl_default_and_named_column(tmp_path: Path) -> None:
+    path = jsonl(tmp_path, {"text": "a", "n": 1}, {"text": "", "n": 2}, {"text": "😀", "n": 3})
+    assert rows(path) == ["a", "", "😀"]
+    path = jsonl(tmp_path, {"line": "x"}, {"line": "y\nz"})
+    assert rows(path, column="line") == ["x", "y\nz"]
+
+
+def test_jsonl_missing_field(tmp_path: Path) -> None:
+    path = jsonl(tmp_path, {"text": "a"}, {"txt": "b", "n": 1})
+    with raises_at(path, 2, "no field 'text' \\(fields: 'txt', 'n'\\)"):
+        rows(path)
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [(3, "a number"), (1.5, "a number"), (None, "null"), (True, "a boolean"),
+     (["a"], "an array"), ({"a": 1}, "an object")],
+)  # fmt: skip
+def test_jsonl_non_string_value(tmp_path: Path, value, kind: str) -> None:
+    path = jsonl(tmp_path, {"text": "ok"}, {"text": value})
+    with raises_at(path, 2, f"field 'text' is {kind}, not a string"):
+        rows(path)
+
+
+@pytest.mark.parametrize(
+    ("line", "match"),
+    [
+        ('{"text": "a"', "invalid JSON"),
+        ('["text"]', "expected a JSON object, got an array"),
+        ("", "empty line in a JSONL file"),
+        ("[" * 100_000 + "]" * 100_000, "invalid JSON"),  # nested too deeply for Python
+        ('{"text": ' + "1" * 5000 + "}", "invalid JSON"),  # an integer too long to convert
+    ],
+)
+def test_jsonl_bad_lines(tmp_path: Path, line: str, match: str) -> None:
+    path = jsonl(tmp_path, {"text": "ok"}, line, {"text": "after"})
+    with raises_at(path, 2, match):
+        rows(path)
+
+
+def test_jsonl_lone_surrogate(tmp_path: Path) -> None:
+    path = jsonl(tmp_path, '{"text": "ok \\ud83d"}', '{"text": "pair \\ud83d\\ude00"}')
+    with raises_at(path, 1, "lone surrogate.*--encoding-errors replace"):
+        rows(path)
+    assert rows(path, encoding_errors="replace") == ["ok \ufffd", "pair 😀"]
+
+
+# --- long lines before the tokenizer -----------------------------------------------------------
+
+
+class WordCounter:
+    """Stands in for a tokenizer in clip_line: one token per whitespace-separated word."""
+
+    class _Encoding:
+        def __init__(self, ids: list[int]):
+            self.ids = ids
+
+    def encode(self, text: str, add_special_tokens: bool = False):
+        return self._Encoding([0] * len(text.split()))
+
+
+def test_short_lines_are_untouched() -> None:
+    text = "w " * (CLIP_WINDOW // 2)
+    assert clip_line(text, WordCounter(), 3) is text
+
+
+def test_long_line_is_cut_at_a_space_after_max_len_words() -> None:
+    text = " ".join(f"w{i}" for i in range(1_000_000))  # ~6.9 MB
+    clipped = clip_line(text, WordCounter(), 512)
+    assert text.startswith(clipped)
+    assert len(clipped) <= 2 * CLIP_WINDOW
+    assert clipped.split()[:512] == text.split()[:512]
+
+
+def test_long_line_of_whitespace_then_words() -> None:
+    text = " " * 5_000_000 + "a b c"
+    assert clip_line(text, WordCounter(), 512).split() == ["a", "b", "c"]
+
+
+def test_runs_without_a_space_keep_their_first_window_characters() -> None:
+    text = "x" * 3_000_000 + " after " + "y" * (CLIP_WINDOW + 1) + "\tz"
+    assert clip_line(text, WordCounter(), 512).split() == [
+        "x" * CLIP_WINDOW, "after", "y" * CLIP_WINDOW, "z"
+    ]  # fmt: skip
+    exact = "a " + "x" * CLIP_WINDOW + " b " * CLIP_WINDOW  # a run of exactly the window
+    assert clip_line(exact, WordCounter(), 5).split()[:3] == ["a", "x" * CLIP_WINDOW, "b"]
+
+
+def test_fit_lines_and_check_lines() -> None:
+    long = "w " * CLIP_WINDOW
+    fitted = fit_lines(["a", long, ""], WordCounter(), 4)
+    assert fitted[0] == "a" and fitted[2] == "" and len(fitted[1]) < len(long)
+    with pytest.raises(InputError, match="line 2 is int, not str"):
+        fit_lines(["a", 5], WordCounter(), 4)
+    with pytest.raises(InputError, match="line 3 holds a lone surrogate"):
+        check_lines(["a", "b", "c\ud800"])
+    check_lines(["fine", ""])  # nothing to say

@@ -1,0 +1,383 @@
+"""FeatureWriter: complete files or none, never a partial one, never a temporary left behind."""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import os
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cnnfeat.runtime import writing
+from cnnfeat.runtime.errors import OutputError
+from cnnfeat.runtime.writing import FORMATS, FeatureWriter
+
+DIM = 7
+CHUNKS = [
+    np.arange(3 * DIM, dtype=np.float32).reshape(3, DIM) / 7,
+    np.full((2, DIM), 0.1, dtype=np.float32),
+]
+PREVIOUS = b"the previous output, which must survive any failure\n"
+
+
+def read_back(path: Path) -> np.ndarray:
+    if path.suffix == ".npy":
+        return np.load(path)
+    if path.suffix == ".npz":
+        with np.load(path) as archive:
+            assert list(archive.keys()) == ["features"]
+            return archive["features"]
+    text = path.read_text()
+    if path.suffix == ".jsonl":
+        return np.array([json.loads(line) for line in text.splitlines()], np.float32).reshape(
+            -1, DIM
+        )
+    lines = text.splitlines()
+    assert lines[0] == ",".join(f"f{i}" for i in range(DIM))
+    return np.array([line.split(",") for line in lines[1:]], np.float32).reshape(-1, DIM)
+
+
+def write_all(path: Path, chunks=CHUNKS) -> None:
+    with FeatureWriter(str(path), DIM) as writer:
+        for chunk in chunks:
+            writer.write(chunk)
+
+
+def names(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_round_trip_and_nothing_else_left(tmp_path: Path, suffix: str) -> None:
+    out = tmp_path / f"out{suffix}"
+    write_all(out)
+    assert np.array_equal(read_back(out), np.concatenate(CHUNKS))
+    assert names(tmp_path) == [out.name]
+    assert out.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_empty_output_is_valid(tmp_path: Path, suffix: str) -> None:
+    out = tmp_path / f"out{suffix}"
+    write_all(out, chunks=[])
+    assert read_back(out).shape == (0, DIM)
+    if suffix in (".npy", ".npz"):
+        assert read_back(out).dtype == np.float32
+
+
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_temporary_in_same_directory_and_renamed_only_when_complete(
+    tmp_path: Path, suffix: str
+) -> None:
+    out = tmp_path / f"out{suffix}"
+    out.write_bytes(PREVIOUS)
+    with FeatureWriter(str(out), DIM) as writer:
+        writer.write(CHUNKS[0])
+        parts = [n for n in names(tmp_path) if n != out.name]
+        assert len(parts) == 1 and parts[0].startswith(f".{out.name}.")
+        assert parts[0].endswith(".part")
+        assert out.read_bytes() == PREVIOUS  # untouched while writing
+        writer.write(CHUNKS[1])
+    assert names(tmp_path) == [out.name]
+    assert np.array_equal(read_back(out), np.concatenate(CHUNKS))
+
+
+@pytest.mark.parametrize("error", [ValueError("boom"), KeyboardInterrupt()])
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_exception_inside_leaves_previous_file(
+    tmp_path: Path, suffix: str, error: BaseException
+) -> None:
+    out = tmp_path / f"out{suffix}"
+    out.write_bytes(PREVIOUS)
+    with pytest.raises(type(error)):
+        with FeatureWriter(str(out), DIM) as writer:
+            writer.write(CHUNKS[0])
+            raise error
+    assert names(tmp_path) == [out.name]
+    assert out.read_bytes() == PREVIOUS
+
+
+def test_keyboard_interrupt_inside_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out.csv"
+
+    def interrupted(features, fmt):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(writing, "_as_text", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_all(out)
+    assert names(tmp_path) == []
+
+
+@pytest.mark.parametrize("where", ["fsync", "replace", "chmod", "zip"])
+def test_keyboard_interrupt_while_finishing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    out = tmp_path / "out.npz"
+    out.write_bytes(PREVIOUS)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    if where == "zip":
+        monkeypatch.setattr(writing.shutil, "copyfileobj", interrupted)
+    else:
+        monkeypatch.setattr(writing.os, where, interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_all(out)
+    assert names(tmp_path) == [out.name]
+    assert out.read_bytes() == PREVIOUS
+
+
+# --- disk full, unwritable places ------------------------------------------------------------
+
+
+class FullDisk:
+    """A file that takes `room` bytes and then fails every write with ENOSPC, like a full disk."""
+
+    def __init__(self, real, room: int):
+        self.real, self.room = real, room
+
+    def write(self, data) -> int:
+        if len(data) > self.room:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.room -= len(data)
+        return self.real.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.real.close()
+
+
+@pytest.mark.parametrize("room", [0, 200, 50_000])
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_disk_full(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str, room: int) -> None:
+    out = tmp_path / f"out{suffix}"
+    out.write_bytes(PREVIOUS)
+    real_fdopen = os.fdopen
+    monkeypatch.setattr(
+        writing.os, "fdopen", lambda fd, mode: FullDisk(real_fdopen(fd, mode), room)
+    )
+    big = [np.full((1000, DIM), 0.1234567, np.float32)] * 3  # 84 KB as .npy, more as text
+    with pytest.raises(OutputError, match="No space left on device; nothing was written"):
+        write_all(out, big)
+    assert names(tmp_path) == [out.name]
+    assert out.read_bytes() == PREVIOUS
+
+
+def test_disk_full_at_fsync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Network filesystems and quotas may only report a full disk when the data is flushed.
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(writing.os, "fsync", full)
+    out = tmp_path / "out.npy"
+    with pytest.raises(OutputError, match=f"writing {out} failed: No space left on device"):
+        write_all(out)
+    assert names(tmp_path) == []
+
+
+def test_disk_full_while_zipping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # .npz: the .npy temporary fits, the zip made from it does not.
+    def full(source, target, length=0):
+        target.write(source.read(100))
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(writing.shutil, "copyfileobj", full)
+    out = tmp_path / "out.npz"
+    out.write_bytes(PREVIOUS)
+    with pytest.raises(OutputError, match="No space left on device"):
+        write_all(out)
+    assert names(tmp_path) == [out.name] and out.read_bytes() == PREVIOUS
+
+
+def test_unwritable_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr(writing.tempfile, "mkstemp", denied)
+    with pytest.raises(OutputError, match=f"cannot write in {tmp_path}: Permission denied"):
+        write_all(tmp_path / "out.npy")
+    assert names(tmp_path) == []
+
+
+@pytest.mark.skipif(
+    sys.platform == "win32" or os.geteuid() == 0, reason="root may write anywhere (chmod ignored)"
+)
+def test_unwritable_directory_for_real(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        with pytest.raises(OutputError, match="cannot write in .*Permission denied"):
+            write_all(locked / "out.npy")
+        assert names(locked) == []
+    finally:
+        locked.chmod(0o755)
+
+
+def test_missing_directory_and_directory_target(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="cannot write in .*No such file or directory"):
+        write_all(tmp_path / "no" / "out.npy")
+    (tmp_path / "d.npy").mkdir()
+    with pytest.raises(OutputError, match="is a directory"):
+        write_all(tmp_path / "d.npy")
+
+
+def test_unknown_format(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match="unknown output format '.txt'"):
+        FeatureWriter(str(tmp_path / "out.txt"), DIM)
+
+
+# --- stdout ----------------------------------------------------------------------------------
+
+
+class Stdout:
+    def __init__(self, buffer):
+        self.buffer = buffer
+
+
+def test_stdout_is_json_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    buffer = io.BytesIO()
+    monkeypatch.setattr(sys, "stdout", Stdout(buffer))
+    write_all(Path("-"))
+    got = np.array([json.loads(line) for line in buffer.getvalue().splitlines()], np.float32)
+    assert np.array_equal(got, np.concatenate(CHUNKS))
+
+
+def test_stdout_closed_by_the_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    class ClosedPipe(io.BytesIO):
+        def write(self, data):
+            raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", Stdout(ClosedPipe()))
+    with pytest.raises(BrokenPipeError):  # the CLI turns this into a quiet exit 141
+        write_all(Path("-"))
+
+
+# --- a signal at any moment ------------------------------------------------------------------
+
+
+def _complete_bytes(suffix: str, directory: Path) -> bytes:
+    out = directory / f"reference{suffix}"
+    write_all(out)
+    data = out.read_bytes()
+    out.unlink()
+    return data
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("previous", [False, True])
+@pytest.mark.parametrize("suffix", FORMATS)
+def test_sigint_at_every_line_of_the_writer(tmp_path: Path, suffix: str, previous: bool) -> None:
+    """Send a real SIGINT at the k-th line the writer executes, for every k.
+
+    Afterwards there is either no file, the previous file, or (once the rename is done) the
+    complete new file, and never a changed signal handler. A temporary may only be left when
+    the signal lands as Python enters `__exit__`, before any writer code runs; it must then be
+    listed for `remove_temporaries()`, which the CLI runs on every failure.
+    """
+    complete = _complete_bytes(suffix, tmp_path)
+    out = tmp_path / f"out{suffix}"
+    source = writing.__file__
+    interrupted_runs, swept = 0, []
+    for k in range(1, 10_000):
+        if previous:
+            out.write_bytes(PREVIOUS)
+        elif out.exists():
+            out.unlink()
+        count = 0
+
+        def local(frame, event, arg, k=k):
+            nonlocal count
+            if event == "line":
+                count += 1
+                if count == k:
+                    os.kill(os.getpid(), signal.SIGINT)
+            return local
+
+        sys.settrace(
+            lambda frame, event, arg: local if frame.f_code.co_filename == source else None
+        )
+        try:
+            write_all(out)
+            interrupted = False
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            sys.settrace(None)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        if not interrupted:
+            assert names(tmp_path) == [out.name] and out.read_bytes() == complete
+            assert not writing._LIVE
+            break
+        interrupted_runs += 1
+        stray = {tmp_path / n for n in names(tmp_path)} - {out}
+        assert stray <= writing._LIVE, f"signal at line event {k} left {stray} untracked"
+        if stray:
+            swept.append(k)
+            writing.remove_temporaries()
+        assert names(tmp_path) in ([], [out.name]), f"signal at line event {k}"
+        assert not writing._LIVE
+        if out.exists():
+            assert out.read_bytes() in ((PREVIOUS, complete) if previous else (complete,))
+        elif previous:
+            pytest.fail(f"signal at line event {k} removed the previous output")
+    assert interrupted_runs > 30  # the writer really was interrupted all along its way
+    # Only the `try:` opening __exit__ (Python has not entered the try yet) needs the sweep.
+    assert len(swept) <= 1, f"the writer left its temporary to the sweep at line events {swept}"
+
+
+def test_signals_are_held_during_critical_steps() -> None:
+    if sys.platform == "win32":
+        pytest.skip("POSIX signals")
+    with pytest.raises(KeyboardInterrupt):
+        with writing._signals_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            done = True  # still running: the signal waits for the block to end
+    assert done
+
+    terminated = []
+    previous = signal.signal(signal.SIGTERM, lambda s, f: terminated.append(s))
+    try:
+        with writing._signals_deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert terminated == []
+        assert terminated == [signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_no_stray_temporaries_in_system_tmp(tmp_path: Path) -> None:
+    # The temporaries live next to the output, never in the system temp directory (where a
+    # rename would cross filesystems and stop being atomic).
+    before = set(os.listdir(tempfile.gettempdir()))
+    write_all(tmp_path / "out.npz")
+    after = set(os.listdir(tempfile.gettempdir()))
+    assert not [n for n in after - before if n.endswith((".part", ".zip"))]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_forked_child_never_sweeps_the_parents_temporary(tmp_path: Path) -> None:
+    out = tmp_path / "out.npy"
+    with FeatureWriter(str(out), DIM) as writer:
+        writer.write(CHUNKS[0])
+        pid = os.fork()
+        if pid == 0:  # the child: what atexit would do at its end
+            writing.remove_temporaries()
+            os._exit(0)
+        os.waitpid(pid, 0)
+        assert len(names(tmp_path)) == 1  # the parent's .part is still there
+        writer.write(CHUNKS[1])
+    assert np.array_equal(read_back(out), np.concatenate(CHUNKS))
