@@ -5,6 +5,9 @@ dropped; `\\n`, `\\r\\n` and a lone `\\r` end a line, nothing else does (U+2028,
 feed stay inside the line); a missing final newline changes nothing; every line, empty or not,
 gives a row, so row i is always line i. Bytes that are not UTF-8 are an error naming the line and
 the byte offset unless `encoding_errors="replace"`. Input is read a line at a time, never whole.
+
+read_chunks gives the utterances alone, in chunks (`cnnfeat embed`); read_records gives each with
+its line, row and other columns (`cnnfeat embed-dataset`). Both read through the same code.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from cnnfeat.runtime.errors import InputError
 
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
+FORMATS = ("text", "csv", "tsv", "jsonl")
 ENCODING_ERRORS = ("strict", "replace")
 # Tried in order when no --column is given (MELD/EmoryNLP CSVs, generic files); `cnnfeat train`
 # uses the same list, so a training file can be embedded as it is.
@@ -45,6 +49,17 @@ def input_format(path: str, column: str | None) -> str:
     return "text"
 
 
+class Record(NamedTuple):
+    """One utterance of a file, where it stands, and the rest of its record."""
+
+    line: int  # 1-based line the record starts on (a quoted CSV field may span lines)
+    row: int  # 0-based: its row in what `cnnfeat embed` writes
+    text: str
+    # The other columns, as strings: CSV/TSV cells as they are, JSON strings as they are, null
+    # as None, other JSON values as their JSON text. {} for plain text.
+    fields: dict[str, str | None]
+
+
 def read_chunks(
     path: str, column: str | None = None, chunk_size: int = 8192, encoding_errors: str = "strict"
 ) -> Iterator[list[str]]:
@@ -53,25 +68,46 @@ def read_chunks(
     The file is opened here, before the first chunk is asked for, so a missing input is
     reported before any output is created.
     """
-    if encoding_errors not in ENCODING_ERRORS:
-        raise InputError(f"--encoding-errors must be one of {', '.join(ENCODING_ERRORS)}")
-    fmt = input_format(path, column)
+    fmt = _check_format(path, column, encoding_errors, None)
     return _chunks(_open(path), path, fmt, column, chunk_size, encoding_errors)
+
+
+def read_records(
+    path: str,
+    column: str | None = None,
+    encoding_errors: str = "strict",
+    *,
+    handle: BinaryIO | None = None,
+    fmt: str | None = None,
+) -> Iterator[Record]:
+    """Every record of `path` with its position and other fields, by the same rules as
+    read_chunks (one Record per utterance read_chunks gives, in the same order).
+
+    handle: an open binary stream to read instead of opening `path` (it is left open; `path`
+    then only names it in errors). fmt: one of FORMATS (default: from the suffix of `path`).
+    """
+    fmt = _check_format(path, column, encoding_errors, fmt)
+    opened = _open(path) if handle is None else handle
+    records = _records(opened, path, fmt, column, encoding_errors, keep=True)
+    return _closing(records, opened) if handle is None else records
+
+
+def _check_format(path: str, column: str | None, errors: str, fmt: str | None) -> str:
+    if errors not in ENCODING_ERRORS:
+        raise InputError(f"--encoding-errors must be one of {', '.join(ENCODING_ERRORS)}")
+    if fmt is None:
+        return input_format(path, column)
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown input format {fmt!r}; use one of {', '.join(FORMATS)}")
+    return fmt
 
 
 def _chunks(
     handle: BinaryIO, path: str, fmt: str, column: str | None, chunk_size: int, errors: str
 ) -> Iterator[list[str]]:
     try:
-        lines = _text_lines(handle, path, errors)
-        if fmt == "text":
-            records: Iterator[str] = (text for _, text in lines)
-        elif fmt == "jsonl":
-            records = _jsonl_column(lines, path, column, errors)
-        else:
-            records = _table_column(lines, path, column, TABLE_SUFFIXES["." + fmt])
         chunk: list[str] = []
-        for text in records:
+        for text in _records(handle, path, fmt, column, errors, keep=False):
             chunk.append(text)
             if len(chunk) >= chunk_size:
                 yield chunk
@@ -79,8 +115,30 @@ def _chunks(
         if chunk:
             yield chunk
     finally:
-        if handle is not sys.stdin.buffer:
-            handle.close()
+        _close(handle)
+
+
+def _closing(records: Iterator[Record], handle: BinaryIO) -> Iterator[Record]:
+    try:
+        yield from records
+    finally:
+        _close(handle)
+
+
+def _records(
+    handle: BinaryIO, path: str, fmt: str, column: str | None, errors: str, keep: bool
+) -> Iterator[Any]:
+    """A Record per utterance if `keep` (read_records), else its text alone (read_chunks:
+    `cnnfeat embed` reads millions of lines, and a Record per line would cost plain text ~30%
+    more time). Records are built with Record._make, a third cheaper than Record(...)."""
+    lines = _text_lines(handle, path, errors)
+    if fmt == "jsonl":
+        return _jsonl_records(lines, path, column, errors, keep)
+    if fmt != "text":
+        return _table_records(lines, path, column, TABLE_SUFFIXES["." + fmt], keep)
+    if keep:
+        return (Record._make((number, number - 1, text, {})) for number, text in lines)
+    return (text for _, text in lines)
 
 
 def _open(path: str) -> BinaryIO:
@@ -88,14 +146,26 @@ def _open(path: str) -> BinaryIO:
         return sys.stdin.buffer
     try:
         return open(path, "rb")
-    except FileNotFoundError:
-        raise InputError("no such file", path) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a file", path) from None
-    except PermissionError:
-        raise InputError("permission denied", path) from None
     except OSError as exc:
-        raise InputError(f"cannot open: {exc.strerror or exc}", path) from None
+        raise open_error(exc, path) from None
+
+
+def open_error(exc: OSError, path: str) -> InputError:
+    """What to say when an input cannot be opened (here and by `embed-dataset`'s readers)."""
+    if isinstance(exc, FileNotFoundError):
+        return InputError("no such file", path)
+    if isinstance(exc, IsADirectoryError):
+        return InputError("is a directory, expected a file", path)
+    if isinstance(exc, PermissionError):
+        return InputError("permission denied", path)
+    # pyarrow's messages (remote filesystems) run on for lines; the first says what failed.
+    detail = exc.strerror or str(exc).strip().partition("\n")[0] or type(exc).__name__
+    return InputError(f"cannot open: {detail}", path)
+
+
+def _close(handle: BinaryIO) -> None:
+    if handle is not sys.stdin.buffer:
+        handle.close()
 
 
 def _text_lines(handle: BinaryIO, path: str, errors: str) -> Iterator[tuple[int, str]]:
@@ -147,9 +217,9 @@ def _line_spans(raw: bytes, start: int, end: int) -> list[tuple[int, int]]:
     return spans
 
 
-def _jsonl_column(
-    lines: Iterator[tuple[int, str]], path: str, column: str | None, errors: str
-) -> Iterator[str]:
+def _jsonl_records(
+    lines: Iterator[tuple[int, str]], path: str, column: str | None, errors: str, keep: bool
+) -> Iterator[Any]:
     for number, line in lines:
         if not line.strip():
             raise InputError(
@@ -165,11 +235,11 @@ def _jsonl_column(
         if not isinstance(record, dict):
             raise InputError(f"expected a JSON object, got {_json_type(record)}", path, number)
         if column is None:
-            column = _default_column(list(record), path, number)
+            column = default_column(list(record), path, number)
         if column not in record:
             fields = ", ".join(map(repr, record)) or "none"
             raise InputError(f"no field {column!r} (fields: {fields})", path, number)
-        value = record[column]
+        value = record.pop(column)
         if not isinstance(value, str):
             raise InputError(f"field {column!r} is {_json_type(value)}, not a string", path, number)
         if _SURROGATE.search(value):
@@ -181,12 +251,17 @@ def _jsonl_column(
                     number,
                 )
             value = _SURROGATE.sub("\ufffd", value)
-        yield value
+        if not keep:
+            yield value
+            continue
+        fields = {k: v if isinstance(v, str) or v is None else json.dumps(v, ensure_ascii=False)
+                  for k, v in record.items()}  # fmt: skip
+        yield Record._make((number, number - 1, value, fields))
 
 
-def _table_column(
-    lines: Iterator[tuple[int, str]], path: str, column: str | None, delimiter: str
-) -> Iterator[str]:
+def _table_records(
+    lines: Iterator[tuple[int, str]], path: str, column: str | None, delimiter: str, keep: bool
+) -> Iterator[Any]:
     if csv.field_size_limit() < _CSV_FIELD_LIMIT:
         csv.field_size_limit(_CSV_FIELD_LIMIT)
     numbers: list[int] = [0]
@@ -219,19 +294,25 @@ def _table_column(
     if not header:
         raise InputError("the first line should be the header row, but it is empty", path, 1)
     if column is None:
-        column = _default_column(header, path, 1)
+        column = default_column(header, path, 1)
     elif column not in header:
         raise InputError(f"no column {column!r} (columns: {', '.join(header)})", path, 1)
     index, width = header.index(column), len(header)
-    for number, row in records:
+    names = header[:index] + header[index + 1 :]
+    for row_index, (number, row) in enumerate(records):
         if not row and width == 1:
             row = [""]  # a blank line in a one-column table is an empty utterance
         if len(row) != width:
             raise InputError(f"{len(row)} fields, the header has {width}", path, number)
-        yield row[index]
+        if not keep:
+            yield row[index]
+            continue
+        fields = dict(zip(names, row[:index] + row[index + 1 :], strict=True))
+        yield Record._make((number, row_index, row[index], fields))
 
 
-def _default_column(available: list[str], path: str, line: int) -> str:
+def default_column(available: list[str], path: str, line: int | None = None) -> str:
+    """The first of TEXT_COLUMNS in `available`, else an InputError that lists them."""
     for candidate in TEXT_COLUMNS:
         if candidate in available:
             return candidate

@@ -6,12 +6,17 @@ ONNX model directory shares it. Tests must treat these directories as read-only 
 
 from __future__ import annotations
 
+import csv
 import importlib.util
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from cnnfeat.runtime.errors import InputError
 from cnnfeat.runtime.spec import ModelSpec
 
 # The real data sits beside the repository and is never copied into it.
@@ -103,3 +108,56 @@ def meld() -> Path:
 
 def has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
+
+
+# --- helpers the test files share (`from conftest import ...`) --------------------------------
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    """Write bytes exactly as given (str is UTF-8 encoded, newlines untranslated)."""
+    path = tmp_path / name
+    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    return path
+
+
+def raises_at(path: Path | str, line: int | None, match: str):
+    """pytest.raises for an InputError formatted "path:line: message" ("path: message")."""
+    where = f"{path}:{line}: " if line is not None else f"{path}: "
+    return pytest.raises(InputError, match="^" + re.escape(where) + ".*" + match)
+
+
+def invoke(*args: object, input: bytes | str | None = None):
+    """`cnnfeat ARGS` through Typer's CliRunner; arguments may be paths or numbers."""
+    from typer.testing import CliRunner
+
+    from cnnfeat.runtime.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args], input=input)
+
+
+def one_error_line(result) -> str:
+    """The single `cnnfeat: error: ...` line a failed command must print, and nothing else."""
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("cnnfeat: error: ")
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def read_features(path: Path, dim: int = 100) -> np.ndarray:
+    """A features file in any output format (by its suffix) as an (N, dim) array, checking
+    the .npz key and the CSV header on the way."""
+    if path.suffix == ".npy":
+        return np.load(path)
+    if path.suffix == ".npz":
+        with np.load(path) as archive:
+            assert list(archive.keys()) == ["features"]
+            return archive["features"]
+    if path.suffix == ".jsonl":
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+    else:
+        with path.open(newline="") as f:
+            header, *rows = csv.reader(f)
+        assert header == [f"f{i}" for i in range(dim)]
+    return np.array(rows, np.float32).reshape(-1, dim)

@@ -12,29 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TinyModel, has_module, tiny_line
-from typer.testing import CliRunner
+from conftest import TinyModel, has_module, invoke, one_error_line, read_features, tiny_line
 
 import cnnfeat
-from cnnfeat.runtime.cli import app
 from cnnfeat.runtime.model_dir import default_model_dir
 
 ATOL = 1e-5
 LINES = ["w1 w2 w3", "", tiny_line(40, 5), "W7, w8!", "unknown", tiny_line(3, 9)]
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def one_error_line(result) -> str:
-    """The single `cnnfeat: error: ...` line a failed command must print, and nothing else."""
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("cnnfeat: error: ")
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -47,21 +31,6 @@ def transcript(tmp_path: Path) -> Path:
     path = tmp_path / "talk.txt"
     path.write_text("\n".join(LINES) + "\n", encoding="utf-8")
     return path
-
-
-def read_features(path: Path) -> np.ndarray:
-    if path.suffix == ".npy":
-        return np.load(path)
-    if path.suffix == ".npz":
-        with np.load(path) as archive:
-            assert list(archive.keys()) == ["features"]
-            return archive["features"]
-    if path.suffix == ".jsonl":
-        return np.array([json.loads(line) for line in path.read_text().splitlines()], np.float32)
-    with path.open(newline="") as f:
-        rows = list(csv.reader(f))
-    assert rows[0] == [f"f{i}" for i in range(100)]
-    return np.array(rows[1:], dtype=np.float32)
 
 
 # --- embed -----------------------------------------------------------------------------------

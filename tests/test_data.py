@@ -3,35 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from conftest import SHARED, raises_at, write
 
 from cnnfeat.runtime.errors import InputError
 from cnnfeat.training.data import LabelledData, read_labelled, stratified_split
-
-# The real data sits beside the repository and is never copied into it.
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
-    """Write bytes exactly as given (str is UTF-8 encoded, newlines untranslated)."""
-    path = tmp_path / name
-    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-    return path
-
-
-@contextmanager
-def raises_at(path: Path, line: int | None, match: str) -> Iterator[None]:
-    """pytest.raises for an InputError formatted "path:line: message"."""
-    where = f"{path}:{line}: " if line is not None else f"{path}: "
-    with pytest.raises(InputError, match="^" + re.escape(where) + ".*" + match):
-        yield
-
 
 # --- CSV / TSV -------------------------------------------------------------------------------
 
@@ -54,18 +33,21 @@ def test_csv_meld_style_columns(tmp_path: Path) -> None:
     assert read_labelled(str(path), text_column="Speaker").texts == ["Rachel", "Ross"]
 
 
-def test_csv_generic_column_names(tmp_path: Path) -> None:
-    path = write(tmp_path, "d.csv", "id,label,text\n1,pos,good\n2,neg,bad\n")
-    data = read_labelled(path)
-    assert data.texts == ["good", "bad"]
-    assert data.labels == ["pos", "neg"]
-
-
-def test_tsv(tmp_path: Path) -> None:
-    path = write(tmp_path, "d.TSV", 'text\tlabel\na, b\tx\n"q\tq"\ty\n')
-    data = read_labelled(path)
-    assert data.texts == ["a, b", "q\tq"]
-    assert data.labels == ["x", "y"]
+@pytest.mark.parametrize(
+    ("name", "content", "texts", "labels"),
+    [
+        pytest.param("d.csv", "id,label,text\n1,pos,good\n2,neg,bad\n", ["good", "bad"],
+                     ["pos", "neg"], id="csv with generic column names"),
+        pytest.param("d.TSV", 'text\tlabel\na, b\tx\n"q\tq"\ty\n', ["a, b", "q\tq"], ["x", "y"],
+                     id="tsv"),
+    ],
+)  # fmt: skip
+def test_table_columns(
+    tmp_path: Path, name: str, content: str, texts: list[str], labels: list[str]
+) -> None:
+    data = read_labelled(write(tmp_path, name, content))
+    assert data.texts == texts
+    assert data.labels == labels
 
 
 def test_csv_bom_is_stripped(tmp_path: Path) -> None:
@@ -92,28 +74,27 @@ def test_csv_embedded_newline_and_line_numbers(tmp_path: Path) -> None:
     assert data.labels == ["a", "b"]
 
 
-def test_csv_short_row(tmp_path: Path) -> None:
-    path = write(tmp_path, "d.csv", 'text,label\n"a\nb\nc",x\nlonely\n')
-    with raises_at(path, 5, "expected 2 fields, found 1"):
-        read_labelled(path)
-
-
-def test_csv_stray_quote_is_an_error_not_a_swallowed_file(tmp_path: Path) -> None:
-    path = write(tmp_path, "d.csv", 'text,label\nok,a\n"unterminated,b\nmore,c\n')
-    with raises_at(path, 3, "malformed record"):
-        read_labelled(path)
-
-
-def test_missing_named_column_lists_available(tmp_path: Path) -> None:
-    path = write(tmp_path, "d.csv", "Utterance,Speaker,Emotion\nhi,Joey,joy\n")
-    with raises_at(path, 1, "no column 'Sentiment'; available columns: 'Utterance', 'Speaker'"):
-        read_labelled(path, label_column="Sentiment")
-
-
-def test_no_default_column_lists_available(tmp_path: Path) -> None:
-    path = write(tmp_path, "d.csv", "sentence,label\nhi,joy\n")
-    with raises_at(path, 1, "no text column.*available columns: 'sentence', 'label'"):
-        read_labelled(path)
+@pytest.mark.parametrize(
+    ("content", "options", "line", "match"),
+    [
+        pytest.param('text,label\n"a\nb\nc",x\nlonely\n', {}, 5, "expected 2 fields, found 1",
+                     id="short row"),
+        pytest.param('text,label\nok,a\n"unterminated,b\nmore,c\n', {}, 3, "malformed record",
+                     id="stray quote is an error, not a swallowed file"),
+        pytest.param("Utterance,Speaker,Emotion\nhi,Joey,joy\n", {"label_column": "Sentiment"},
+                     1, "no column 'Sentiment'; available columns: 'Utterance', 'Speaker'",
+                     id="missing named column lists available"),
+        pytest.param("sentence,label\nhi,joy\n", {}, 1,
+                     "no text column.*available columns: 'sentence', 'label'",
+                     id="no default column lists available"),
+    ],
+)  # fmt: skip
+def test_csv_errors_name_the_line(
+    tmp_path: Path, content: str, options: dict, line: int, match: str
+) -> None:
+    path = write(tmp_path, "d.csv", content)
+    with raises_at(path, line, match):
+        read_labelled(path, **options)
 
 
 @pytest.mark.parametrize("label", ["", "   "])

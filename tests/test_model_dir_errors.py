@@ -12,24 +12,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import TinyModel
-from typer.testing import CliRunner
+from conftest import TinyModel, invoke, one_error_line
 
-from cnnfeat.runtime.cli import app
 from cnnfeat.runtime.tokenizer import build_tokenizer
-
-
-def invoke(*args) -> object:
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def one_error_line(result) -> str:
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("cnnfeat: error: ")
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 @pytest.fixture

@@ -14,27 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TinyModel, tiny_line
-from typer.testing import CliRunner
+from conftest import TinyModel, invoke, one_error_line, tiny_line
 
 import cnnfeat
-from cnnfeat.runtime.cli import app
 
 ATOL = 1e-5
 POSIX = sys.platform != "win32"
-
-
-def invoke(*args, input: bytes | None = None):
-    return CliRunner().invoke(app, [str(a) for a in args], input=input)
-
-
-def one_error_line(result) -> str:
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("cnnfeat: error: ")
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 def files(directory: Path) -> list[str]:

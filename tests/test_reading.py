@@ -4,36 +4,27 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import raises_at, write
 
 from cnnfeat.runtime.errors import InputError
 from cnnfeat.runtime.reading import (
     CLIP_WINDOW,
+    Record,
     check_lines,
     clip_line,
     fit_lines,
     iter_lines,
     read_chunks,
+    read_records,
 )
-
-
-def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
-    path = tmp_path / name
-    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-    return path
 
 
 def rows(path: Path | str, **kwargs) -> list[str]:
     return [text for chunk in read_chunks(str(path), **kwargs) for text in chunk]
-
-
-def raises_at(path: Path, line: int | None, match: str):
-    where = f"{path}:{line}: " if line is not None else f"{path}: "
-    return pytest.raises(InputError, match="^" + re.escape(where) + ".*" + match)
 
 
 # --- plain text: line endings, BOM, empty lines ----------------------------------------------
@@ -191,57 +182,47 @@ def test_csv_default_column_like_train(tmp_path: Path) -> None:
     assert rows(path) == ["Oh my God!"]
 
 
-def test_csv_without_a_text_column(tmp_path: Path) -> None:
-    path = write(tmp_path, "t.csv", "a,b\n1,2\n")
-    with raises_at(path, 1, "no text column .*'a', 'b'.*--column"):
-        rows(path)
-
-
-def test_csv_missing_named_column(tmp_path: Path) -> None:
-    path = write(tmp_path, "t.csv", "id,Utterance\n1,hi\n")
-    with raises_at(path, 1, "no column 'text' \\(columns: id, Utterance\\)"):
-        rows(path, column="text")
-
-
 def test_csv_quoted_field_with_newlines(tmp_path: Path) -> None:
     path = write(tmp_path, "t.csv", 'id,text\n1,"two\nlines"\n2,"crlf\r\ninside"\n3,after\n')
     assert rows(path, column="text") == ["two\nlines", "crlf\ninside", "after"]
 
 
-def test_csv_ragged_row_names_its_first_line(tmp_path: Path) -> None:
-    # The record on line 4 starts after a quoted field that spans lines 2-3.
-    path = write(tmp_path, "t.csv", 'id,text\n1,"a\nb"\n2,c,extra\n')
-    with raises_at(path, 4, "3 fields, the header has 2"):
-        rows(path, column="text")
-    short = write(tmp_path, "s.csv", "id,text,speaker\n1,a,x\n2,b\n")
-    with raises_at(short, 3, "2 fields, the header has 3"):
-        rows(short, column="text")
+@pytest.mark.parametrize(
+    ("content", "column", "line", "match"),
+    [
+        pytest.param("a,b\n1,2\n", None, 1, "no text column .*'a', 'b'.*--column",
+                     id="no text column"),
+        pytest.param("id,Utterance\n1,hi\n", "text", 1,
+                     "no column 'text' \\(columns: id, Utterance\\)", id="no such column"),
+        pytest.param("\nid,text\n", "text", 1, "header row", id="empty header line"),
+        # The record on line 4 starts after a quoted field that spans lines 2-3.
+        pytest.param('id,text\n1,"a\nb"\n2,c,extra\n', "text", 4, "3 fields, the header has 2",
+                     id="ragged row names its first line"),
+        pytest.param("id,text,speaker\n1,a,x\n2,b\n", "text", 3, "2 fields, the header has 3",
+                     id="short row"),
+        pytest.param("id,text\n1,a\n\n2,b\n", "text", 3, "0 fields, the header has 2",
+                     id="blank line"),
+        pytest.param('id,text\n1,ok\n2,"never closed\n3,x\n4,y\n', "text", 3,
+                     "malformed CSV record", id="stray quote is an error, not a swallowed file"),
+    ],
+)  # fmt: skip
+def test_csv_errors_name_the_line(
+    tmp_path: Path, content: str, column: str | None, line: int, match: str
+) -> None:
+    path = write(tmp_path, "t.csv", content)
+    with raises_at(path, line, match):
+        rows(path, column=column)
 
 
-def test_csv_blank_line(tmp_path: Path) -> None:
-    two = write(tmp_path, "two.csv", "id,text\n1,a\n\n2,b\n")
-    with raises_at(two, 3, "0 fields, the header has 2"):
-        rows(two, column="text")
-    # In a one-column table a blank line is an empty utterance, like in a .txt file.
+def test_csv_blank_line_in_a_one_column_table(tmp_path: Path) -> None:
+    # An empty utterance, like in a .txt file (in a wider table it is an error, above).
     one = write(tmp_path, "one.csv", "text\na\n\nb\n")
     assert rows(one) == ["a", "", "b"]
-
-
-def test_csv_stray_quote_is_an_error_not_a_swallowed_file(tmp_path: Path) -> None:
-    path = write(tmp_path, "t.csv", 'id,text\n1,ok\n2,"never closed\n3,x\n4,y\n')
-    with raises_at(path, 3, "malformed CSV record"):
-        rows(path, column="text")
 
 
 def test_csv_header_only_and_empty(tmp_path: Path) -> None:
     assert rows(write(tmp_path, "h.csv", "id,text\n"), column="text") == []
     assert rows(write(tmp_path, "e.csv", ""), column="text") == []
-
-
-def test_csv_empty_header_line(tmp_path: Path) -> None:
-    path = write(tmp_path, "t.csv", "\nid,text\n")
-    with raises_at(path, 1, "header row"):
-        rows(path, column="text")
 
 
 def test_csv_bom_crlf_nul_and_long_field(tmp_path: Path) -> None:
@@ -308,6 +289,59 @@ def test_jsonl_lone_surrogate(tmp_path: Path) -> None:
     with raises_at(path, 1, "lone surrogate.*--encoding-errors replace"):
         rows(path)
     assert rows(path, encoding_errors="replace") == ["ok \ufffd", "pair 😀"]
+
+
+# --- records: the same reading, with each row's place and other columns (embed-dataset) ------
+
+
+def records(path: Path, **kwargs) -> list[Record]:
+    return list(read_records(str(path), **kwargs))
+
+
+def test_records_carry_line_row_and_other_fields(tmp_path: Path) -> None:
+    table = write(tmp_path, "t.csv", 'id,text,who\n1,"two\nlines",a\n2,,b\n')
+    assert records(table) == [
+        Record(2, 0, "two\nlines", {"id": "1", "who": "a"}),
+        Record(4, 1, "", {"id": "2", "who": "b"}),
+    ]
+    # JSONL fields: strings and null as they are, any other value as its JSON text.
+    path = jsonl(tmp_path, {"id": 7, "text": "a", "meta": {"k": [1]}, "who": None, "s": "é"})
+    assert records(path) == [
+        Record(1, 0, "a", {"id": "7", "meta": '{"k": [1]}', "who": None, "s": "é"})
+    ]
+    text = write(tmp_path, "t.txt", b"\xef\xbb\xbfa\r\rb")
+    assert records(text) == [Record(1, 0, "a", {}), Record(2, 1, "", {}), Record(3, 2, "b", {})]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "column"),
+    [
+        ("t.txt", b"a\r\n\nb\rc\xe2\x80\xa8d\n", None),
+        ("t.csv", b'id,text\r\n1,"x\r\ny"\r\n2,\r\n3,z', "text"),
+        ("t.tsv", b"id\ttext\n1\tone, two\n2\t\n", "text"),
+        ("t.jsonl", b'{"text": "a", "n": 1}\n{"n": 2, "text": "\\ud83d"}\n', None),
+    ],
+)
+def test_records_and_chunks_read_the_same_utterances(
+    tmp_path: Path, name: str, content: bytes, column: str | None
+) -> None:
+    path = write(tmp_path, name, content)
+    got = records(path, column=column, encoding_errors="replace")
+    assert [r.text for r in got] == rows(path, column=column, encoding_errors="replace")
+    assert [r.row for r in got] == list(range(len(got)))
+
+
+def test_records_from_an_open_stream_name_it_in_errors() -> None:
+    stream = io.BytesIO(b"text,n\nx,1\n")
+    assert list(read_records("<upload>", handle=stream, fmt="csv")) == [
+        Record(2, 0, "x", {"n": "1"})
+    ]
+    assert not stream.closed  # the caller's to close
+    bad = read_records("<upload>", handle=io.BytesIO(b"ok\n\xff\n"), fmt="text")
+    with pytest.raises(InputError, match="^<upload>:2: not valid UTF-8"):
+        list(bad)
+    with pytest.raises(ValueError, match="unknown input format 'xml'"):
+        read_records("<upload>", handle=io.BytesIO(b""), fmt="xml")
 
 
 # --- long lines before the tokenizer -----------------------------------------------------------

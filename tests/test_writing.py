@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import read_features
 
 from cnnfeat.runtime import writing
 from cnnfeat.runtime.errors import OutputError
@@ -24,23 +25,6 @@ CHUNKS = [
     np.full((2, DIM), 0.1, dtype=np.float32),
 ]
 PREVIOUS = b"the previous output, which must survive any failure\n"
-
-
-def read_back(path: Path) -> np.ndarray:
-    if path.suffix == ".npy":
-        return np.load(path)
-    if path.suffix == ".npz":
-        with np.load(path) as archive:
-            assert list(archive.keys()) == ["features"]
-            return archive["features"]
-    text = path.read_text()
-    if path.suffix == ".jsonl":
-        return np.array([json.loads(line) for line in text.splitlines()], np.float32).reshape(
-            -1, DIM
-        )
-    lines = text.splitlines()
-    assert lines[0] == ",".join(f"f{i}" for i in range(DIM))
-    return np.array([line.split(",") for line in lines[1:]], np.float32).reshape(-1, DIM)
 
 
 def write_all(path: Path, chunks=CHUNKS) -> None:
@@ -57,7 +41,7 @@ def names(directory: Path) -> list[str]:
 def test_round_trip_and_nothing_else_left(tmp_path: Path, suffix: str) -> None:
     out = tmp_path / f"out{suffix}"
     write_all(out)
-    assert np.array_equal(read_back(out), np.concatenate(CHUNKS))
+    assert np.array_equal(read_features(out, DIM), np.concatenate(CHUNKS))
     assert names(tmp_path) == [out.name]
     assert out.stat().st_mode & 0o777 == 0o644
 
@@ -66,9 +50,9 @@ def test_round_trip_and_nothing_else_left(tmp_path: Path, suffix: str) -> None:
 def test_empty_output_is_valid(tmp_path: Path, suffix: str) -> None:
     out = tmp_path / f"out{suffix}"
     write_all(out, chunks=[])
-    assert read_back(out).shape == (0, DIM)
+    assert read_features(out, DIM).shape == (0, DIM)
     if suffix in (".npy", ".npz"):
-        assert read_back(out).dtype == np.float32
+        assert read_features(out, DIM).dtype == np.float32
 
 
 @pytest.mark.parametrize("suffix", FORMATS)
@@ -85,7 +69,7 @@ def test_temporary_in_same_directory_and_renamed_only_when_complete(
         assert out.read_bytes() == PREVIOUS  # untouched while writing
         writer.write(CHUNKS[1])
     assert names(tmp_path) == [out.name]
-    assert np.array_equal(read_back(out), np.concatenate(CHUNKS))
+    assert np.array_equal(read_features(out, DIM), np.concatenate(CHUNKS))
 
 
 @pytest.mark.parametrize("error", [ValueError("boom"), KeyboardInterrupt()])
@@ -380,4 +364,4 @@ def test_a_forked_child_never_sweeps_the_parents_temporary(tmp_path: Path) -> No
         os.waitpid(pid, 0)
         assert len(names(tmp_path)) == 1  # the parent's .part is still there
         writer.write(CHUNKS[1])
-    assert np.array_equal(read_back(out), np.concatenate(CHUNKS))
+    assert np.array_equal(read_features(out, DIM), np.concatenate(CHUNKS))

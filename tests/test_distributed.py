@@ -1,0 +1,311 @@
+"""`cnnfeat embed-dataset` on a local Ray cluster: the same features as `cnnfeat embed`, row for
+row; every row exactly once when a worker is killed mid-run; one clear line for a bad file.
+
+The Ray tests need the [ray] extra. Elsewhere they skip; in CI (CI=true), where the extra is
+installed, a missing Ray is a failure rather than a silent skip.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import TinyModel, tiny_line
+from typer.testing import CliRunner
+
+from cnnfeat.runtime.cli import app
+from cnnfeat.runtime.distributed import EmbedBatch, embed_dataset, features_matrix, fixed_size_list
+from cnnfeat.runtime.embedder import Embedder
+from cnnfeat.runtime.errors import InputError, OutputError
+from cnnfeat.runtime.pipeline import embed_file
+
+pa = pytest.importorskip("pyarrow", reason="needs pyarrow (the [ray] extra)")
+pq = pytest.importorskip("pyarrow.parquet", reason="needs pyarrow (the [ray] extra)")
+
+ATOL = 1e-5
+# Ray's own deprecation notices (its DataContext), nothing cnnfeat calls.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*")
+try:
+    import ray
+except ImportError:
+    if os.environ.get("CI") == "true":
+        raise
+    ray = None
+needs_ray = pytest.mark.skipif(
+    ray is None, reason="Ray is not installed: pip install 'cnnfeat[ray]' (CI installs it)"
+)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A local cluster: 3 logical CPUs, so 2 embedding workers plus one for reading and
+    writing (the machine itself may have fewer cores; Ray only counts)."""
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=3, include_dashboard=False, logging_level=logging.ERROR,
+                 log_to_driver=False)  # fmt: skip
+    yield ray
+    if started:
+        ray.shutdown()
+
+
+def words(i: int) -> str:
+    # Known words, unknown words, punctuation and case; never a newline (see concatenated()).
+    return [tiny_line(1 + i % 23, i), f"W{i % 200}, w{(i * 7) % 200}!", "", "zzz unknown",
+            "ça va? w3 w4 w5"][i % 5]  # fmt: skip
+
+
+def write_corpus(root: Path, sizes: dict[str, int], start: int = 0) -> dict[str, list[str]]:
+    """Files of every format, with their texts in file order. Returns {path: texts}."""
+    texts: dict[str, list[str]] = {}
+    n = start
+    for name, count in sizes.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lines = [words(i) for i in range(n, n + count)]
+        n += count
+        if name.endswith(".txt"):
+            path.write_bytes("".join(t + "\r\n" for t in lines).encode())  # CRLF endings
+        elif name.endswith(".csv"):
+            rows = ["id,text,speaker"] + [
+                f'{i},"{t.replace(chr(34), chr(34) * 2)}",s{i % 3}' for i, t in enumerate(lines)
+            ]
+            path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        elif name.endswith(".jsonl"):
+            records = [{"utt": f"u{i}", "text": t, "turn": i, "meta": {"k": i % 2}}
+                       for i, t in enumerate(lines)]  # fmt: skip
+            path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+        elif name.endswith(".parquet"):
+            ids = pa.array(np.arange(len(lines), dtype=np.int32))
+            pq.write_table(pa.table({"rid": ids, "Utterance": lines}), path, row_group_size=97)
+        texts[str(path)] = lines
+    return texts
+
+
+def read_output(out: Path):
+    """All shards, sorted by (source_file, source_row): (table without features, features)."""
+    shards = sorted(out.glob("*.parquet"))
+    assert shards, f"no Parquet shards in {out}"
+    table = pa.concat_tables([pq.read_table(s) for s in shards], promote_options="default")
+    table = table.sort_by([("source_file", "ascending"), ("source_row", "ascending")])
+    return table.drop_columns(["features"]), features_matrix(table.column("features"))
+
+
+def cnnfeat_embed(texts: dict[str, list[str]], model_dir: Path, tmp: Path) -> np.ndarray:
+    """`cnnfeat embed` (embed_file) on the texts of every file, concatenated in path order."""
+    lines = [t for path in sorted(texts) for t in texts[path]]
+    concatenated = tmp / "concatenated.txt"
+    concatenated.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp / "concatenated.npy"
+    embed_file(str(concatenated), str(out), Embedder(model_dir, device="cpu"), progress=False)
+    return np.load(out)
+
+
+def assert_every_row_once(ids, texts: dict[str, list[str]]) -> None:
+    files, rows = ids.column("source_file").to_pylist(), ids.column("source_row").to_pylist()
+    got = list(zip(files, rows, strict=True))
+    want = [(path, row) for path in sorted(texts) for row in range(len(texts[path]))]
+    assert len(got) == len(set(got)), "a row was written twice"
+    assert got == want
+
+
+@needs_ray
+def test_same_features_as_cnnfeat_embed(cluster, tiny_global: TinyModel, tmp_path: Path) -> None:
+    texts = write_corpus(tmp_path / "corpus", {
+        "a.txt": 450, "sub/b.csv": 300, "c.jsonl": 350, "d.parquet": 250, "e.txt": 1,
+    })  # fmt: skip
+    (tmp_path / "corpus" / "README.md").write_text("not an input: unknown suffix\n")
+    (tmp_path / "corpus" / "_SUCCESS").write_text("")
+    out = tmp_path / "out"
+    summary = embed_dataset(str(tmp_path / "corpus"), str(out), model_dir=tiny_global.model_dir,
+                            workers=2, progress=False, rows_per_batch=64)  # fmt: skip
+    total = sum(map(len, texts.values()))
+    assert summary.rows == total and summary.workers == 2 and summary.device == "cpu"
+    assert f"{total} rows" in summary.line() and "rows/s" in summary.line()
+
+    ids, features = read_output(out)
+    assert_every_row_once(ids, texts)
+    expected = cnnfeat_embed(texts, tiny_global.model_dir, tmp_path)
+    assert features.shape == expected.shape == (total, 100)
+    assert np.abs(features - expected).max() <= ATOL
+
+    schema = pq.read_schema(sorted(out.glob("*.parquet"))[0])
+    assert schema.field("features").type == pa.list_(pa.float32(), 100)  # fixed-size list
+    rows = ids.to_pylist()
+    by_file = {}
+    for row in rows:
+        by_file.setdefault(Path(row["source_file"]).name, []).append(row)
+    csv_rows, jsonl_rows = by_file["b.csv"], by_file["c.jsonl"]
+    assert [r["id"] for r in csv_rows] == [str(i) for i in range(300)]
+    assert [r["source_line"] for r in csv_rows] == list(range(2, 302))  # line 1: the header
+    assert csv_rows[4]["speaker"] == "s1"
+    assert jsonl_rows[7]["utt"] == "u7" and jsonl_rows[7]["turn"] == "7"
+    assert json.loads(jsonl_rows[7]["meta"]) == {"k": 1}
+    assert [r["rid"] for r in by_file["d.parquet"]] == list(range(250))
+    assert by_file["d.parquet"][0]["source_line"] is None
+    assert [r["source_line"] for r in by_file["a.txt"][:3]] == [1, 2, 3]
+    assert not {"text", "Utterance", "__cnnfeat_text__"} & set(ids.column_names)
+
+
+def embed_workers() -> dict[int, bytes]:
+    """{pid: process title} of the Ray actors running EmbedBatch (Ray names its processes)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                title = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if title.startswith(b"ray::") and b"EmbedBatch" in title:
+                found[int(entry)] = title
+    return found
+
+
+@needs_ray
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="finds workers in /proc")
+def test_killed_worker_loses_and_doubles_nothing(
+    cluster, tiny_global: TinyModel, tmp_path: Path
+) -> None:
+    texts = write_corpus(tmp_path / "corpus", {f"part{i}.txt": 12_000 for i in range(4)})
+    out = tmp_path / "out"
+    killed: dict[str, object] = {}
+    done = threading.Event()
+
+    def kill_one_busy_worker() -> None:
+        # Wait until the run is under way (shards written), then SIGKILL a worker in mid-task.
+        while not done.is_set():
+            busy = [pid for pid, title in embed_workers().items() if b".submit" in title]
+            if busy and any(out.glob("*.parquet")):
+                os.kill(busy[0], signal.SIGKILL)
+                killed.update(pid=busy[0], shards=len(list(out.glob("*.parquet"))))
+                return
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_one_busy_worker, daemon=True)
+    killer.start()
+    try:
+        summary = embed_dataset(str(tmp_path / "corpus"), str(out),
+                                model_dir=tiny_global.model_dir, workers=2, progress=False,
+                                rows_per_batch=1000)  # fmt: skip
+    finally:
+        done.set()
+        killer.join()
+    assert killed, "the run ended before a worker could be killed"
+    assert killed["pid"] not in embed_workers()
+    assert len(list(out.glob("*.parquet"))) > killed["shards"]  # work went on after the kill
+    total = sum(map(len, texts.values()))
+    assert summary.rows == total
+    ids, features = read_output(out)
+    assert_every_row_once(ids, texts)
+    expected = cnnfeat_embed(texts, tiny_global.model_dir, tmp_path)
+    assert np.abs(features - expected).max() <= ATOL
+
+
+@needs_ray
+def test_unreadable_file_fails_the_job_naming_it(
+    cluster, tiny_global: TinyModel, tmp_path: Path
+) -> None:
+    write_corpus(tmp_path / "corpus", {"a.txt": 200, "c.jsonl": 100})
+    bad = tmp_path / "corpus" / "b.txt"
+    bad.write_bytes(b"fine\nnot \xff utf-8\n")
+    out = tmp_path / "out"
+    with pytest.raises(InputError) as error:
+        embed_dataset(str(tmp_path / "corpus"), str(out), model_dir=tiny_global.model_dir,
+                      workers=1, progress=False)  # fmt: skip
+    assert str(error.value).startswith(f"{bad}:2: not valid UTF-8")
+    assert "\n" not in str(error.value)
+    assert not out.exists()  # nothing half-written is left behind
+
+    # Through the command, with Ray's progress on: one error line, no traceback.
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "x.parquet").write_bytes(b"PAR1 this is not parquet")
+    args = ["embed-dataset", str(broken), "-o", str(out), "--model", str(tiny_global.model_dir)]
+    result = CliRunner().invoke(app, [*args, "--workers", "1"])
+    assert result.exit_code == 1, result.output
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"cnnfeat: error: {broken / 'x.parquet'}: not a Parquet file")
+    assert "Traceback" not in result.output
+
+
+@needs_ray
+def test_a_worker_that_cannot_start_fails_in_one_line(cluster, tmp_path: Path) -> None:
+    """An actor whose __init__ fails (a GPU node without CUDA, say) is not restarted forever:
+    the job stops with the worker's own cnnfeat error."""
+    from cnnfeat.runtime.distributed import _run
+    from cnnfeat.runtime.errors import ModelError
+
+    missing = tmp_path / "no-model"
+    ds = cluster.data.from_items([{"text": "w1 w2"}] * 10).map_batches(
+        EmbedBatch, fn_constructor_kwargs={"model": str(missing)}, batch_format="pyarrow",
+        compute=cluster.data.ActorPoolStrategy(size=1), num_cpus=1,
+    )  # fmt: skip
+    with pytest.raises(ModelError) as error:
+        _run(lambda: ds.write_parquet(str(tmp_path / "out")))
+    assert str(error.value).startswith(f"model directory {missing} does not exist")
+
+
+@needs_ray
+def test_output_must_be_new_or_empty(tiny_global: TinyModel, tmp_path: Path) -> None:
+    (tmp_path / "in.txt").write_text("w1\n")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "old.parquet").write_bytes(b"")
+    with pytest.raises(OutputError, match="is not empty"):
+        embed_dataset(str(tmp_path / "in.txt"), str(tmp_path / "out"))
+    with pytest.raises(InputError, match="no such file"):
+        embed_dataset(str(tmp_path / "missing"), str(tmp_path / "new"))
+
+
+def test_embed_batch_adds_a_fixed_size_list(tiny_global: TinyModel) -> None:
+    """The adapter without a cluster: pyarrow batches and numpy batches, same features."""
+    lines = ["w1 w2 w3", "", tiny_line(30, 2), "ÇA w9"]
+    expected = Embedder(tiny_global.model_dir, device="cpu").embed(lines)
+    embed = EmbedBatch(tiny_global.model_dir, column="utterance", device="cpu")
+    table = embed(pa.table({"key": [1, 2, 3, 4], "utterance": lines}))
+    assert table.column_names == ["key", "utterance", "features"]
+    assert table.schema.field("features").type == pa.list_(pa.float32(), 100)
+    assert np.array_equal(features_matrix(table.column("features")), expected)
+    batch = embed({"key": np.arange(4), "utterance": np.array(lines, dtype=object)})
+    assert batch["features"].shape == (4, 100) and np.array_equal(batch["features"], expected)
+    files = {p.name: p.read_bytes() for p in tiny_global.model_dir.iterdir() if p.is_file()}
+    dropped = EmbedBatch(files, column="utterance", device="cpu", drop_text=True)
+    assert dropped(pa.table({"utterance": lines})).column_names == ["features"]
+    sliced = fixed_size_list(expected).slice(1, 2)
+    assert np.array_equal(features_matrix(sliced), expected[1:3])
+
+
+def test_read_blocks_without_a_cluster(tmp_path: Path) -> None:
+    """The datasource's reading alone: rows and lines run on across blocks, a compressed file
+    is read by its inner suffix, and a column cnnfeat writes itself is refused."""
+    import gzip
+
+    from cnnfeat.runtime.ray_source import read_blocks
+
+    path = tmp_path / "t.csv.gz"
+    path.write_bytes(gzip.compress(b'id,text\n1,"a\nb"\n2,c\n3,d\n'))
+    with pa.input_stream(str(path)) as stream:
+        table = pa.concat_tables(read_blocks(stream, str(path), None, "strict", 2))
+    assert table.column_names == ["source_file", "source_row", "source_line", "id",
+                                  "__cnnfeat_text__"]  # fmt: skip
+    assert table.column("source_row").to_pylist() == [0, 1, 2]
+    assert table.column("source_line").to_pylist() == [2, 4, 5]
+    assert table.column("id").to_pylist() == ["1", "2", "3"]
+    assert table.column("__cnnfeat_text__").to_pylist() == ["a\nb", "c", "d"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "a", "source_row": 3}\n')
+    with pa.input_stream(str(bad)) as stream, pytest.raises(InputError, match="source_row"):
+        list(read_blocks(stream, str(bad), None, "strict", 2))
+
+
+def test_importing_the_module_does_not_import_ray() -> None:
+    code = "import sys, cnnfeat.runtime.distributed; assert 'ray' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
