@@ -1,5 +1,11 @@
 """`cnnfeat export`: cut the trained network at its 100-d layer and write an ONNX model dir.
 
+The graph is written op by op from the weights (export/fast_graph.py): "table" (the embedding
+folded into per-offset lookup tables when the session starts) unless its tables would take more
+than TABLE_LIMIT bytes, then "matmul" (the three convolutions as one product); "conv", PyTorch's
+own export of `UtteranceCNN.features`, remains for comparison. Whichever it is, it must match
+PyTorch on the validation grid or nothing is written.
+
 Validation follows HuggingFace Optimum's exporter (onnx.checker, output names, shapes, then values
 on a grid of batch sizes and lengths, on a fresh onnxruntime session), except that a parity
 failure fails the export and leaves no model directory behind.
@@ -20,7 +26,9 @@ import onnx
 import torch
 from torch import nn
 
+from cnnfeat.export.fast_graph import CnnWeights, build_model, table_bytes
 from cnnfeat.runtime.batching import pad_batch
+from cnnfeat.runtime.conformance import write_conformance
 from cnnfeat.runtime.errors import ModelError
 from cnnfeat.runtime.model_dir import CARD_FILE, MODEL_FILE, TOKENIZER_FILE, sha256_file
 from cnnfeat.runtime.session import make_session
@@ -32,6 +40,10 @@ INPUT_NAME = "input_ids"
 OUTPUT_NAME = "features"
 BATCH_SIZES = (1, 3, 64)
 LENGTHS = (1, 2, 5, 17, 90)
+GRAPHS = ("auto", "table", "matmul", "conv")
+# The tables cost K x (V+1) x maps x 4 bytes of session memory (93 MB for the shipped model);
+# past this the "matmul" graph, which needs only the embedding, is chosen.
+TABLE_LIMIT = 512 * 2**20
 
 
 class ParityError(ModelError):
@@ -47,7 +59,7 @@ class ExportReport:
 
 
 class _FeatureGraph(nn.Module):
-    """The exported graph: the model's own `features` method, nothing copied."""
+    """The "conv" graph: PyTorch's export of the model's own `features` method."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
@@ -57,11 +69,21 @@ class _FeatureGraph(nn.Module):
         return self.model.features(input_ids)
 
 
-def export_model(run_dir: str | Path, out_dir: str | Path, atol: float = 1e-5) -> ExportReport:
+def choose_graph(spec: ModelSpec) -> str:
+    """The fastest graph whose memory is reasonable (measurements: README "Throughput")."""
+    return "table" if table_bytes(spec) <= TABLE_LIMIT else "matmul"
+
+
+def export_model(
+    run_dir: str | Path, out_dir: str | Path, atol: float = 1e-5, graph: str = "auto"
+) -> ExportReport:
+    if graph not in GRAPHS:
+        raise ModelError(f"unknown graph {graph!r}; use one of {', '.join(GRAPHS)}")
     started = time.perf_counter()
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     model, checkpoint = load_checkpoint(run_dir)
     spec = model.spec
+    graph = choose_graph(spec) if graph == "auto" else graph
     metrics = _read_json(run_dir / "metrics.json")
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +91,7 @@ def export_model(run_dir: str | Path, out_dir: str | Path, atol: float = 1e-5) -
     staging.chmod(0o755)  # mkdtemp makes it private; a model directory is meant to be shared
     try:
         model_path = staging / MODEL_FILE
-        _export_onnx(model, spec, model_path)
+        _export_onnx(model, spec, model_path, graph)
         shutil.copyfile(run_dir / TOKENIZER_FILE, staging / TOKENIZER_FILE)
         diff, cases = validate(model_path, spec, reference=_torch_reference(model), atol=atol)
         card = {
@@ -89,6 +111,7 @@ def export_model(run_dir: str | Path, out_dir: str | Path, atol: float = 1e-5) -
             "metrics": {"dev": metrics.get("dev"), "test": metrics.get("test")},
             "export": {
                 "opset": OPSET,
+                "graph": graph,
                 "torch": torch.__version__,
                 "onnx": onnx.__version__,
                 "parity_max_abs_diff": diff,
@@ -100,6 +123,7 @@ def export_model(run_dir: str | Path, out_dir: str | Path, atol: float = 1e-5) -
             },
         }
         (staging / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        write_conformance(staging)  # every host checks itself against this file
         _replace_dir(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -107,7 +131,23 @@ def export_model(run_dir: str | Path, out_dir: str | Path, atol: float = 1e-5) -
     return ExportReport(out_dir, diff, cases, time.perf_counter() - started)
 
 
-def _export_onnx(model: nn.Module, spec: ModelSpec, path: Path) -> None:
+def _export_onnx(model: nn.Module, spec: ModelSpec, path: Path, graph: str = "table") -> None:
+    if graph == "conv":
+        proto = _torch_export(model, spec)
+    else:
+        proto = build_model(CnnWeights.from_state_dict(model.state_dict(), spec), spec, graph)
+    for key, value in (
+        ("cnnfeat.spec", spec.to_json()),
+        ("cnnfeat.format_version", str(FORMAT_VERSION)),
+        ("cnnfeat.graph", graph),
+    ):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.producer_name = "cnnfeat"
+    onnx.save_model(proto, str(path))
+
+
+def _torch_export(model: nn.Module, spec: ModelSpec) -> onnx.ModelProto:
     graph = _FeatureGraph(model).eval()
     seq = spec.fixed_len or 17
     example = torch.randint(2, spec.vocab_size, (3, seq), dtype=torch.int64)
@@ -127,15 +167,7 @@ def _export_onnx(model: nn.Module, spec: ModelSpec, path: Path) -> None:
             dynamic_shapes={"input_ids": dims},
             verbose=False,
         )
-    proto = program.model_proto
-    for key, value in (
-        ("cnnfeat.spec", spec.to_json()),
-        ("cnnfeat.format_version", str(FORMAT_VERSION)),
-    ):
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    proto.producer_name = "cnnfeat"
-    onnx.save_model(proto, str(path))
+    return program.model_proto
 
 
 def _torch_reference(model: nn.Module) -> Callable[[np.ndarray], np.ndarray]:

@@ -7,14 +7,18 @@ and exit code 1 (2 is Typer's own for wrong usage, 130/143 for SIGINT/SIGTERM).
 from __future__ import annotations
 
 import functools
+import io
 import json
+import os
 import shlex
 import signal
 import sys
+import threading
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 
 from cnnfeat.runtime.errors import CnnfeatError
@@ -38,31 +42,67 @@ class Pool(str, Enum):
     window = "window"
 
 
+class ExportGraph(str, Enum):
+    auto = "auto"
+    table = "table"
+    matmul = "matmul"
+    conv = "conv"
+
+
 class EncodingErrors(str, Enum):
     strict = "strict"
     replace = "replace"
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(f"cnnfeat: error: {message}", err=True)
+    # One line, whatever the message holds (a path with a newline, a library's own text).
+    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    typer.echo(f"cnnfeat: error: {line}", err=True)
     return typer.Exit(code)
 
 
 def cli_errors(command):
-    """Turn typed errors into one line and an exit code; never a traceback."""
+    """Turn every failure into one line on stderr and an exit code; never a traceback.
+
+    Typed errors are the normal path (exit 1). SIGINT exits 130 and SIGTERM 143, after the
+    `finally` blocks and the writer have removed their temporary files. Anything else is a bug:
+    one line asking for a report (CNNFEAT_DEBUG=1 shows the traceback instead).
+    """
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        previous = _catch_sigterm()
         try:
             return command(*args, **kwargs)
         except CnnfeatError as exc:
             raise _fail(str(exc)) from None
         except KeyboardInterrupt:
-            raise _fail("interrupted; no output was written", 130) from None
+            raise _fail("interrupted; no partial output was written", 130) from None
         except _Terminated:
-            raise _fail("terminated; no output was written", 143) from None
+            raise _fail("terminated; no partial output was written", 143) from None
+        except BrokenPipeError:
+            # `cnnfeat embed x -o - | head`: the reader has gone. Stop quietly, as Unix tools
+            # do, with 128 + SIGPIPE; point stdout at /dev/null so the exit flush cannot fail.
+            _drop_stdout()
+            raise typer.Exit(141) from None
         except MemoryError:
             raise _fail("out of memory; try a smaller --batch-size") from None
+        except (typer.Exit, click.exceptions.ClickException, click.exceptions.Exit,
+                click.exceptions.Abort):  # fmt: skip
+            raise  # Typer's own: usage errors (exit 2) and deliberate exits
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise _fail(f"{where}{exc.strerror or exc}") from None
+        except Exception as exc:
+            if os.environ.get("CNNFEAT_DEBUG"):
+                raise
+            raise _fail(
+                f"internal error: {type(exc).__name__}: {exc} -- this is a bug in cnnfeat; please "
+                "report it with the command you ran (CNNFEAT_DEBUG=1 shows the traceback)"
+            ) from None
+        finally:
+            _remove_temporaries()
+            _restore_sigterm(previous)
 
     return wrapper
 
@@ -73,6 +113,38 @@ class _Terminated(BaseException):
 
 def _on_sigterm(signum, frame):
     raise _Terminated()
+
+
+def _catch_sigterm() -> list:
+    # Only the main thread may set handlers (a host that runs commands in a worker thread);
+    # a handler set outside Python (getsignal gives None) cannot be put back, so keep it.
+    if threading.current_thread() is not threading.main_thread():
+        return []
+    if signal.getsignal(signal.SIGTERM) is None:
+        return []
+    return [signal.signal(signal.SIGTERM, _on_sigterm)]
+
+
+def _restore_sigterm(previous: list) -> None:
+    for handler in previous:
+        signal.signal(signal.SIGTERM, handler)
+
+
+def _remove_temporaries() -> None:
+    # The writer removes its own temporary file; this also catches the one signal that can
+    # land as Python enters the writer's __exit__, before its cleanup code (runtime/writing.py).
+    writing = sys.modules.get("cnnfeat.runtime.writing")
+    if writing is not None:
+        writing.remove_temporaries()
+
+
+def _drop_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass  # stdout is not a real file (tests); nothing will flush to a closed pipe
 
 
 @app.command()
@@ -93,7 +165,10 @@ def embed(
         ),
     ] = None,  # noqa: E501
     column: Annotated[
-        str | None, typer.Option(help="Text column of a .csv/.tsv/.jsonl input.")
+        str | None,
+        typer.Option(
+            help="Text column of a .csv/.tsv/.jsonl input (default: the first of Utterance, text, utterance, transcript)."
+        ),
     ] = None,  # noqa: E501
     model: Annotated[
         Path | None,
@@ -104,7 +179,10 @@ def embed(
     ] = Device.auto,  # noqa: E501
     batch_size: Annotated[int, typer.Option(min=1, help="Utterances per inference batch.")] = 256,
     threads: Annotated[
-        int | None, typer.Option(min=1, help="CPU threads (default: onnxruntime's choice).")
+        int | None,
+        typer.Option(
+            min=1, help="onnxruntime CPU threads (default 1: the tokenizer uses the other cores)."
+        ),
     ] = None,  # noqa: E501
     encoding_errors: Annotated[
         EncodingErrors,
@@ -115,18 +193,38 @@ def embed(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
     ] = False,  # noqa: E501
+    fp16: Annotated[
+        bool,
+        typer.Option(
+            "--fp16",
+            help="Lookup tables in float16 (for CUDA; about 1e-3 off float32; needs the onnx package).",
+        ),
+    ] = False,
 ) -> None:
     """Embed every utterance of INPUT into an (N, 100) float32 array, row i for line i."""
     from cnnfeat.runtime.embedder import Embedder
-    from cnnfeat.runtime.pipeline import embed_file
+    from cnnfeat.runtime.pipeline import default_output, embed_file
 
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    embedder = Embedder(model, device=device.value, threads=threads, batch_size=batch_size)
+    _check_output(input, output or default_output(input))
+    embedder = Embedder(model, device=device.value, threads=threads, batch_size=batch_size,
+                        fp16=fp16)  # fmt: skip
     summary = embed_file(input, output, embedder, column=column,
                          encoding_errors=encoding_errors.value,
                          progress=False if quiet else None)  # fmt: skip
     if not quiet:
         typer.echo(summary.line(), err=True)
+
+
+def _check_output(input: str, output: str) -> None:
+    """Refuse a bad output before the model is loaded: a wrong format, a directory, the input."""
+    from cnnfeat.runtime.errors import OutputError
+    from cnnfeat.runtime.writing import output_format
+
+    output_format(output)
+    if output != "-" and Path(output).is_dir():
+        raise OutputError(f"{output} is a directory; give a file name")
+    if "-" not in (input, output) and Path(input).resolve() == Path(output).resolve():
+        raise OutputError(f"{output} is the input file; choose another -o")
 
 
 @app.command()
@@ -246,12 +344,99 @@ def export_cmd(
     atol: Annotated[
         float, typer.Option(help="Largest ONNX-vs-PyTorch difference accepted.")
     ] = 1e-5,  # noqa: E501
+    graph: Annotated[
+        ExportGraph,
+        typer.Option(
+            help="auto: 'table' (fastest) unless its lookup tables would pass 512 MiB, then 'matmul'; 'conv' is PyTorch's own export."
+        ),
+    ] = ExportGraph.auto,
 ) -> None:
     """Cut the network at its 100-d layer, export to ONNX, and check it against PyTorch."""
     export_mod = _training_module("cnnfeat.export.onnx_export")
-    report = export_mod.export_model(run_dir, out, atol=atol)
+    report = export_mod.export_model(run_dir, out, atol=atol, graph=graph.value)
     typer.echo(f"wrote {report.out_dir} (parity: max |onnx - torch| = {report.max_abs_diff:.2g} "
                f"over {report.cases} cases, {report.seconds:.1f} s)", err=True)  # fmt: skip
+
+
+@app.command()
+@cli_errors
+def conformance(
+    model_dir: Annotated[
+        Path | None, typer.Argument(help="Model directory (default: the shipped model).")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o", "--output", help="Where to write (default: MODEL_DIR/conformance.json)."
+        ),
+    ] = None,
+) -> None:
+    """Write the conformance vectors (hard utterances, their ids and features) that hosts check."""
+    from cnnfeat.runtime.conformance import write_conformance
+    from cnnfeat.runtime.model_dir import load_model_dir
+
+    loaded = load_model_dir(model_dir)
+    path = write_conformance(loaded.path, output)
+    typer.echo(f"wrote {path}", err=True)
+
+
+@app.command("embed-dataset")
+@cli_errors
+def embed_dataset_cmd(
+    input: Annotated[
+        str,
+        typer.Argument(
+            help="A file, directory or glob of .txt/.csv/.tsv/.jsonl/.parquet files (local, or a URI such as s3://bucket/path/)."
+        ),
+    ],
+    output: Annotated[
+        str, typer.Option("-o", "--output", help="Directory for the Parquet shards (new or empty).")
+    ],
+    column: Annotated[
+        str | None,
+        typer.Option(
+            help="Text column of the tables (default: Utterance/text/utterance/transcript)."
+        ),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster to run on ('auto', 'ray://head:10001'); default: a local one."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Embedding workers (default: one per GPU; else one per core locally, 7 CPUs in 8 on a cluster).",
+        ),
+    ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option(help="Model directory from `cnnfeat export` (default: the shipped model)."),
+    ] = None,
+    device: Annotated[
+        Device, typer.Option(help="auto: CUDA workers when the cluster has GPUs, else CPU.")
+    ] = Device.auto,
+    encoding_errors: Annotated[
+        EncodingErrors,
+        typer.Option(
+            help="strict: stop at bytes that are not UTF-8; replace: use U+FFFD and go on."
+        ),
+    ] = EncodingErrors.strict,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
+) -> None:
+    """Embed a corpus on a Ray cluster into Parquet shards (needs pip install 'cnnfeat\\[ray]').
+
+    Each output row keeps its input row's columns (all but the text), source_file, source_row and source_line, next to `features` (100 float32).
+    """
+    from cnnfeat.runtime.distributed import embed_dataset
+
+    summary = embed_dataset(input, output, column=column, address=address, workers=workers,
+                            model_dir=model, device=device.value,
+                            encoding_errors=encoding_errors.value, progress=not quiet)  # fmt: skip
+    if not quiet:
+        typer.echo(summary.line(), err=True)
 
 
 def _training_module(name: str):

@@ -1,0 +1,56 @@
+"""Benchmark input: utterances sampled (with replacement, seeded) from MELD and EmoryNLP.
+
+The shared data never enters the repository; the sampled file is written wherever the caller
+says (a temporary directory by default in throughput.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+CSV_FILES = (
+    "meld/train_sent_emo.csv",
+    "meld/dev_sent_emo.csv",
+    "meld/test_sent_emo.csv",
+    "emorynlp/emorynlp_train_final.csv",
+    "emorynlp/emorynlp_dev_final.csv",
+    "emorynlp/emorynlp_test_final.csv",
+)
+JSON_FILES = ("emorynlp/emotion-detection-dev.json", "emorynlp/emotion-detection-tst.json")
+
+
+def utterances(data: Path = DATA) -> list[str]:
+    """Every utterance of the shared MELD/EmoryNLP files, one line each (inner whitespace
+    runs, newlines included, become one space)."""
+    if not data.is_dir():
+        raise SystemExit(f"shared data not found at {data}")
+    texts: list[str] = []
+    for name in CSV_FILES:
+        with open(data / name, encoding="utf-8", newline="") as handle:
+            texts += [row["Utterance"] for row in csv.DictReader(handle)]
+    for name in JSON_FILES:
+        season = json.loads((data / name).read_text(encoding="utf-8"))
+        for episode in season["episodes"]:
+            for scene in episode["scenes"]:
+                texts += [u["transcript"] for u in scene["utterances"]]
+    return [" ".join(t.split()) for t in texts]
+
+
+def write_corpus(path: Path, lines: int, seed: int = 0) -> Path:
+    """A `lines`-line text file sampled from `utterances()`; reused when already there."""
+    if path.is_file() and sum(1 for _ in open(path, "rb")) == lines:
+        return path
+    pool = utterances()
+    rng = random.Random(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+        for start in range(0, lines, 100_000):
+            count = min(100_000, lines - start)
+            handle.write("".join(t + "\n" for t in rng.choices(pool, k=count)))
+    tmp.replace(path)
+    return path
