@@ -6,21 +6,15 @@ and exit code 1 (2 is Typer's own for wrong usage, 130/143 for SIGINT/SIGTERM).
 
 from __future__ import annotations
 
-import functools
-import io
 import json
-import os
 import shlex
-import signal
-import sys
-import threading
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
+from cnnfeat.runtime.cli_errors import cli_errors
 from cnnfeat.runtime.errors import CnnfeatError
 
 app = typer.Typer(
@@ -52,99 +46,6 @@ class ExportGraph(str, Enum):
 class EncodingErrors(str, Enum):
     strict = "strict"
     replace = "replace"
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    # One line, whatever the message holds (a path with a newline, a library's own text).
-    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
-    typer.echo(f"cnnfeat: error: {line}", err=True)
-    return typer.Exit(code)
-
-
-def cli_errors(command):
-    """Turn every failure into one line on stderr and an exit code; never a traceback.
-
-    Typed errors are the normal path (exit 1). SIGINT exits 130 and SIGTERM 143, after the
-    `finally` blocks and the writer have removed their temporary files. Anything else is a bug:
-    one line asking for a report (CNNFEAT_DEBUG=1 shows the traceback instead).
-    """
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        previous = _catch_sigterm()
-        try:
-            return command(*args, **kwargs)
-        except CnnfeatError as exc:
-            raise _fail(str(exc)) from None
-        except KeyboardInterrupt:
-            raise _fail("interrupted; no partial output was written", 130) from None
-        except _Terminated:
-            raise _fail("terminated; no partial output was written", 143) from None
-        except BrokenPipeError:
-            # `cnnfeat embed x -o - | head`: the reader has gone. Stop quietly, as Unix tools
-            # do, with 128 + SIGPIPE; point stdout at /dev/null so the exit flush cannot fail.
-            _drop_stdout()
-            raise typer.Exit(141) from None
-        except MemoryError:
-            raise _fail("out of memory; try a smaller --batch-size") from None
-        except (typer.Exit, click.exceptions.ClickException, click.exceptions.Exit,
-                click.exceptions.Abort):  # fmt: skip
-            raise  # Typer's own: usage errors (exit 2) and deliberate exits
-        except OSError as exc:
-            where = f"{exc.filename}: " if exc.filename else ""
-            raise _fail(f"{where}{exc.strerror or exc}") from None
-        except Exception as exc:
-            if os.environ.get("CNNFEAT_DEBUG"):
-                raise
-            raise _fail(
-                f"internal error: {type(exc).__name__}: {exc} -- this is a bug in cnnfeat; please "
-                "report it with the command you ran (CNNFEAT_DEBUG=1 shows the traceback)"
-            ) from None
-        finally:
-            _remove_temporaries()
-            _restore_sigterm(previous)
-
-    return wrapper
-
-
-class _Terminated(BaseException):
-    """SIGTERM, raised like KeyboardInterrupt so `finally` blocks clean up temporary files."""
-
-
-def _on_sigterm(signum, frame):
-    raise _Terminated()
-
-
-def _catch_sigterm() -> list:
-    # Only the main thread may set handlers (a host that runs commands in a worker thread);
-    # a handler set outside Python (getsignal gives None) cannot be put back, so keep it.
-    if threading.current_thread() is not threading.main_thread():
-        return []
-    if signal.getsignal(signal.SIGTERM) is None:
-        return []
-    return [signal.signal(signal.SIGTERM, _on_sigterm)]
-
-
-def _restore_sigterm(previous: list) -> None:
-    for handler in previous:
-        signal.signal(signal.SIGTERM, handler)
-
-
-def _remove_temporaries() -> None:
-    # The writer removes its own temporary file; this also catches the one signal that can
-    # land as Python enters the writer's __exit__, before its cleanup code (runtime/writing.py).
-    writing = sys.modules.get("cnnfeat.runtime.writing")
-    if writing is not None:
-        writing.remove_temporaries()
-
-
-def _drop_stdout() -> None:
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
-        pass  # stdout is not a real file (tests); nothing will flush to a closed pipe
 
 
 @app.command()
@@ -263,6 +164,7 @@ def info(
 @app.command()
 @cli_errors
 def train(
+    ctx: typer.Context,
     train: Annotated[
         Path, typer.Option(help="Training file (.csv, .tsv, .jsonl, EmoryNLP .json).")
     ],  # noqa: E501
@@ -325,7 +227,7 @@ def train(
         vocab_top_n=vocab_top_n, pool=pool.value, max_len=max_len, epochs=epochs,
         patience=patience, batch_size=batch_size, lr=lr, dropout=dropout, seed=seed,
         class_weights=class_weights, fine_tune_embeddings=fine_tune_embeddings,
-        command="cnnfeat " + shlex.join(sys.argv[1:]),
+        command=_command_line(ctx),
     )  # fmt: skip
     metrics = train_mod.train(config, progress=not quiet)
     for split in ("dev", "test"):
@@ -455,6 +357,25 @@ def _training_module(name: str):
     warnings.filterwarnings("ignore", category=UserWarning, module="torch")
     logging.getLogger("torch").setLevel(logging.ERROR)
     return importlib.import_module(name)
+
+
+def _command_line(ctx: typer.Context) -> str:
+    """The running command rebuilt from its parsed options (not sys.argv, which is the host
+    process's when the command is called from Python), for the model card's reproduce line."""
+    args = ["cnnfeat", ctx.info_name or ""]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if value is None or value == param.default or param.name == "quiet":
+            continue
+        flag = max(param.opts, key=len)
+        if isinstance(value, bool):
+            if value:
+                args.append(flag)
+            elif param.secondary_opts:
+                args.append(max(param.secondary_opts, key=len))
+            continue
+        args += [flag, str(value.value if isinstance(value, Enum) else value)]
+    return shlex.join(args)
 
 
 def _str(path: Path | None) -> str | None:

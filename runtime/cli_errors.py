@@ -1,0 +1,110 @@
+"""The CLI's error boundary: every failure becomes one line on stderr and an exit code.
+
+Library code raises typed `CnnfeatError`s; only here are they turned into a message and exit
+code 1 (2 is Typer's own for wrong usage, 130/143 for SIGINT/SIGTERM, 141 for a closed pipe).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import signal
+import sys
+import threading
+
+import typer
+
+from cnnfeat.runtime.errors import CnnfeatError
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    # One line, whatever the message holds (a path with a newline, a library's own text).
+    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    typer.echo(f"cnnfeat: error: {line}", err=True)
+    return typer.Exit(code)
+
+
+def cli_errors(command):
+    """Turn every failure into one line on stderr and an exit code; never a traceback.
+
+    Typed errors are the normal path (exit 1). SIGINT exits 130 and SIGTERM 143, after the
+    `finally` blocks and the writer have removed their temporary files. Anything else is a bug:
+    one line asking for a report (CNNFEAT_DEBUG=1 shows the traceback instead).
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        previous = _catch_sigterm()
+        try:
+            return command(*args, **kwargs)
+        except CnnfeatError as exc:
+            raise _fail(str(exc)) from None
+        except KeyboardInterrupt:
+            raise _fail("interrupted; no partial output was written", 130) from None
+        except _Terminated:
+            raise _fail("terminated; no partial output was written", 143) from None
+        except BrokenPipeError:
+            # `cnnfeat embed x -o - | head`: the reader has gone. Stop quietly, as Unix tools
+            # do, with 128 + SIGPIPE; point stdout at /dev/null so the exit flush cannot fail.
+            _drop_stdout()
+            raise typer.Exit(141) from None
+        except MemoryError:
+            raise _fail("out of memory; try a smaller --batch-size") from None
+        except (typer.Exit, typer.Abort):
+            raise  # Typer's own deliberate exits
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise _fail(f"{where}{exc.strerror or exc}") from None
+        except Exception as exc:
+            if os.environ.get("CNNFEAT_DEBUG"):
+                raise
+            raise _fail(
+                f"internal error: {type(exc).__name__}: {exc} -- this is a bug in cnnfeat; please "
+                "report it with the command you ran (CNNFEAT_DEBUG=1 shows the traceback)"
+            ) from None
+        finally:
+            _remove_temporaries()
+            _restore_sigterm(previous)
+
+    return wrapper
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt so `finally` blocks clean up temporary files."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+def _catch_sigterm() -> list:
+    # Only the main thread may set handlers (a host that runs commands in a worker thread);
+    # a handler set outside Python (getsignal gives None) cannot be put back, so keep it.
+    if threading.current_thread() is not threading.main_thread():
+        return []
+    if signal.getsignal(signal.SIGTERM) is None:
+        return []
+    return [signal.signal(signal.SIGTERM, _on_sigterm)]
+
+
+def _restore_sigterm(previous: list) -> None:
+    for handler in previous:
+        signal.signal(signal.SIGTERM, handler)
+
+
+def _remove_temporaries() -> None:
+    # The writer removes its own temporary file; this also catches the one signal that can
+    # land as Python enters the writer's __exit__, before its cleanup code (runtime/writing.py).
+    writing = sys.modules.get("cnnfeat.runtime.writing")
+    if writing is not None:
+        writing.remove_temporaries()
+
+
+def _drop_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass  # stdout is not a real file (tests); nothing will flush to a closed pipe
