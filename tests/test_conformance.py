@@ -80,6 +80,7 @@ def test_words_are_the_pre_tokenized_pieces(tiny_global) -> None:
 
 def test_cli_conformance(tiny_global, tmp_path: Path) -> None:
     model = copy_model(tiny_global.model_dir, tmp_path / "model")
+    (model / CONFORMANCE_FILE).unlink()  # export wrote one; --output must not write it there
     out = tmp_path / "elsewhere.json"
     result = CliRunner().invoke(app, ["conformance", str(model), "--output", str(out)])
     assert result.exit_code == 0, result.output

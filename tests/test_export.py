@@ -40,7 +40,7 @@ def torch_features(tiny: TinyModel, ids: np.ndarray) -> np.ndarray:
 
 def test_model_dir_contents_and_card(tiny: TinyModel) -> None:
     names = {p.name for p in tiny.model_dir.iterdir()}
-    assert {"cnnfeat.json", "model.onnx", "tokenizer.json"} <= names
+    assert {"cnnfeat.json", "model.onnx", "tokenizer.json", "conformance.json"} <= names
     assert not [n for n in names if n.startswith(".") or n.endswith((".part", ".tmp"))]
     card = json.loads((tiny.model_dir / "cnnfeat.json").read_text())
     assert ModelSpec.from_dict(card["spec"]) == tiny.spec
