@@ -56,7 +56,7 @@ def embed(
         typer.Argument(
             help="Transcript: one utterance per line (.txt), or .csv/.tsv/.jsonl with --column; '-' for stdin."
         ),
-    ],  # noqa: E501
+    ],
     output: Annotated[
         str | None,
         typer.Option(
@@ -64,36 +64,36 @@ def embed(
             "--output",
             help="Output file; the extension picks the format: .npy (default, next to the input), .npz, .jsonl, .csv; '-' for JSON lines on stdout.",
         ),
-    ] = None,  # noqa: E501
+    ] = None,
     column: Annotated[
         str | None,
         typer.Option(
             help="Text column of a .csv/.tsv/.jsonl input (default: the first of Utterance, text, utterance, transcript)."
         ),
-    ] = None,  # noqa: E501
+    ] = None,
     model: Annotated[
         Path | None,
         typer.Option(help="Model directory from `cnnfeat export` (default: the shipped model)."),
-    ] = None,  # noqa: E501
+    ] = None,
     device: Annotated[
         Device, typer.Option(help="auto uses CUDA only when its provider really starts.")
-    ] = Device.auto,  # noqa: E501
+    ] = Device.auto,
     batch_size: Annotated[int, typer.Option(min=1, help="Utterances per inference batch.")] = 256,
     threads: Annotated[
         int | None,
         typer.Option(
             min=1, help="onnxruntime CPU threads (default 1: the tokenizer uses the other cores)."
         ),
-    ] = None,  # noqa: E501
+    ] = None,
     encoding_errors: Annotated[
         EncodingErrors,
         typer.Option(
             help="strict: stop at bytes that are not UTF-8; replace: use U+FFFD and go on."
         ),
-    ] = EncodingErrors.strict,  # noqa: E501
+    ] = EncodingErrors.strict,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
-    ] = False,  # noqa: E501
+    ] = False,
     fp16: Annotated[
         bool,
         typer.Option(
@@ -133,7 +133,7 @@ def _check_output(input: str, output: str) -> None:
 def info(
     model_dir: Annotated[
         Path | None, typer.Argument(help="Model directory (default: the shipped model).")
-    ] = None,  # noqa: E501
+    ] = None,
 ) -> None:
     """Print a model's spec, its training metrics and the execution providers available here."""
     import onnxruntime as ort
@@ -167,56 +167,56 @@ def train(
     ctx: typer.Context,
     train: Annotated[
         Path, typer.Option(help="Training file (.csv, .tsv, .jsonl, EmoryNLP .json).")
-    ],  # noqa: E501
+    ],
     out: Annotated[
         Path, typer.Option(help="Run directory to write (checkpoint, tokenizer, metrics.json).")
-    ],  # noqa: E501
+    ],
     dev: Annotated[
         Path | None,
         typer.Option(help="Dev file; without it a stratified dev split is taken from --train."),
-    ] = None,  # noqa: E501
+    ] = None,
     test: Annotated[Path | None, typer.Option(help="Test file (optional).")] = None,
     text_column: Annotated[
         str | None, typer.Option(help="Text column (default: Utterance/text/transcript).")
-    ] = None,  # noqa: E501
+    ] = None,
     label_column: Annotated[
         str | None,
         typer.Option(help="Label column (default: Emotion/label); e.g. Sentiment for MELD."),
-    ] = None,  # noqa: E501
+    ] = None,
     vectors: Annotated[
         str,
         typer.Option(
             help="'glove-6b-50d' (bundled package) or a GloVe/word2vec text file, e.g. glove.840B.300d.txt."
         ),
-    ] = "glove-6b-50d",  # noqa: E501
+    ] = "glove-6b-50d",
     vocab_top_n: Annotated[
         int, typer.Option(min=0, help="Also keep the vectors' N most frequent words.")
-    ] = 30000,  # noqa: E501
+    ] = 30000,
     pool: Annotated[
         Pool,
         typer.Option(
             help="global: max over time (authors' code); window: max-pool width 2 (paper text)."
         ),
-    ] = Pool.global_,  # noqa: E501
+    ] = Pool.global_,
     max_len: Annotated[
         int | None,
         typer.Option(min=1, help="Tokens kept per utterance (default 512 global, 50 window)."),
-    ] = None,  # noqa: E501
+    ] = None,
     epochs: Annotated[int, typer.Option(min=1)] = 30,
     patience: Annotated[
         int,
         typer.Option(min=1, help="Stop after this many epochs without a better dev weighted-F1."),
-    ] = 5,  # noqa: E501
+    ] = 5,
     batch_size: Annotated[int, typer.Option(min=1)] = 64,
     lr: Annotated[float, typer.Option(min=0.0)] = 1e-3,
     dropout: Annotated[float, typer.Option(min=0.0, max=0.99)] = 0.5,
     seed: Annotated[int, typer.Option()] = 1,
     class_weights: Annotated[
         bool, typer.Option(help="Weight the loss by inverse class frequency.")
-    ] = False,  # noqa: E501
+    ] = False,
     fine_tune_embeddings: Annotated[
         bool, typer.Option(help="Train the word vectors too (frozen by default).")
-    ] = False,  # noqa: E501
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Train the utterance CNN on labelled utterances; writes OUT/metrics.json."""
@@ -245,7 +245,7 @@ def export_cmd(
     out: Annotated[Path, typer.Option(help="Model directory to write.")],
     atol: Annotated[
         float, typer.Option(help="Largest ONNX-vs-PyTorch difference accepted.")
-    ] = 1e-5,  # noqa: E501
+    ] = 1e-5,
     graph: Annotated[
         ExportGraph,
         typer.Option(
