@@ -27,6 +27,7 @@ OUTPUT_NAME = "features"
 # 1-2k tokens ran fastest (bench/throughput.py); a GPU wants large ones.
 CPU_MAX_TOKENS = 2048
 CUDA_MAX_TOKENS = 1 << 16
+_REDO = "; copy the model directory again or re-run `cnnfeat export`"
 
 
 class Embedder:
@@ -122,16 +123,18 @@ def load_tokenizer(path: Path, spec: ModelSpec) -> Tokenizer:
     try:
         tokenizer = Tokenizer.from_file(str(path))
     except Exception as exc:  # tokenizers raises plain Exception subclasses
-        raise ModelError(f"{path}: not a tokenizers file ({str(exc).splitlines()[0]})") from None
+        raise ModelError(
+            f"{path}: not a tokenizers file ({str(exc).splitlines()[0]}){_REDO}"
+        ) from None
     size = tokenizer.get_vocab_size(with_added_tokens=True)
     if size != spec.vocab_size:
         raise ModelError(f"{path} has {size} words but the model expects {spec.vocab_size}; "
-                         "the tokenizer belongs to another model")  # fmt: skip
+                         f"the tokenizer belongs to another model{_REDO}")  # fmt: skip
     if (
         tokenizer.token_to_id(PAD_TOKEN) != spec.pad_id
         or tokenizer.token_to_id(UNK_TOKEN) != spec.unk_id
     ):
-        raise ModelError(f"{path}: [PAD]/[UNK] ids differ from the model spec")
+        raise ModelError(f"{path}: [PAD]/[UNK] ids differ from the model spec{_REDO}")
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_length=spec.max_len)
     return tokenizer
@@ -151,4 +154,4 @@ def check_graph(session, spec: ModelSpec, path: Path) -> None:
     elif len(outputs[0].shape) != 2 or outputs[0].shape[1] != spec.feature_dim:
         problems.append(f"output shape {outputs[0].shape}, spec says (batch, {spec.feature_dim})")
     if problems:
-        raise ModelError(f"{path} does not match its spec: " + "; ".join(problems))
+        raise ModelError(f"{path} does not match its spec: " + "; ".join(problems) + _REDO)

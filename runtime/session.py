@@ -85,7 +85,10 @@ def make_session(
         session = ort.InferenceSession(source, session_options(threads), providers=providers)
     except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{model_path}: onnxruntime cannot load this model ({first})") from None
+        raise ModelError(
+            f"{model_path}: onnxruntime cannot load this model ({first}); copy the model "
+            "directory again or re-run `cnnfeat export`"
+        ) from None
     _release_freed_memory()
     active = session.get_providers()[0]
     if device == "cuda" and active != CUDA:
