@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from cnnfeat.runtime.batching import pad_batch
 from cnnfeat.runtime.errors import InputError
+from cnnfeat.runtime.reading import fit_lines
 from cnnfeat.runtime.spec import ModelSpec
 from cnnfeat.runtime.tokenizer import build_tokenizer
 from cnnfeat.training.data import LabelledData, read_labelled, stratified_split
@@ -93,7 +94,9 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
     model.embedding.weight.requires_grad_(config.fine_tune_embeddings)
 
     def encode(data: LabelledData) -> tuple[list[list[int]], np.ndarray]:
-        ids = [e.ids for e in tokenizer.encode_batch(data.texts)]
+        # Clip megabyte-long cells first, as the runtime does (same ids, bounded memory).
+        texts = fit_lines(data.texts, tokenizer, spec.max_len)
+        ids = [e.ids for e in tokenizer.encode_batch(texts)]
         index = {name: i for i, name in enumerate(label_names)}
         return ids, np.array([index[label] for label in data.labels], dtype=np.int64)
 
