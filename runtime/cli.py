@@ -48,6 +48,17 @@ class EncodingErrors(str, Enum):
     replace = "replace"
 
 
+# Options that embed and embed-dataset share, declared once.
+ModelOption = Annotated[
+    Path | None,
+    typer.Option(help="Model directory from `cnnfeat export` (default: the shipped model)."),
+]
+EncodingErrorsOption = Annotated[
+    EncodingErrors,
+    typer.Option(help="strict: stop at bytes that are not UTF-8; replace: use U+FFFD and go on."),
+]
+
+
 @app.command()
 @cli_errors
 def embed(
@@ -71,10 +82,7 @@ def embed(
             help="Text column of a .csv/.tsv/.jsonl input (default: the first of Utterance, text, utterance, transcript)."
         ),
     ] = None,
-    model: Annotated[
-        Path | None,
-        typer.Option(help="Model directory from `cnnfeat export` (default: the shipped model)."),
-    ] = None,
+    model: ModelOption = None,
     device: Annotated[
         Device, typer.Option(help="auto uses CUDA only when its provider really starts.")
     ] = Device.auto,
@@ -85,12 +93,7 @@ def embed(
             min=1, help="onnxruntime CPU threads (default 1: the tokenizer uses the other cores)."
         ),
     ] = None,
-    encoding_errors: Annotated[
-        EncodingErrors,
-        typer.Option(
-            help="strict: stop at bytes that are not UTF-8; replace: use U+FFFD and go on."
-        ),
-    ] = EncodingErrors.strict,
+    encoding_errors: EncodingErrorsOption = EncodingErrors.strict,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
     ] = False,
@@ -313,19 +316,11 @@ def embed_dataset_cmd(
             help="Embedding workers (default: one per GPU; else one per core locally, 7 CPUs in 8 on a cluster).",
         ),
     ] = None,
-    model: Annotated[
-        Path | None,
-        typer.Option(help="Model directory from `cnnfeat export` (default: the shipped model)."),
-    ] = None,
+    model: ModelOption = None,
     device: Annotated[
         Device, typer.Option(help="auto: CUDA workers when the cluster has GPUs, else CPU.")
     ] = Device.auto,
-    encoding_errors: Annotated[
-        EncodingErrors,
-        typer.Option(
-            help="strict: stop at bytes that are not UTF-8; replace: use U+FFFD and go on."
-        ),
-    ] = EncodingErrors.strict,
+    encoding_errors: EncodingErrorsOption = EncodingErrors.strict,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
 ) -> None:
     """Embed a corpus on a Ray cluster into Parquet shards (needs pip install 'cnnfeat\\[ray]').

@@ -71,9 +71,10 @@ def make_session(
     """
     if device not in DEVICES:
         raise DeviceError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}")
-    want_cuda = device == "cuda" or (device == "auto" and cuda_driver_problem() is None)
-    if device == "cuda" and (problem := cuda_driver_problem()):
+    problem = cuda_driver_problem() if device != "cpu" else "not asked for"
+    if device == "cuda" and problem:
         raise DeviceError(f"--device cuda: {problem}; use --device cpu or auto")
+    want_cuda = problem is None
     providers: list = [CPU]
     if want_cuda:
         # Grow the GPU arena by what is asked, not by powers of two: batch shapes vary.
