@@ -8,14 +8,15 @@ PyTorch on the validation grid or nothing is written.
 
 Validation follows HuggingFace Optimum's exporter (onnx.checker, output names, shapes, then values
 on a grid of batch sizes and lengths, on a fresh onnxruntime session), except that a parity
-failure fails the export and leaves no model directory behind.
+failure fails the export. Everything is written into a staging directory that replaces `--out`
+whole only when complete (runtime/staging.py); `--out` must be new, empty or a model directory.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,11 +29,12 @@ from torch import nn
 
 from cnnfeat.export.fast_graph import CnnWeights, build_model, table_bytes
 from cnnfeat.runtime.batching import pad_batch
-from cnnfeat.runtime.conformance import write_conformance
-from cnnfeat.runtime.errors import ModelError
+from cnnfeat.runtime.conformance import CONFORMANCE_FILE, write_conformance
+from cnnfeat.runtime.errors import InputError, ModelError, OutputError
 from cnnfeat.runtime.model_dir import CARD_FILE, MODEL_FILE, TOKENIZER_FILE, sha256_file
 from cnnfeat.runtime.session import make_session
 from cnnfeat.runtime.spec import FORMAT_VERSION, ModelSpec
+from cnnfeat.runtime.staging import check_replaceable, staged_directory
 from cnnfeat.training.train import load_checkpoint
 
 OPSET = 18
@@ -41,6 +43,7 @@ OUTPUT_NAME = "features"
 BATCH_SIZES = (1, 3, 64)
 LENGTHS = (1, 2, 5, 17, 90)
 GRAPHS = ("auto", "table", "matmul", "conv")
+MODEL_FILES = (MODEL_FILE, TOKENIZER_FILE, CARD_FILE, CONFORMANCE_FILE)
 # The tables cost K x (V+1) x maps x 4 bytes of session memory (93 MB for the shipped model);
 # past this the "matmul" graph, which needs only the embedding, is chosen.
 TABLE_LIMIT = 512 * 2**20
@@ -81,18 +84,20 @@ def export_model(
         raise ModelError(f"unknown graph {graph!r}; use one of {', '.join(GRAPHS)}")
     started = time.perf_counter()
     run_dir, out_dir = Path(run_dir), Path(out_dir)
+    check_out_dir(run_dir, out_dir)  # before any work: never replace what the user made
     model, checkpoint = load_checkpoint(run_dir)
     spec = model.spec
     graph = choose_graph(spec) if graph == "auto" else graph
-    metrics = _read_json(run_dir / "metrics.json")
+    metrics = read_metrics(run_dir / "metrics.json")
+    tokenizer = run_dir / TOKENIZER_FILE
+    if not tokenizer.is_file():
+        raise InputError(f"{TOKENIZER_FILE} is missing; train again or copy the whole run "
+                         "directory", str(run_dir))  # fmt: skip
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; a model directory is meant to be shared
-    try:
+    with staged_directory(out_dir) as staging:
         model_path = staging / MODEL_FILE
         _export_onnx(model, spec, model_path, graph)
-        shutil.copyfile(run_dir / TOKENIZER_FILE, staging / TOKENIZER_FILE)
+        shutil.copyfile(tokenizer, staging / TOKENIZER_FILE)
         diff, cases = validate(model_path, spec, reference=_torch_reference(model), atol=atol)
         card = {
             "format_version": FORMAT_VERSION,
@@ -123,11 +128,7 @@ def export_model(
             },
         }
         (staging / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-        write_conformance(staging)  # every host checks itself against this file
-        _replace_dir(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        write_conformance(staging, staging / CONFORMANCE_FILE)  # every host checks against it
     return ExportReport(out_dir, diff, cases, time.perf_counter() - started)
 
 
@@ -215,18 +216,40 @@ def validate(
     return worst, cases
 
 
-def _replace_dir(staging: Path, out_dir: Path) -> None:
-    if out_dir.exists():
-        backup = out_dir.with_name(f".{out_dir.name}.old")
-        shutil.rmtree(backup, ignore_errors=True)
-        out_dir.rename(backup)
-        staging.rename(out_dir)
-        shutil.rmtree(backup, ignore_errors=True)
-    else:
-        staging.rename(out_dir)
+def check_out_dir(run_dir: Path, out_dir: Path) -> None:
+    """`--out` must be absent, an empty directory or a model directory (it has a card) that
+    holds only what export writes, and must not contain the run itself."""
+    run, out = Path(os.path.abspath(run_dir)), Path(os.path.abspath(out_dir))
+    if out == run or out in run.parents:
+        raise OutputError(f"--out {out_dir} would replace the run directory {run_dir}; it was "
+                          "left untouched: choose another --out")  # fmt: skip
+    check_replaceable(out, "cnnfeat model", CARD_FILE, MODEL_FILES)
 
 
-def _read_json(path: Path) -> dict:
+# What `metrics.json` must hold for the card (each optional): key -> accepted JSON types.
+_METRICS_FIELDS = {"dev": dict, "test": dict, "data": dict, "config": dict, "vectors": dict,
+                   "oov_rate": dict, "best_epoch": int, "train_seconds": (int, float)}  # fmt: skip
+
+
+def read_metrics(path: Path) -> dict:
+    """`metrics.json` of a run (empty when absent); InputError naming it when it is damaged."""
     if not path.is_file():
         return {}
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", str(path)) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"not valid JSON ({exc}); train again or copy the run directory "
+                         "again", str(path)) from None  # fmt: skip
+    if not isinstance(metrics, dict):
+        raise InputError("not a cnnfeat metrics file (a JSON object); train again", str(path))
+    for key, kind in _METRICS_FIELDS.items():
+        value = metrics.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise InputError(f"field {key!r} has the wrong type ({type(value).__name__}); the "
+                             "file is damaged: train again", str(path))  # fmt: skip
+    config = metrics.get("config") or {}
+    if not isinstance(config.get("command", ""), str | None):
+        raise InputError("field 'config.command' is not a string; train again", str(path))
+    return metrics

@@ -16,6 +16,7 @@ import numpy as np
 
 from cnnfeat.runtime.errors import ModelError
 from cnnfeat.runtime.model_dir import MODEL_FILE, TOKENIZER_FILE
+from cnnfeat.runtime.writing import write_file
 
 CONFORMANCE_FILE = "conformance.json"
 FORMAT = "cnnfeat-conformance"
@@ -133,7 +134,8 @@ def write_conformance(model_dir: str | Path, path: str | Path | None = None) -> 
     # ASCII JSON: NUL, BOM and friends travel as \\u escapes that every JSON parser reads back.
     # One case per line keeps diffs between two exports readable.
     text = json.dumps(doc, ensure_ascii=True, separators=(",", ":"))
-    out.write_text(text.replace('{"name":', '\n{"name":') + "\n", encoding="ascii")
+    # Whole or not at all: an interrupted or failed write leaves the old file as it was.
+    write_file(out, (text.replace('{"name":', '\n{"name":') + "\n").encode("ascii"))
     return out
 
 

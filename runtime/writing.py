@@ -16,6 +16,7 @@ import atexit
 import os
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import threading
@@ -30,7 +31,8 @@ import numpy as np
 from cnnfeat.runtime.errors import OutputError
 
 FORMATS = (".npy", ".npz", ".jsonl", ".csv")
-_LIVE: set[Path] = set()  # temporaries of every writer in this process, until renamed or removed
+_LIVE: set[Path] = set()  # temporaries (files, staged directories) until renamed or removed
+_NAME_KEPT = 200  # bytes of the destination's name kept in a temporary's name
 _NPY_HEADER_BYTES = 128  # magic(6) + version(2) + length(2) + dict padded to a 64-byte multiple
 
 
@@ -61,20 +63,13 @@ class FeatureWriter:
         if self.path == "-":
             self._handle = sys.stdout.buffer
             return self
-        target = Path(self.path)
+        target = destination(self.path)
         if target.is_dir():
             raise OutputError(f"{self.path} is a directory; give a file name")
         try:
             with _signals_deferred():  # no signal between creating the file and noting it
-                try:
-                    fd, tmp = tempfile.mkstemp(
-                        prefix=f".{target.name}.", suffix=".part", dir=target.parent
-                    )
-                except OSError as exc:
-                    raise OutputError(
-                        f"cannot write in {target.parent}: {_reason(exc)}; choose another -o"
-                    ) from None
-                self._track(Path(tmp))
+                fd, tmp = _temporary(target, "-o")
+                self._temps.append(tmp)
                 self._handle = os.fdopen(fd, "w+b")
             if self.format in (".npy", ".npz"):
                 self._handle.write(_npy_header(0, self.dim))
@@ -131,13 +126,8 @@ class FeatureWriter:
         handle.close()
         if self.format == ".npz":
             self._wrap_npz()
-        final = self._temps[-1]
-        os.chmod(final, 0o644)  # mkstemp makes it private; features are meant to be shared
-        with _signals_deferred():
-            os.replace(final, self.path)
-            _LIVE.discard(final)
-            self._temps.clear()
-        _fsync_dir(Path(self.path).parent)
+        _install(self._temps[-1], destination(self.path))
+        self._temps.clear()
 
     def _wrap_npz(self) -> None:
         # An .npz is a zip of .npy members; ours holds one, "features", stored uncompressed,
@@ -146,7 +136,8 @@ class FeatureWriter:
         with _signals_deferred():
             fd, zipped = tempfile.mkstemp(prefix=npy.name, suffix=".zip", dir=npy.parent)
             os.close(fd)
-            self._track(Path(zipped))
+            self._temps.append(Path(zipped))
+            _LIVE.add(Path(zipped))
         member = zipfile.ZipInfo("features.npy", date_time=(1980, 1, 1, 0, 0, 0))
         member.external_attr = 0o644 << 16
         member.file_size = npy.stat().st_size  # decides whether ZIP64 records are needed
@@ -177,14 +168,91 @@ class FeatureWriter:
                 _remove(self._temps[-1])
                 self._temps.pop()
 
-    def _track(self, path: Path) -> None:
-        self._temps.append(path)
-        _LIVE.add(path)
-
     def _failed(self, exc: OSError) -> OutputError:
         if self.path == "-":
             return OutputError(f"writing to stdout failed after {self.rows} rows: {_reason(exc)}")
         return OutputError(f"writing {self.path} failed: {_reason(exc)}; nothing was written")
+
+
+def destination(path: str | Path) -> Path:
+    """Where writing `path` lands: through a symlink, its target (as shell redirection does)."""
+    path = Path(path)
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def write_file(path: str | Path, data: bytes) -> Path:
+    """Write `data` to `path` whole or not at all: a temporary beside it, fsync, rename.
+
+    The file follows the umask, or keeps the mode of the file it replaces. Raises OutputError
+    naming `path` (an old file there is left as it was). Returns the path really written.
+    """
+    target = destination(path)
+    fd, tmp = _temporary(target, "the output")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        _install(tmp, target)
+    except BaseException as exc:
+        with _signals_deferred():
+            _remove(tmp)
+        if isinstance(exc, OSError):
+            raise OutputError(f"writing {path} failed: {_reason(exc)}; it was left as it "
+                              "was") from None  # fmt: skip
+        raise
+    return target
+
+
+def _temporary(target: Path, what: str) -> tuple[int, Path]:
+    """Create and track `.NAME.XXXXXXXX.part` beside `target` (an fd open for writing)."""
+    with _signals_deferred():  # no signal between creating the file and noting it
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(target), suffix=".part",
+                                       dir=target.parent)  # fmt: skip
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write in {target.parent}: {_reason(exc)}; choose another {what}"
+            ) from None
+        _LIVE.add(Path(tmp))
+    return fd, Path(tmp)
+
+
+def temporary_prefix(target: Path) -> str:
+    """`.NAME.`, with NAME cut so a temporary's name (prefix + 8 random characters + a suffix
+    of up to 40) stays within NAME_MAX (255 bytes) for any name the filesystem accepts."""
+    return "." + os.fsdecode(os.fsencode(target.name)[:_NAME_KEPT]) + "."
+
+
+def _install(tmp: Path, target: Path) -> None:
+    """Rename the complete temporary over `target`: the mode of the file it replaces, else the
+    umask's (mkstemp makes files private)."""
+    os.chmod(tmp, replaced_mode(target, 0o666))
+    with _signals_deferred():
+        os.replace(tmp, target)
+        _LIVE.discard(tmp)
+    _fsync_dir(target.parent)
+
+
+def replaced_mode(target: Path, base: int) -> int:
+    """The permission bits of `target` if it exists, else `base` less the umask."""
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        return base & ~_umask()
+
+
+def _umask() -> int:
+    try:  # Linux: read it without changing it (os.umask would, for every thread)
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def remove_temporaries() -> None:
@@ -195,7 +263,10 @@ def remove_temporaries() -> None:
 
 def _remove(path: Path) -> None:
     try:
-        path.unlink(missing_ok=True)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)  # a staged directory (runtime/staging.py)
+        else:
+            path.unlink(missing_ok=True)
     except OSError:
         pass  # nothing more can be done; never hide the error that got us here
     _LIVE.discard(path)

@@ -132,7 +132,12 @@ def _resolve_columns(
             f"no {role} column (looked for {expected}); available columns: {listing}", *where
         )
 
-    return pick(text_column, TEXT_COLUMNS, "text"), pick(label_column, LABEL_COLUMNS, "label")
+    text = pick(text_column, TEXT_COLUMNS, "text")
+    label = pick(label_column, LABEL_COLUMNS, "label")
+    if text == label:
+        raise InputError(f"column {text!r} would be both the text and the label; give "
+                         "--text-column and --label-column different columns", *where)  # fmt: skip
+    return text, label
 
 
 def _read_delimited(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -21,9 +20,10 @@ from torch import nn
 from tqdm import tqdm
 
 from cnnfeat.runtime.batching import pad_batch
-from cnnfeat.runtime.errors import InputError
+from cnnfeat.runtime.errors import CnnfeatError, InputError, ModelError
 from cnnfeat.runtime.reading import fit_lines
 from cnnfeat.runtime.spec import ModelSpec
+from cnnfeat.runtime.staging import check_replaceable, staged_directory
 from cnnfeat.runtime.tokenizer import build_tokenizer
 from cnnfeat.training.data import LabelledData, read_labelled, stratified_split
 from cnnfeat.training.metrics import classification_report
@@ -31,6 +31,12 @@ from cnnfeat.training.model import UtteranceCNN
 from cnnfeat.training.vocab import build_vocabulary, count_words, vectors_are_uncased
 
 CHECKPOINT = "checkpoint.pt"
+# The files a run directory may hold: `train --out` replaces nothing else.
+RUN_FILES = (CHECKPOINT, "tokenizer.json", "metrics.json", "report.html")
+
+
+class TrainingError(CnnfeatError):
+    """Training cannot go on (the loss is no longer a finite number)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ class TrainConfig:
 def train(config: TrainConfig, progress: bool = True) -> dict:
     """Train, evaluate on dev (and test), write the run directory; returns metrics.json's dict."""
     started = time.perf_counter()
+    check_replaceable(Path(config.out), "cnnfeat run", CHECKPOINT, RUN_FILES)  # before any work
     _seed_everything(config.seed)
     train_data, dev_data, test_data = _load_splits(config)
     label_names = _label_names(train_data, [d for d in (dev_data, test_data) if d is not None])
@@ -118,6 +125,10 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
             rows = order[start : start + config.batch_size]
             batch = _pad([train_ids[i] for i in rows], spec)
             loss = loss_fn(model(batch), torch.from_numpy(train_y[rows]))
+            if not torch.isfinite(loss):
+                raise TrainingError(f"epoch {epoch}: the training loss became {loss.item()}; "
+                                    f"nothing was written; try a smaller --lr (it was "
+                                    f"{config.lr:g})")  # fmt: skip
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -181,16 +192,38 @@ def predict(model: UtteranceCNN, ids: list[list[int]], spec: ModelSpec, batch: i
 
 
 def load_checkpoint(run_dir: str | Path) -> tuple[UtteranceCNN, dict]:
-    """Rebuild the trained model from a run directory (the spec inside is the contract)."""
+    """Rebuild the trained model from a run directory (the spec inside is the contract).
+
+    Raises InputError naming `checkpoint.pt` when it is missing, unreadable, truncated, not a
+    PyTorch file, or holds weights that do not fit its spec.
+    """
     path = Path(run_dir) / CHECKPOINT
     if not path.is_file():
         raise InputError(
             f"no {CHECKPOINT} here: is this a `cnnfeat train` run directory?", str(run_dir)
         )
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    spec = ModelSpec.from_dict(saved["spec"])
+
+    def damaged(why: str) -> InputError:
+        return InputError(f"{why}; the run directory is damaged: train again or copy it again",
+                          str(path))  # fmt: skip
+
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror or exc}", str(path)) from None
+    except Exception as exc:  # torch raises many types for a truncated or foreign file
+        raise damaged(f"not a readable PyTorch checkpoint ({_first_line(exc)})") from None
+    if not isinstance(saved, dict) or not isinstance(saved.get("state_dict"), dict):
+        raise damaged("not a cnnfeat checkpoint (no spec and weights inside)")
+    try:
+        spec = ModelSpec.from_dict(saved.get("spec"))
+    except ModelError as exc:
+        raise damaged(str(exc)) from None
     model = UtteranceCNN(spec)
-    model.load_state_dict(saved["state_dict"])
+    try:
+        model.load_state_dict(saved["state_dict"])
+    except (RuntimeError, TypeError, KeyError) as exc:
+        raise damaged(f"its weights do not fit its spec ({_first_line(exc)})") from None
     return model.eval(), saved
 
 
@@ -254,11 +287,22 @@ def _seed_everything(seed: int) -> None:
 
 
 def _write_run(out: Path, model, spec: ModelSpec, tokenizer, metrics: dict) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+    """Every file of the run goes into a staging directory, which then replaces `out` whole
+    (runtime/staging.py): `out` is the old run or the new one, never a mix."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"spec": spec.to_dict(), "state_dict": state, "vectors": metrics["vectors"]},
-               out / CHECKPOINT)  # fmt: skip
-    tokenizer.save(str(out / "tokenizer.json"))
-    tmp = out / "metrics.json.tmp"
-    tmp.write_text(json.dumps(metrics, indent=2))
-    os.replace(tmp, out / "metrics.json")
+    with staged_directory(out) as staging:
+        try:
+            torch.save({"spec": spec.to_dict(), "state_dict": state,
+                        "vectors": metrics["vectors"]}, staging / CHECKPOINT)  # fmt: skip
+        except RuntimeError as exc:  # torch reports a failed write (disk full) this way
+            raise OSError(f"cannot save {CHECKPOINT} ({_first_line(exc)})") from None
+        try:
+            tokenizer.save(str(staging / "tokenizer.json"))
+        except Exception as exc:  # tokenizers raises its own exception type
+            raise OSError(f"cannot save tokenizer.json ({_first_line(exc)})") from None
+        (staging / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

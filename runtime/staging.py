@@ -1,0 +1,188 @@
+"""Directories that only ever appear complete: a run directory, a model directory.
+
+`staged_directory(target)` gives an empty directory beside `target`; everything is written into
+it, and only when the block ends cleanly does it take `target`'s place (an atomic exchange where
+the system has one, renameat2(RENAME_EXCHANGE) on Linux; else two renames). On any exception,
+SIGINT or SIGTERM the staging directory is removed and `target` is left byte for byte as it was.
+Signals are held (runtime/writing.py) while the directory is created and swapped.
+
+A SIGKILL cannot be caught: it may leave `.NAME.staging-PID-XXXX` (always incomplete) or, between
+the two renames of the fallback, `.NAME.old-PID-XXXX` with `target` missing. The next staging of
+the same target removes the first kind and puts the second back, once that PID is gone.
+
+`check_replaceable` refuses, before any work, a target that is not absent, an empty directory or
+a directory of the kind the command writes: a command must never replace what the user made.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from cnnfeat.runtime.errors import OutputError
+from cnnfeat.runtime.writing import (
+    _LIVE,
+    _fsync_dir,
+    _reason,
+    _remove,
+    _signals_deferred,
+    replaced_mode,
+    temporary_prefix,
+)
+
+_STAGING, _OLD = "staging", "old"
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_AT_FDCWD = -100
+
+
+def check_replaceable(target: Path, kind: str, marker: str, known: Iterable[str]) -> None:
+    """Refuse `target` unless it is absent, an empty directory, or a `kind` directory: one that
+    holds `marker` and nothing but the `known` names. Raises OutputError naming `target`."""
+    if not target.exists():
+        if target.is_symlink():
+            raise OutputError(f"{target} is a broken symbolic link; choose another --out")
+        return
+    if not target.is_dir():
+        raise OutputError(f"{target} is a file, not a directory; choose another --out")
+    try:
+        names = {entry.name for entry in os.scandir(target)}
+    except OSError as exc:
+        raise OutputError(f"cannot read {target}: {_reason(exc)}; choose another --out") from None
+    if not names:
+        return
+    if marker not in names:
+        raise OutputError(f"{target} is not empty and is not a {kind} directory; it was left "
+                          "untouched: choose a new or empty --out")  # fmt: skip
+    foreign = sorted(names - set(known))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise OutputError(f"{target} is a {kind} directory but also holds {shown}, which "
+                          "cnnfeat did not write; it was left untouched: move them or choose "
+                          "another --out")  # fmt: skip
+
+
+@contextmanager
+def staged_directory(target: str | Path) -> Iterator[Path]:
+    """Yield an empty directory to fill; on clean exit it replaces `target` whole.
+
+    Errors while writing or swapping (disk full, permissions) become one OutputError naming
+    `target`, never the staging directory. Other exceptions pass through unchanged.
+    """
+    target = Path(os.path.abspath(target))
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))
+    if target.parent == target:
+        raise OutputError(f"{target} cannot be replaced; choose another --out")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        sweep_leftovers(target)
+        with _signals_deferred():
+            staging = Path(tempfile.mkdtemp(prefix=_prefix(target, _STAGING), dir=target.parent))
+            _LIVE.add(staging)
+        os.chmod(staging, replaced_mode(target, 0o777))  # mkdtemp makes it private
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {_reason(exc)}; choose another --out") from None
+    try:
+        yield staging
+        _sync_tree(staging)
+        _swap(staging, target)
+    except BaseException as exc:
+        with _signals_deferred():
+            _remove(staging)
+        if isinstance(exc, OSError):
+            raise OutputError(f"writing {target} failed: {_reason(exc)}; "
+                              f"{target} was left as it was") from None  # fmt: skip
+        raise
+
+
+def sweep_leftovers(target: Path) -> None:
+    """Tidy what a killed run (SIGKILL, power loss) left beside `target`: staging directories
+    are removed; an old directory whose swap was cut short is put back if `target` is missing."""
+    for path in target.parent.glob(_glob(target)):
+        kind, pid = _owner(path, target)
+        if pid is None or _alive(pid):
+            continue  # not ours, or a run still going on
+        if kind == _OLD and not target.exists():
+            os.rename(path, target)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _swap(staging: Path, target: Path) -> None:
+    with _signals_deferred():
+        if not target.exists():
+            os.rename(staging, target)
+            _LIVE.discard(staging)
+        elif _exchange(staging, target):
+            pass  # staging now holds the old directory; it goes below
+        else:
+            old = Path(tempfile.mkdtemp(prefix=_prefix(target, _OLD), dir=target.parent))
+            _LIVE.add(old)
+            os.rename(target, old)  # replaces the empty `old` made to reserve the name
+            os.rename(staging, target)
+            _LIVE.discard(staging)
+            staging = old
+        _fsync_dir(target.parent)
+        _remove(staging)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2); False where the system cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False  # glibc before 2.28, musl
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False  # this filesystem cannot exchange
+    raise OSError(code, os.strerror(code))
+
+
+def _sync_tree(root: Path) -> None:
+    for folder, _, files in os.walk(root):
+        for name in files:
+            fd = os.open(os.path.join(folder, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(folder))
+
+
+def _prefix(target: Path, kind: str) -> str:
+    return f"{temporary_prefix(target)}{kind}-{os.getpid()}-"
+
+
+def _glob(target: Path) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in temporary_prefix(target)) + "*-*-*"
+
+
+def _owner(path: Path, target: Path) -> tuple[str | None, int | None]:
+    rest = path.name[len(temporary_prefix(target)) :].split("-")
+    if len(rest) != 3 or rest[0] not in (_STAGING, _OLD) or not rest[1].isdigit():
+        return None, None
+    return rest[0], int(rest[1])
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process: alive
+    return True
