@@ -99,6 +99,9 @@ def staged_directory(target: str | Path) -> Iterator[Path]:
         if isinstance(exc, OSError):
             raise OutputError(f"writing {target} failed: {_reason(exc)}; "
                               f"{target} was left as it was") from None  # fmt: skip
+        if isinstance(exc, OutputError) and str(staging) in str(exc):
+            # A file writer's own message: name the file as the user will know it.
+            raise OutputError(str(exc).replace(str(staging), str(target))) from None
         raise
 
 
@@ -124,10 +127,18 @@ def _swap(staging: Path, target: Path) -> None:
             pass  # staging now holds the old directory; it goes below
         else:
             old = Path(tempfile.mkdtemp(prefix=_prefix(target, _OLD), dir=target.parent))
-            _LIVE.add(old)
-            os.rename(target, old)  # replaces the empty `old` made to reserve the name
-            os.rename(staging, target)
+            try:
+                os.rename(target, old)  # replaces the empty `old` made to reserve the name
+            except BaseException:
+                os.rmdir(old)
+                raise
+            try:
+                os.rename(staging, target)
+            except BaseException:
+                os.rename(old, target)  # the old one goes back; only a SIGKILL can stop this
+                raise
             _LIVE.discard(staging)
+            _LIVE.add(old)  # only now, with the new one in place, may the old one go
             staging = old
         _fsync_dir(target.parent)
         _remove(staging)

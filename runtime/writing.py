@@ -68,7 +68,7 @@ class FeatureWriter:
             raise OutputError(f"{self.path} is a directory; give a file name")
         try:
             with _signals_deferred():  # no signal between creating the file and noting it
-                fd, tmp = _temporary(target, "-o")
+                fd, tmp = _temporary(target, "choose another -o")
                 self._temps.append(tmp)
                 self._handle = os.fdopen(fd, "w+b")
             if self.format in (".npy", ".npz"):
@@ -187,7 +187,7 @@ def write_file(path: str | Path, data: bytes) -> Path:
     naming `path` (an old file there is left as it was). Returns the path really written.
     """
     target = destination(path)
-    fd, tmp = _temporary(target, "the output")
+    fd, tmp = _temporary(target, f"{path} was left as it was")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -198,13 +198,13 @@ def write_file(path: str | Path, data: bytes) -> Path:
         with _signals_deferred():
             _remove(tmp)
         if isinstance(exc, OSError):
-            raise OutputError(f"writing {path} failed: {_reason(exc)}; it was left as it "
-                              "was") from None  # fmt: skip
+            raise OutputError(f"writing {path} failed: {_reason(exc)}; {path} was left as "
+                              "it was") from None  # fmt: skip
         raise
     return target
 
 
-def _temporary(target: Path, what: str) -> tuple[int, Path]:
+def _temporary(target: Path, advice: str) -> tuple[int, Path]:
     """Create and track `.NAME.XXXXXXXX.part` beside `target` (an fd open for writing)."""
     with _signals_deferred():  # no signal between creating the file and noting it
         try:
@@ -212,7 +212,7 @@ def _temporary(target: Path, what: str) -> tuple[int, Path]:
                                        dir=target.parent)  # fmt: skip
         except OSError as exc:
             raise OutputError(
-                f"cannot write in {target.parent}: {_reason(exc)}; choose another {what}"
+                f"cannot write in {target.parent}: {_reason(exc)}; {advice}"
             ) from None
         _LIVE.add(Path(tmp))
     return fd, Path(tmp)

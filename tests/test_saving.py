@@ -1,0 +1,355 @@
+"""train, export and conformance: the target is the old one byte for byte or the new one whole.
+
+Like test_writing.py for `embed`: a fault (KeyboardInterrupt, as a Ctrl-C landing there, or a
+full disk) is injected at every step of saving, one run per step, until a run gets through.
+After each run, what the CLI does on failure (`remove_temporaries`) is done, and the target
+must be exactly the previous one or exactly what an undisturbed run writes, with nothing left
+beside it. `staged_directory` itself gets a real SIGINT at every line it executes, and a SIGKILL
+between the two renames of its fallback swap.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import TinyModel
+
+from cnnfeat.runtime import staging, writing
+from cnnfeat.runtime.errors import OutputError
+from cnnfeat.runtime.staging import staged_directory
+
+OLD = {"checkpoint.pt": b"yesterday's weights", "metrics.json": b"{}", "tokenizer.json": b"{}"}
+FAULTS = {
+    "interrupt": KeyboardInterrupt,
+    "disk full": lambda: OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)),
+}
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under root, by relative path: what "byte for byte" compares."""
+    if not root.exists():
+        return {}
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}  # fmt: skip
+
+
+def put(root: Path, files: dict[str, bytes]) -> None:
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+
+
+class Faults:
+    """Wrap functions so that the k-th call, counted over all of them, raises the fault."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, steps: list[tuple[object, str]]):
+        self.calls, self.at, self.error, self.fired = 0, 0, None, False
+        for owner, name in steps:
+            monkeypatch.setattr(owner, name, self._wrap(getattr(owner, name)))
+
+    def step(self) -> None:
+        self.calls += 1
+        if self.calls == self.at:
+            self.fired = True
+            raise self.error()
+
+    def _wrap(self, real):
+        def wrapped(*args, **kwargs):
+            self.step()
+            return real(*args, **kwargs)
+
+        return wrapped
+
+    def arm(self, at: int, error) -> None:
+        self.calls, self.at, self.error, self.fired = 0, at, error, False
+
+
+def every_step(
+    faults: Faults, save, target: Path, old: dict[str, bytes], new: dict[str, bytes], fault: str
+) -> int:
+    """Run `save` with the fault at step 1, 2, ... until it completes; after each run the
+    target must be `old` or `new` exactly. Returns how many runs the fault stopped."""
+    complete = None
+    stopped = 0
+    for at in range(1, 200):
+        put(target, old) if old else shutil.rmtree(target, ignore_errors=True)
+        faults.arm(at, FAULTS[fault])
+        try:
+            save()
+        except (KeyboardInterrupt, OutputError) as exc:
+            assert faults.fired, f"failed without a fault: {exc}"
+            if isinstance(exc, OutputError):  # the user's path, never a staging one
+                assert str(target) in str(exc) and ".staging-" not in str(exc)
+        else:
+            complete = tree(target)
+            break
+        finally:
+            writing.remove_temporaries()  # what the CLI does on every failure
+        stopped += 1
+        assert sorted(p.name for p in target.parent.iterdir()) == [target.name] or not old
+        assert not [
+            p for p in target.parent.iterdir() if ".staging-" in p.name or ".old-" in p.name
+        ]
+        assert tree(target) in (old, new), f"{fault} at step {at} left a mix"
+    assert complete, "no run got through"
+    return stopped
+
+
+def reference(save, target: Path) -> dict[str, bytes]:
+    shutil.rmtree(target, ignore_errors=True)
+    save()
+    return tree(target)
+
+
+# --- train ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_train_save_at_every_step(
+    tiny_global: TinyModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    from tokenizers import Tokenizer
+
+    from cnnfeat.training import train
+
+    model = tiny_global.torch_model()
+    tokenizer = Tokenizer.from_file(str(tiny_global.run_dir / "tokenizer.json"))
+    metrics = {"vectors": {"source": "test"}, "dev": {"weighted_f1": 0.5}}
+    target = tmp_path / "runs" / "run"
+
+    class SavingTokenizer:  # tokenizers' class is built in Rust: its save cannot be patched
+        def save(self, path: str) -> None:
+            tokenizer.save(path)
+
+    def save() -> None:
+        train._write_run(target, model, model.spec, SavingTokenizer(), metrics)
+
+    new = reference(save, target)
+    assert set(new) == {"checkpoint.pt", "tokenizer.json", "metrics.json"}
+    faults = Faults(monkeypatch, [
+        (train.torch, "save"), (SavingTokenizer, "save"), (Path, "write_text"),
+        (staging.os, "fsync"), (staging.os, "rename"), (staging, "_exchange"),
+        (staging.os, "chmod"), (staging.tempfile, "mkdtemp"),
+    ])  # fmt: skip
+    assert every_step(faults, save, target, OLD, new, fault) >= 6
+    assert tree(target) == new
+    # A fresh target too: nothing, or the complete run.
+    every_step(faults, save, target, {}, new, fault)
+
+
+def test_train_save_when_the_system_cannot_exchange(
+    tiny_global: TinyModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tokenizers import Tokenizer
+
+    from cnnfeat.training import train
+
+    monkeypatch.setattr(staging, "_exchange", lambda a, b: False)  # two renames instead
+    model = tiny_global.torch_model()
+    tokenizer = Tokenizer.from_file(str(tiny_global.run_dir / "tokenizer.json"))
+    target = tmp_path / "run"
+
+    def save() -> None:
+        train._write_run(target, model, model.spec, tokenizer, {"vectors": None})
+
+    new = reference(save, target)
+    faults = Faults(monkeypatch, [(staging.os, "rename"), (staging.os, "fsync")])
+    assert every_step(faults, save, target, OLD, new, "interrupt") >= 3
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", FAULTS)
+def test_export_at_every_step(
+    tiny_global: TinyModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    from cnnfeat.export import onnx_export
+
+    target = tmp_path / "models" / "model"
+    old = tree(tiny_global.model_dir)
+    old["cnnfeat.json"] = old["cnnfeat.json"].replace(b'"opset"', b'"opset" ')  # recognisable
+
+    def save() -> None:
+        onnx_export.export_model(tiny_global.run_dir, target)
+
+    new = reference(save, target)
+    assert new != old and set(new) == set(old)
+    faults = Faults(monkeypatch, [
+        (onnx_export.onnx, "save_model"), (onnx_export.shutil, "copyfile"),
+        (Path, "write_text"), (writing.os, "replace"), (staging, "_sync_tree"),
+        (staging.os, "rename"), (staging, "_exchange"), (staging.tempfile, "mkdtemp"),
+    ])  # fmt: skip
+    assert every_step(faults, save, target, old, new, fault) >= 7
+    assert tree(target) == new
+
+
+# --- conformance ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_conformance_at_every_step(
+    tiny_global: TinyModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    from cnnfeat.runtime.conformance import write_conformance
+
+    model = Path(shutil.copytree(tiny_global.model_dir, tmp_path / "m" / "model"))
+    path = model / "conformance.json"
+    new = path.read_bytes()
+    old = b'{"format": "cnnfeat-conformance", "old": true}\n'
+
+    class Wrapped:  # a full disk fails a write; the interrupt lands in it
+        def __init__(self, real):
+            self.real = real
+
+        def write(self, data):
+            faults.step()
+            return self.real.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.real.close()
+
+    real_fdopen = os.fdopen
+    monkeypatch.setattr(writing.os, "fdopen", lambda fd, mode: Wrapped(real_fdopen(fd, mode)))
+    steps = ["fsync", "chmod", "replace"]
+    faults = Faults(monkeypatch, [(writing.os, n) for n in steps] + [(writing.tempfile, "mkstemp")])
+    stopped = 0
+    for at in range(1, 50):
+        path.write_bytes(old)
+        faults.arm(at, FAULTS[fault])
+        try:
+            write_conformance(model)
+            break
+        except (KeyboardInterrupt, OutputError) as exc:
+            assert faults.fired
+            assert isinstance(exc, KeyboardInterrupt) or f"{path} was left as it was" in str(exc)
+        finally:
+            writing.remove_temporaries()
+        stopped += 1
+        assert path.read_bytes() in (old, new), f"{fault} at step {at}"
+        assert sorted(p.name for p in model.iterdir()) == sorted(tree(tiny_global.model_dir))
+    assert stopped >= 4
+    assert path.read_bytes() == new
+
+
+# --- staged_directory: a real signal at every line, and SIGKILL ---------------------------------
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("exchange", [True, False])
+def test_sigint_at_every_line_of_staging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exchange: bool
+) -> None:
+    if not exchange:
+        monkeypatch.setattr(staging, "_exchange", lambda a, b: False)
+    target = tmp_path / "run"
+    new = {"a.bin": b"new a", "b.json": b'{"new": 1}'}
+    sources = {staging.__file__, writing.__file__}
+    runs = 0
+    for k in range(1, 5000):
+        put(target, OLD)
+        count = 0
+
+        def local(frame, event, arg, k=k):
+            nonlocal count
+            if event == "line":
+                count += 1
+                if count == k:
+                    os.kill(os.getpid(), signal.SIGINT)
+            return local
+
+        sys.settrace(lambda frame, event, arg: local if frame.f_code.co_filename in sources
+                     else None)  # fmt: skip
+        try:
+            with staged_directory(target) as folder:
+                for name, data in new.items():
+                    (folder / name).write_bytes(data)
+            interrupted = False
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            sys.settrace(None)
+            writing.remove_temporaries()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert [p.name for p in tmp_path.iterdir()] == ["run"], f"line event {k}"
+        assert tree(target) in (OLD, new), f"line event {k}"
+        if not interrupted:
+            assert tree(target) == new
+            break
+        runs += 1
+    assert runs > 20
+
+
+SIGKILLED = """
+import os, signal, sys
+from pathlib import Path
+from cnnfeat.runtime import staging
+staging._exchange = lambda a, b: False
+target, where = Path(sys.argv[1]), sys.argv[2]
+real_rename = os.rename
+def rename(a, b):
+    real_rename(a, b)
+    if where == "swap":  # between moving the old one aside and the new one in
+        os.kill(os.getpid(), signal.SIGKILL)
+staging.os.rename = rename
+with staging.staged_directory(target) as folder:
+    (folder / "new.txt").write_text("new")
+    if where == "body":
+        os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("where", ["body", "swap"])
+def test_sigkill_leftovers_are_repaired_by_the_next_run(tmp_path: Path, where: str) -> None:
+    target = tmp_path / "run"
+    put(target, OLD)
+    killed = subprocess.run([sys.executable, "-c", textwrap.dedent(SIGKILLED), str(target), where],
+                            capture_output=True, timeout=120)  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    left = sorted(p.name for p in tmp_path.iterdir())
+    # body: the old run and a staging folder; swap: the old one moved aside, and the new one.
+    assert ("run" in left) == (where == "body") and len(left) == 2, left
+    # The next run, of any command that stages this target, tidies first.
+    staging.sweep_leftovers(target)
+    assert [p.name for p in tmp_path.iterdir()] == ["run"] and tree(target) == OLD
+    with staged_directory(target) as folder:
+        (folder / "x").write_text("x")
+    assert tree(target) == {"x": b"x"}
+
+
+def test_mode_of_a_replaced_directory_and_the_umask(tmp_path: Path) -> None:
+    target = tmp_path / "run"
+    with staged_directory(target):
+        pass
+    assert target.stat().st_mode & 0o777 == 0o777 & ~writing._umask()
+    target.chmod(0o700)
+    with staged_directory(target):
+        pass
+    assert target.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_write_error_names_the_target(tmp_path: Path) -> None:
+    # A write error inside the block names the target the user gave, not the staging folder.
+    target = tmp_path / "run"
+    with pytest.raises(OutputError, match=f"^writing {target} failed: No space left"):
+        with staged_directory(target):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/x/.run.staging-1-ab/f")
+    assert list(tmp_path.iterdir()) == []
