@@ -151,7 +151,7 @@ def info(
     typer.echo(f"vectors: {(card.get('vectors') or {}).get('source')}")
     for split in ("dev", "test"):
         m = (card.get("metrics") or {}).get(split)
-        if m:
+        if m and all(m.get(k) is not None for k in ("weighted_f1", "macro_f1", "accuracy")):
             typer.echo(f"{split}: weighted-F1 {m['weighted_f1']:.4f}  macro-F1 "
                        f"{m['macro_f1']:.4f}  accuracy {m['accuracy']:.4f}")  # fmt: skip
     command = (card.get("training") or {}).get("command")

@@ -7,13 +7,14 @@ length, batch by a token budget, pad per batch, run, and put rows back in input 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 import numpy as np
 from tokenizers import Tokenizer
 
-from cnnfeat.runtime.batching import TokenRows, pad_rows, plan_batches
+from cnnfeat.runtime.batching import TokenRows, pad_batch, pad_rows, plan_batches
 from cnnfeat.runtime.errors import InputError, ModelError
 from cnnfeat.runtime.model_dir import ModelDir, load_model_dir
 from cnnfeat.runtime.reading import check_lines, fit_lines
@@ -28,6 +29,14 @@ OUTPUT_NAME = "features"
 CPU_MAX_TOKENS = 2048
 CUDA_MAX_TOKENS = 1 << 16
 _REDO = "; copy the model directory again or re-run `cnnfeat export`"
+# Bounds for the numeric arguments (the CLI's options share them): far above any useful value.
+MAX_BATCH_SIZE = 1 << 20
+MAX_TOKENS = 1 << 26
+MAX_THREADS = 1024
+
+
+class ArgumentError(InputError, ValueError):
+    """A wrong argument to the Python API (a ValueError too, as Python's own checks raise)."""
 
 
 class Embedder:
@@ -49,10 +58,15 @@ class Embedder:
         max_tokens: int | None = None,
         fp16: bool = False,
     ):
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        if max_tokens is not None and max_tokens < 1:
-            raise ValueError("max_tokens must be at least 1")
+        _check_count("batch_size", batch_size, MAX_BATCH_SIZE)
+        if max_tokens is not None:
+            _check_count("max_tokens", max_tokens, MAX_TOKENS)
+        if threads is not None:
+            _check_count("threads", threads, MAX_THREADS)
+        if not isinstance(fp16, bool):
+            raise ArgumentError(f"fp16 must be True or False, got {fp16!r}")
+        if not isinstance(device, str):
+            raise ArgumentError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
         self.model_dir: ModelDir = load_model_dir(model_dir)
         self.spec: ModelSpec = self.model_dir.spec
         self.batch_size = batch_size
@@ -61,9 +75,11 @@ class Embedder:
             self.model_dir.model_path, device, threads, fp16=fp16
         )
         check_graph(self.session, self.spec, self.model_dir.model_path)
+        check_metadata(self.session, self.model_dir)
         on_gpu = self.provider == CUDA
         self.max_tokens = max_tokens or (CUDA_MAX_TOKENS if on_gpu else CPU_MAX_TOKENS)
         self._run = self._run_bound if on_gpu else self._run_plain
+        probe(self._run, self.spec, self.model_dir.model_path)
 
     @property
     def dim(self) -> int:
@@ -76,6 +92,7 @@ class Embedder:
     def encodings(self, lines: Sequence[str]) -> list:
         """The tokenizer's Encodings. Runs in Rust without the GIL (the pipeline overlaps it
         with inference in another thread)."""
+        lines = as_lines(lines)
         lines = fit_lines(lines, self.tokenizer, self.spec.max_len)
         try:
             return self.tokenizer.encode_batch_fast(lines, add_special_tokens=False)
@@ -151,7 +168,90 @@ def check_graph(session, spec: ModelSpec, path: Path) -> None:
         problems.append(f"input shape {inputs[0].shape} does not fit the spec")
     if [o.name for o in outputs] != [OUTPUT_NAME]:
         problems.append(f"output should be '{OUTPUT_NAME}', found {[o.name for o in outputs]}")
+    elif outputs[0].type != "tensor(float)":
+        problems.append(f"output should be float32, found {outputs[0].type}")
     elif len(outputs[0].shape) != 2 or outputs[0].shape[1] != spec.feature_dim:
         problems.append(f"output shape {outputs[0].shape}, spec says (batch, {spec.feature_dim})")
     if problems:
         raise ModelError(f"{path} does not match its spec: " + "; ".join(problems) + _REDO)
+
+
+def _check_count(name: str, value: object, most: int) -> None:
+    if not isinstance(value, int | np.integer) or isinstance(value, bool) or not 1 <= value <= most:
+        raise ArgumentError(f"{name} must be an integer from 1 to {most}, got {value!r}")
+
+
+def as_lines(lines: object) -> list[str]:
+    """`lines` as a list of str, or ArgumentError saying what was given instead.
+
+    A sequence or any iterable of str is taken, in its order. A bare str or bytes (which would
+    give a row per character), an unordered container (dict, set), a 2-D array, or items that
+    are not str (None, tuples, bytes) are refused.
+    """
+    what = type(lines).__name__
+    if isinstance(lines, str | bytes | bytearray | memoryview):
+        raise ArgumentError(f"embed takes a list of strings, got a single {what}; wrap it in a "
+                            "list: embed([text])")  # fmt: skip
+    if isinstance(lines, Mapping | AbstractSet):
+        raise ArgumentError(f"embed takes a list of strings in row order, got a {what}, which "
+                            "has no row order; pass a list")  # fmt: skip
+    if isinstance(lines, np.ndarray) and lines.ndim != 1:
+        raise ArgumentError(f"embed takes a 1-D sequence of strings, got an array of shape "
+                            f"{lines.shape}; pick the text column")  # fmt: skip
+    if isinstance(lines, list) and all(type(line) is str for line in lines):
+        return lines  # the common case, without a copy
+    try:
+        items = list(lines)  # type: ignore[call-overload]
+    except TypeError:
+        raise ArgumentError(f"embed takes a list of strings, got {what}") from None
+    for i, line in enumerate(items):
+        if not isinstance(line, str):
+            shown = repr(line) if len(repr(line)) <= 40 else repr(line)[:37] + "..."
+            raise ArgumentError(f"item {i} is {type(line).__name__} ({shown}), not str; embed "
+                                "takes one string per row")  # fmt: skip
+    return items
+
+
+def check_metadata(session, model_dir: ModelDir) -> None:
+    """The spec in the ONNX metadata must be the card's (`cnnfeat.json`): a model.onnx from
+    another model, or a card edited by hand, is caught here."""
+    path = model_dir.model_path
+    text = session.get_modelmeta().custom_metadata_map.get("cnnfeat.spec")
+    if text is None:
+        raise ModelError(f"{path} has no cnnfeat.spec metadata: it was not written by "
+                         f"`cnnfeat export`{_REDO}")  # fmt: skip
+    try:
+        graph_spec = ModelSpec.from_json(text)
+    except ModelError as exc:
+        raise ModelError(f"{path}: its cnnfeat.spec metadata is damaged ({exc}){_REDO}") from None
+    card_spec = model_dir.spec.to_dict()
+    differ = [
+        f"{key} {card_spec[key]!r} in cnnfeat.json, {value!r} in model.onnx"
+        for key, value in graph_spec.to_dict().items()
+        if card_spec[key] != value
+    ]
+    if differ:
+        raise ModelError(
+            f"{model_dir.path}: cnnfeat.json and model.onnx disagree: {'; '.join(differ[:3])}; "
+            f"they come from different models{_REDO}"
+        )
+
+
+def probe(run, spec: ModelSpec, path: Path) -> None:
+    """Run 2 rows (the last word of the vocabulary, and [UNK]) and check that 2 rows of
+    feature_dim float32 come back: the graph's word table must hold every tokenizer id, and
+    a graph that declares (batch, feature_dim) must really return a row per input row."""
+    ids = pad_batch([[spec.vocab_size - 1] * spec.min_len, [spec.unk_id]], spec)
+    try:
+        out = run(ids)
+    except Exception as exc:  # onnxruntime's own error types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(
+            f"{path} fails on a 2-row test batch of the tokenizer's ids ({first}): the model "
+            f"and tokenizer.json do not fit{_REDO}"
+        ) from None
+    want = (2, spec.feature_dim)
+    if not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != want:
+        got = f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}"
+        raise ModelError(f"{path} returns {got} for a 2-row batch; its spec says float32 "
+                         f"{want}{_REDO}")  # fmt: skip

@@ -96,7 +96,11 @@ def _read_card(path: Path) -> dict[str, Any]:
         card.get("format_version"),
         spec.get("format_version") if isinstance(spec, dict) else None,
     ):
-        if found is not None and (not isinstance(found, int) or found > FORMAT_VERSION):
+        if found is not None and (not isinstance(found, int) or isinstance(found, bool)):
+            raise ModelError(f"{path}: format_version must be an integer, got {found!r}; the "
+                             "card is damaged: copy the model directory again or re-export "
+                             "it")  # fmt: skip
+        if found is not None and found > FORMAT_VERSION:
             from cnnfeat import __version__
 
             raise ModelError(f"{path.parent} was written by a newer cnnfeat (model format "
@@ -104,7 +108,48 @@ def _read_card(path: Path) -> dict[str, Any]:
                              "upgrade: pip install -U cnnfeat")  # fmt: skip
     if "spec" not in card:
         raise ModelError(f"{path} has no 'spec'; is this a cnnfeat model directory?")
+    _check_card_fields(card, path)
     return card
+
+
+# Card fields that readers use (`cnnfeat info`, conformance): field -> JSON type; all optional.
+_CARD_OBJECTS = ("vectors", "training", "metrics", "export")  # sha256: _verify_files
+_SCORES = ("weighted_f1", "macro_f1", "accuracy")
+
+
+def _check_card_fields(card: dict[str, Any], path: Path) -> None:
+    """Every field a reader uses has the JSON type export writes (ModelError otherwise)."""
+
+    def wrong(field: str, value: object, want: str) -> ModelError:
+        return ModelError(f"{path}: field {field!r} is {_json_type(value)}, not {want}; the "
+                          "card is damaged: copy the model directory again or re-export "
+                          "it")  # fmt: skip
+
+    for name in _CARD_OBJECTS:
+        if card.get(name) is not None and not isinstance(card[name], dict):
+            raise wrong(name, card[name], "an object")
+    for split, scores in (card.get("metrics") or {}).items():
+        if scores is None:
+            continue
+        if not isinstance(scores, dict):
+            raise wrong(f"metrics.{split}", scores, "an object")
+        for score in _SCORES:
+            value = scores.get(score)
+            if value is not None and (not isinstance(value, int | float) or
+                                      isinstance(value, bool)):  # fmt: skip
+                raise wrong(f"metrics.{split}.{score}", value, "a number")
+    for field, value in (
+        ("vectors.source", (card.get("vectors") or {}).get("source")),
+        ("training.command", (card.get("training") or {}).get("command")),
+    ):
+        if value is not None and not isinstance(value, str):
+            raise wrong(field, value, "a string")
+
+
+def _json_type(value: object) -> str:
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string",
+             list: "an array", dict: "an object", type(None): "null"}  # fmt: skip
+    return names.get(type(value), type(value).__name__)
 
 
 def _verify_files(model_dir: ModelDir) -> None:

@@ -18,6 +18,11 @@ from cnnfeat.runtime.errors import ModelError
 FORMAT_VERSION = 1
 
 POOL_MODES = ("global", "window")
+# Far above any real model, and low enough that sizes computed from them stay sane.
+_LIMITS = {"vocab_size": 2**31 - 1, "embedding_dim": 100_000, "feature_maps": 100_000,
+           "max_len": 1_000_000, "feature_dim": 100_000, "pool_window": 1_000_000}  # fmt: skip
+_INTS = ("vocab_size", "embedding_dim", "feature_maps", "pool_window", "max_len", "feature_dim",
+         "pad_id", "unk_id", "format_version")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -45,9 +50,10 @@ class ModelSpec:
     format_version: int = field(default=FORMAT_VERSION)
 
     def __post_init__(self) -> None:
+        _check_types(self)
         # JSON gives lists; the dataclass is frozen, so normalise through object.__setattr__.
-        object.__setattr__(self, "filter_sizes", tuple(int(k) for k in self.filter_sizes))
-        object.__setattr__(self, "label_names", tuple(str(n) for n in self.label_names))
+        object.__setattr__(self, "filter_sizes", tuple(self.filter_sizes))
+        object.__setattr__(self, "label_names", tuple(self.label_names))
         problems = []
         if self.pool not in POOL_MODES:
             problems.append(f"pool must be one of {POOL_MODES}, got {self.pool!r}")
@@ -59,6 +65,14 @@ class ModelSpec:
             problems.append("feature_dim and pool_window must be positive")
         if self.max_len < self.min_len:
             problems.append(f"max_len {self.max_len} is shorter than the widest filter")
+        too_big = [f"{name} {getattr(self, name)}" for name, most in _LIMITS.items()
+                   if getattr(self, name) > most]  # fmt: skip
+        if too_big or max(self.filter_sizes, default=0) > _LIMITS["max_len"]:
+            problems.append(f"values out of range ({', '.join(too_big) or 'filter_sizes'})")
+        if not (0 <= self.pad_id < self.vocab_size and 0 <= self.unk_id < self.vocab_size):
+            problems.append("pad_id and unk_id must be ids of the vocabulary")
+        if not 0.0 <= self.dropout < 1.0:
+            problems.append(f"dropout must be in [0, 1), got {self.dropout}")
         if self.pool == "window" and self.max_len - self.min_len + 1 < self.pool_window:
             problems.append("max_len too short for window pooling")
         if problems:
@@ -96,7 +110,9 @@ class ModelSpec:
         if not isinstance(d, dict):
             raise ModelError("model spec is not a JSON object")
         version = d.get("format_version", FORMAT_VERSION)
-        if not isinstance(version, int) or version > FORMAT_VERSION:
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ModelError(f"model format version must be an integer, got {version!r}")
+        if version > FORMAT_VERSION:
             raise ModelError(
                 f"model format version {version} is newer than this cnnfeat understands "
                 f"({FORMAT_VERSION}); upgrade cnnfeat"
@@ -117,3 +133,29 @@ class ModelSpec:
         except json.JSONDecodeError as exc:
             raise ModelError(f"model spec is not valid JSON: {exc}") from None
         return cls.from_dict(d)
+
+
+def _check_types(spec: ModelSpec) -> None:
+    """JSON types, exactly: 512.0 is not a length and "1" is not a version (ModelError)."""
+
+    def is_int(value: object) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    wrong = [f"{name} must be an integer, got {getattr(spec, name)!r}"
+             for name in _INTS if not is_int(getattr(spec, name))]  # fmt: skip
+    if not isinstance(spec.filter_sizes, list | tuple) or not all(
+        is_int(k) for k in spec.filter_sizes
+    ):
+        wrong.append(f"filter_sizes must be a list of integers, got {spec.filter_sizes!r}")
+    if not isinstance(spec.label_names, list | tuple) or not all(
+        isinstance(n, str) for n in spec.label_names
+    ):
+        wrong.append(f"label_names must be a list of strings, got {spec.label_names!r}")
+    if not isinstance(spec.pool, str):
+        wrong.append(f"pool must be a string, got {spec.pool!r}")
+    if not isinstance(spec.lowercase, bool):
+        wrong.append(f"lowercase must be true or false, got {spec.lowercase!r}")
+    if not isinstance(spec.dropout, int | float) or isinstance(spec.dropout, bool):
+        wrong.append(f"dropout must be a number, got {spec.dropout!r}")
+    if wrong:
+        raise ModelError("invalid model spec: " + "; ".join(wrong))

@@ -218,6 +218,8 @@ def graph(
         opset_imports=[helper.make_opsetid("", 18)],
         ir_version=8,  # what every onnxruntime since 1.13 reads
     )
+    entry = model.metadata_props.add()  # the spec, as export writes it
+    entry.key, entry.value = "cnnfeat.spec", json.dumps(card(path.parent)["spec"])
     onnx.checker.check_model(model, full_check=True)
     onnx.save_model(model, str(path))
 
