@@ -7,6 +7,7 @@ and exit code 1 (2 is Typer's own for wrong usage, 130/143 for SIGINT/SIGTERM).
 from __future__ import annotations
 
 import json
+import math
 import shlex
 from enum import Enum
 from pathlib import Path
@@ -48,6 +49,20 @@ class EncodingErrors(str, Enum):
     replace = "replace"
 
 
+# Upper bounds of numeric options, far above any useful value: a typo such as
+# --threads 99999999999 is a usage error (exit 2), not a failure deep inside a library.
+MAX_THREADS = 1024  # = cnnfeat.runtime.embedder.MAX_THREADS (not imported: it loads onnxruntime)
+MAX_BATCH = 1 << 20  # = embedder.MAX_BATCH_SIZE
+MAX_LEN = 1_000_000  # the largest max_len a ModelSpec accepts
+MAX_COUNT = 1_000_000_000
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number")
+    return value
+
+
 # Options that embed and embed-dataset share, declared once.
 ModelOption = Annotated[
     Path | None,
@@ -86,11 +101,15 @@ def embed(
     device: Annotated[
         Device, typer.Option(help="auto uses CUDA only when its provider really starts.")
     ] = Device.auto,
-    batch_size: Annotated[int, typer.Option(min=1, help="Utterances per inference batch.")] = 256,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=MAX_BATCH, help="Utterances per inference batch.")
+    ] = 256,
     threads: Annotated[
         int | None,
         typer.Option(
-            min=1, help="onnxruntime CPU threads (default 1: the tokenizer uses the other cores)."
+            min=1,
+            max=MAX_THREADS,
+            help="onnxruntime CPU threads (default 1: the tokenizer uses the other cores).",
         ),
     ] = None,
     encoding_errors: EncodingErrorsOption = EncodingErrors.strict,
@@ -193,7 +212,8 @@ def train(
         ),
     ] = "glove-6b-50d",
     vocab_top_n: Annotated[
-        int, typer.Option(min=0, help="Also keep the vectors' N most frequent words.")
+        int,
+        typer.Option(min=0, max=MAX_COUNT, help="Also keep the vectors' N most frequent words."),
     ] = 30000,
     pool: Annotated[
         Pool,
@@ -203,16 +223,22 @@ def train(
     ] = Pool.global_,
     max_len: Annotated[
         int | None,
-        typer.Option(min=1, help="Tokens kept per utterance (default 512 global, 50 window)."),
+        typer.Option(
+            min=1, max=MAX_LEN, help="Tokens kept per utterance (default 512 global, 50 window)."
+        ),
     ] = None,
-    epochs: Annotated[int, typer.Option(min=1)] = 30,
+    epochs: Annotated[int, typer.Option(min=1, max=MAX_COUNT)] = 30,
     patience: Annotated[
         int,
-        typer.Option(min=1, help="Stop after this many epochs without a better dev weighted-F1."),
+        typer.Option(
+            min=1,
+            max=MAX_COUNT,
+            help="Stop after this many epochs without a better dev weighted-F1.",
+        ),
     ] = 5,
-    batch_size: Annotated[int, typer.Option(min=1)] = 64,
-    lr: Annotated[float, typer.Option(min=0.0)] = 1e-3,
-    dropout: Annotated[float, typer.Option(min=0.0, max=0.99)] = 0.5,
+    batch_size: Annotated[int, typer.Option(min=1, max=MAX_BATCH)] = 64,
+    lr: Annotated[float, typer.Option(min=0.0, callback=_finite)] = 1e-3,
+    dropout: Annotated[float, typer.Option(min=0.0, max=0.99, callback=_finite)] = 0.5,
     seed: Annotated[int, typer.Option()] = 1,
     class_weights: Annotated[
         bool, typer.Option(help="Weight the loss by inverse class frequency.")
@@ -247,7 +273,10 @@ def export_cmd(
     run_dir: Annotated[Path, typer.Argument(help="Run directory written by `cnnfeat train`.")],
     out: Annotated[Path, typer.Option(help="Model directory to write.")],
     atol: Annotated[
-        float, typer.Option(help="Largest ONNX-vs-PyTorch difference accepted.")
+        float,
+        typer.Option(
+            min=0.0, callback=_finite, help="Largest ONNX-vs-PyTorch difference accepted."
+        ),
     ] = 1e-5,
     graph: Annotated[
         ExportGraph,
@@ -313,6 +342,7 @@ def embed_dataset_cmd(
         int | None,
         typer.Option(
             min=1,
+            max=MAX_COUNT,
             help="Embedding workers (default: one per GPU; else one per core locally, 7 CPUs in 8 on a cluster).",
         ),
     ] = None,
@@ -396,4 +426,7 @@ def _str(path: Path | None) -> str | None:
 
 
 def main() -> None:
-    app()
+    """The console script (see runtime/entry.py, which installs Ctrl-C handling first)."""
+    from cnnfeat.runtime.entry import main as entry
+
+    entry()

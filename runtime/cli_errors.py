@@ -35,8 +35,9 @@ def cli_errors(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        previous = _catch_sigterm()
+        previous: list = []
         try:
+            previous += _catch_signals()
             return command(*args, **kwargs)
         except CnnfeatError as exc:
             raise _fail(str(exc)) from None
@@ -57,6 +58,9 @@ def cli_errors(command):
             where = f"{exc.filename}: " if exc.filename else ""
             raise _fail(f"{where}{exc.strerror or exc}") from None
         except Exception as exc:
+            stopped = _signal_behind(exc)  # an import cut short by Ctrl-C: ImportError
+            if stopped is not None:
+                raise _fail(*stopped) from None
             if os.environ.get("CNNFEAT_DEBUG"):
                 raise
             raise _fail(
@@ -65,7 +69,7 @@ def cli_errors(command):
             ) from None
         finally:
             _remove_temporaries()
-            _restore_sigterm(previous)
+            _restore_signals(previous)
 
     return wrapper
 
@@ -78,19 +82,38 @@ def _on_sigterm(signum, frame):
     raise _Terminated()
 
 
-def _catch_sigterm() -> list:
-    # Only the main thread may set handlers (a host that runs commands in a worker thread);
-    # a handler set outside Python (getsignal gives None) cannot be put back, so keep it.
+def _catch_signals() -> list:
+    """SIGINT raises KeyboardInterrupt and SIGTERM _Terminated while the command runs, so that
+    `finally` blocks clean up; returns what to restore (the entry point's exit-at-once).
+    Only the main thread may set handlers (a host that runs commands in a worker thread); a
+    handler set outside Python (getsignal gives None) cannot be put back, so keep it."""
     if threading.current_thread() is not threading.main_thread():
         return []
-    if signal.getsignal(signal.SIGTERM) is None:
-        return []
-    return [signal.signal(signal.SIGTERM, _on_sigterm)]
+    previous = []
+    for signum, handler in ((signal.SIGINT, signal.default_int_handler),
+                            (signal.SIGTERM, _on_sigterm)):  # fmt: skip
+        if signal.getsignal(signum) not in (None, signal.SIG_IGN):  # ignored: on purpose
+            previous.append((signum, signal.signal(signum, handler)))
+    return previous
 
 
-def _restore_sigterm(previous: list) -> None:
-    for handler in previous:
-        signal.signal(signal.SIGTERM, handler)
+def _restore_signals(previous: list) -> None:
+    for signum, handler in reversed(previous):
+        signal.signal(signum, handler)
+
+
+def _signal_behind(exc: BaseException) -> tuple[str, int] | None:
+    """(message, exit code) when a signal caused `exc` (a library that turns an interrupted
+    import into ImportError, say), else None."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, KeyboardInterrupt):
+            return "interrupted; no partial output was written", 130
+        if isinstance(exc, _Terminated):
+            return "terminated; no partial output was written", 143
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _remove_temporaries() -> None:

@@ -5,7 +5,6 @@
 """
 
 from cnnfeat.runtime.errors import CnnfeatError, DeviceError, InputError, ModelError, OutputError
-from cnnfeat.runtime.spec import ModelSpec
 
 __version__ = "0.1.0"
 
@@ -21,9 +20,14 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # Embedder pulls in onnxruntime; import it on first use so `import cnnfeat` stays cheap.
+    # Embedder pulls in onnxruntime; import it on first use so `import cnnfeat` stays cheap
+    # (and ModelSpec too: the `cnnfeat` program handles Ctrl-C only once this package is in).
     if name == "Embedder":
         from cnnfeat.runtime.embedder import Embedder
 
         return Embedder
+    if name == "ModelSpec":
+        from cnnfeat.runtime.spec import ModelSpec
+
+        return ModelSpec
     raise AttributeError(name)

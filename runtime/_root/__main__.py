@@ -1,5 +1,5 @@
 """`python -m cnnfeat` is the `cnnfeat` command."""
 
-from cnnfeat.runtime.cli import main
+from cnnfeat.runtime.entry import main
 
 main()
