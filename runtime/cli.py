@@ -160,10 +160,10 @@ def info(
     """Print a model's spec, its training metrics and the execution providers available here."""
     import onnxruntime as ort
 
-    from cnnfeat.runtime.model_dir import load_model_dir
+    from cnnfeat.runtime.embedder import Embedder
     from cnnfeat.runtime.session import cuda_driver_problem
 
-    loaded = load_model_dir(model_dir)
+    loaded = Embedder(model_dir, device="cpu").model_dir  # the whole directory is checked
     card = loaded.card
     typer.echo(f"model: {loaded.path}")
     typer.echo("spec: " + json.dumps(loaded.spec.to_dict(), sort_keys=True))
