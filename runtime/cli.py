@@ -352,6 +352,9 @@ def embed_dataset_cmd(
     ] = Device.auto,
     encoding_errors: EncodingErrorsOption = EncodingErrors.strict,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also show Ray's own log lines.")
+    ] = False,
 ) -> None:
     """Embed a corpus on a Ray cluster into Parquet shards (needs pip install 'cnnfeat\\[ray]').
 
@@ -361,7 +364,8 @@ def embed_dataset_cmd(
 
     summary = embed_dataset(input, output, column=column, address=address, workers=workers,
                             model_dir=model, device=device.value,
-                            encoding_errors=encoding_errors.value, progress=not quiet)  # fmt: skip
+                            encoding_errors=encoding_errors.value, progress=not quiet,
+                            verbose=verbose)  # fmt: skip
     if not quiet:
         typer.echo(summary.line(), err=True)
 

@@ -25,15 +25,19 @@ Ray is imported inside functions only: the single-machine path never needs it.
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import os
 import re
+import signal
+import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +58,7 @@ from cnnfeat.runtime.ray_source import (
     remove_output,
 )
 from cnnfeat.runtime.reading import ENCODING_ERRORS
+from cnnfeat.runtime.writing import _signals_deferred
 
 # A CPU worker holds one CPU, so it runs one thread: onnxruntime's (threads=1) and the
 # tokenizer's (its Rust thread pool would otherwise take every core of the node).
@@ -157,6 +162,7 @@ def embed_dataset(
     encoding_errors: str = "strict",
     progress: bool = True,
     rows_per_batch: int = ROWS_PER_BATCH,
+    verbose: bool = False,
 ) -> DatasetSummary:
     """Embed every row of the files under `input` (a file, directory or glob; local or a
     pyarrow URI such as s3://) into Parquet shards under `output`, on Ray.
@@ -165,6 +171,8 @@ def embed_dataset(
     cluster this process is already connected to, else starts a local one.
     workers: embedding actors (default: one per GPU; else 7 CPUs in 8, the rest reads and
     writes). A local cluster gets `workers` + 1 CPUs (default: one worker per core).
+    verbose: keep Ray's own log lines; without it a successful run shows only the progress
+    and the summary.
     """
     ray = _import_ray()
     from cnnfeat.runtime.model_dir import CARD_FILE, MODEL_FILE, TOKENIZER_FILE, load_model_dir
@@ -179,45 +187,87 @@ def embed_dataset(
     files = {name: (loaded.path / name).read_bytes()
              for name in (MODEL_FILE, TOKENIZER_FILE, CARD_FILE)}  # fmt: skip
 
-    started_here = not ray.is_initialized()
-    if started_here:
-        _start_ray(ray, address, workers)
-    try:
-        started = time.perf_counter()
-        gpus = int(ray.cluster_resources().get("GPU", 0))
-        on_gpu = _use_gpu(device, gpus)
-        workers = _check_workers(workers, gpus if on_gpu else None, ray.cluster_resources())
-        source = make_datasource(paths, in_fs, column, encoding_errors, rows_per_batch)
-        ds = ray.data.read_datasource(source).map_batches(
-            EmbedBatch,
-            fn_constructor_kwargs={
-                "model": files,
-                "column": TEXT,
-                "drop_text": True,
-                "device": "cuda" if on_gpu else "cpu",
-                "threads": None if on_gpu else 1,
-            },
-            batch_size=rows_per_batch,
-            batch_format="pyarrow",
-            compute=ray.data.ActorPoolStrategy(size=workers),
-            **({"num_gpus": 1} if on_gpu else _ONE_CPU),
-        )
-        # Faults: Ray Data's actor pools default to max_restarts=-1 and max_task_retries=-1,
-        # so a killed actor is restarted and its unfinished block redone; a block's output is
-        # kept only once its task has finished, so no row is lost or written twice
-        # (tests/test_distributed.py kills one mid-run).
-        try:
-            with _ray_data_logging(ray.data, progress):
-                _run(lambda: ds.write_parquet(output, filesystem=out_fs))
-        except BaseException:
-            remove_output(out_fs, out_root, out_existed)  # no half-written corpus left behind
-            raise
-        rows = count_rows(out_fs, out_root)
-        return DatasetSummary(rows, time.perf_counter() - started, workers,
-                              "cuda" if on_gpu else "cpu", output)  # fmt: skip
-    finally:
+    with _native_stderr_silenced(not verbose):
+        started_here = not ray.is_initialized()
         if started_here:
-            ray.shutdown()
+            _start_ray(ray, address, workers, verbose)
+        try:
+            started = time.perf_counter()
+            gpus = int(ray.cluster_resources().get("GPU", 0))
+            on_gpu = _use_gpu(device, gpus)
+            workers = _check_workers(workers, gpus if on_gpu else None, ray.cluster_resources())
+            source = make_datasource(paths, in_fs, column, encoding_errors, rows_per_batch)
+            ds = ray.data.read_datasource(source).map_batches(
+                EmbedBatch,
+                fn_constructor_kwargs={
+                    "model": files,
+                    "column": TEXT,
+                    "drop_text": True,
+                    "device": "cuda" if on_gpu else "cpu",
+                    "threads": None if on_gpu else 1,
+                },
+                batch_size=rows_per_batch,
+                batch_format="pyarrow",
+                compute=ray.data.ActorPoolStrategy(size=workers),
+                **({"num_gpus": 1} if on_gpu else _ONE_CPU),
+            )
+            # Faults: Ray Data's actor pools default to max_restarts=-1 and max_task_retries=-1,
+            # so a killed actor is restarted and its unfinished block redone; a block's output is
+            # kept only once its task has finished, so no row is lost or written twice
+            # (tests/test_distributed.py kills one mid-run).
+            try:
+                with _ray_data_logging(ray.data, progress):
+                    _run(lambda: ds.write_parquet(output, filesystem=out_fs))
+            except BaseException:
+                remove_output(out_fs, out_root, out_existed)  # no half-written corpus left behind
+                raise
+            rows = count_rows(out_fs, out_root)
+            return DatasetSummary(rows, time.perf_counter() - started, workers,
+                                  "cuda" if on_gpu else "cpu", output)  # fmt: skip
+        finally:
+            if started_here:
+                ray.shutdown()
+
+
+@contextmanager
+def _native_stderr_silenced(silence: bool) -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null while Ray runs, and Python's stderr (cnnfeat's own
+    lines, progress, Ray's Python logging) to a copy of it. Ray's C++ core writes straight to
+    descriptor 2, with no setting to stop it: an "error" line on every successful Ray Data
+    actor job (ray-project/ray#57733), a stack dump when the job is stopped by a signal."""
+    stream = sys.stderr
+    try:
+        if not silence or stream.fileno() != 2:
+            raise ValueError("nothing to do")
+        stream.flush()
+        saved = os.dup(2)
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        yield  # not a real stderr (a test runner's capture), or -v
+        return
+    copy = open(saved, "w", encoding=stream.encoding, errors=stream.errors, buffering=1)  # noqa: SIM115
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+    _point_handlers((stream, sys.__stderr__), copy)
+    sys.stderr = copy
+    try:
+        yield
+    finally:
+        copy.flush()
+        os.dup2(saved, 2)
+        sys.stderr = stream
+        _point_handlers((copy,), stream)  # those made meanwhile (Ray's) too
+        copy.close()
+
+
+def _point_handlers(old: tuple, new: Any) -> None:
+    """Logging handlers that write to one of `old` streams write to `new` from now on."""
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):
+            stream = getattr(handler, "stream", None)  # FileHandlers hold files, never these
+            if isinstance(handler, logging.StreamHandler) and stream in old:
+                handler.setStream(new)
 
 
 def _import_ray():
@@ -229,20 +279,38 @@ def _import_ray():
     return ray
 
 
-def _start_ray(ray, address: str | None, workers: int | None) -> None:
+def _start_ray(ray, address: str | None, workers: int | None, verbose: bool = False) -> None:
     # A local cluster's start-up notices are nothing its user can act on; a remote one's are.
-    level = logging.WARNING if address else logging.ERROR
+    level = logging.INFO if verbose else logging.WARNING if address else logging.ERROR
     options: dict[str, Any] = {"logging_level": level, "include_dashboard": False}
     if address is None:
         # A local cluster: the embedding actors (one per core by default), plus one CPU for
         # the reading and writing tasks, which are light beside embedding.
         options["num_cpus"] = (workers or os.cpu_count() or 1) + 1
+    # ray.init installs SIGTERM handlers of its own (exit 15, leaving the local cluster's
+    # processes to die on their own); the command's handler, which unwinds through
+    # ray.shutdown(), is kept. A signal while a local cluster starts (a few seconds) waits
+    # until it is up: cut short, its agents outlive the job.
+    sigterm = signal.getsignal(signal.SIGTERM)
+    utils = getattr(getattr(ray, "_private", None), "utils", None)
+    setter = getattr(utils, "set_sigterm_handler", None)
+    if setter is not None and callable(sigterm):
+        utils.set_sigterm_handler = lambda handler: None
     try:
-        ray.init(address=address, **options)
+        with _signals_deferred() if address is None else nullcontext():
+            ray.init(address=address, **options)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise CnnfeatError(
             f"cannot reach the Ray cluster at {address}: {first_line(exc)}"
         ) from None
+    except BaseException:  # SIGTERM or Ctrl-C half way: stop what was started
+        ray.shutdown()
+        raise
+    finally:
+        if setter is not None:
+            utils.set_sigterm_handler = setter
+        if callable(sigterm) and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, sigterm)
 
 
 def _check_workers(workers: int | None, gpus: int | None, resources: dict) -> int:

@@ -11,6 +11,7 @@ import fnmatch
 import glob
 import io
 import os
+from collections import Counter
 from collections.abc import Iterator
 from itertools import islice
 from typing import Any
@@ -57,15 +58,15 @@ def list_inputs(input: str) -> tuple[list[str], Any]:
             fs = pafs.LocalFileSystem()
         else:
             base = input[: input.rindex("/", 0, min(wild)) + 1]
-            fs, root = _filesystem(base)
+            fs, root = _filesystem(base, InputError)
             pattern = root.rstrip("/") + "/" + input[len(base) :]
             listing = fs.get_file_info(pafs.FileSelector(root, recursive=True))
             found = [i.path for i in listing if fnmatch.fnmatchcase(i.path, pattern)]
         found = [p for p in found if fs.get_file_info(p).type == pafs.FileType.File]
         if not found:
             raise InputError("no file matches this pattern", input)
-        return sorted(found), fs
-    fs, root = _filesystem(input)
+        return _once_each(sorted(found), fs), fs
+    fs, root = _filesystem(input, InputError)
     info = fs.get_file_info(root)
     if info.type == pafs.FileType.NotFound:
         raise InputError("no such file or directory", input)
@@ -79,15 +80,36 @@ def list_inputs(input: str) -> tuple[list[str], Any]:
             found.append(item.path)
     if not found:
         raise InputError(f"no {', '.join(SUFFIXES)} files in this directory", input)
-    return sorted(found), fs
+    return _once_each(sorted(found), fs), fs
 
 
-def _filesystem(location: str) -> tuple[Any, str]:
-    """The pyarrow filesystem of a local path or a URI (s3://...), and the path in it."""
+def _once_each(paths: list[str], fs: Any) -> list[str]:
+    """Local paths that reach the same file (a symlink loop gives the same files again at
+    every depth) are read once, under the first name."""
+    import pyarrow.fs as pafs
+
+    if not isinstance(fs, pafs.LocalFileSystem):
+        return paths
+    seen: set[str] = set()
+    kept = []
+    for path in paths:
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            kept.append(path)
+    return kept
+
+
+def _filesystem(location: str, error: type[Exception] = OutputError) -> tuple[Any, str]:
+    """The pyarrow filesystem of a local path or a URI (s3://...), and the path in it; a URI
+    pyarrow cannot open is `error` (InputError for inputs) in one line."""
     import pyarrow.fs as pafs
 
     if "://" in location:
-        return pafs.FileSystem.from_uri(location)
+        try:
+            return pafs.FileSystem.from_uri(location)
+        except (ValueError, OSError) as exc:  # ArrowInvalid is a ValueError
+            raise error(f"{location}: cannot open this location ({first_line(exc)})") from None
     return pafs.LocalFileSystem(), os.path.abspath(location)
 
 
@@ -106,10 +128,18 @@ def check_output(output: str) -> tuple[Any, str, bool]:
     import pyarrow.fs as pafs
 
     fs, root = _filesystem(output)
-    info = fs.get_file_info(root)
+    try:
+        info = fs.get_file_info(root)
+        listing = (
+            fs.get_file_info(pafs.FileSelector(root))
+            if info.type == pafs.FileType.Directory
+            else []
+        )
+    except OSError as exc:  # no network, no credentials, no such bucket
+        raise OutputError(f"{output}: cannot reach this location ({first_line(exc)})") from None
     if info.type == pafs.FileType.File:
         raise OutputError(f"{output} is a file; --output names a directory for Parquet shards")
-    if info.type == pafs.FileType.Directory and fs.get_file_info(pafs.FileSelector(root)):
+    if listing:
         raise OutputError(f"{output} is not empty; choose a new --output directory")
     return fs, root, info.type == pafs.FileType.Directory
 
@@ -236,6 +266,9 @@ def _parquet_blocks(handle: Any, path: str, column: str | None, rows_per_batch: 
     elif column not in names:
         raise InputError(f"no column {column!r} (columns: {', '.join(names)})", path)
     _check_names(names, path)
+    repeated = sorted(name for name, n in Counter(names).items() if n > 1)
+    if repeated:
+        raise InputError(f"column names {repeated} occur more than once; rename them", path)
     text_type = parquet.schema_arrow.field(column).type
     if not pa.types.is_string(text_type) and not pa.types.is_large_string(text_type):
         raise InputError(f"column {column!r} is {text_type}, not strings", path)

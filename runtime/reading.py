@@ -17,6 +17,7 @@ import io
 import json
 import re
 import sys
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
@@ -293,6 +294,9 @@ def _table_records(
         return  # an empty file: no rows
     if not header:
         raise InputError("the first line should be the header row, but it is empty", path, 1)
+    repeated = sorted(name for name, n in Counter(header).items() if n > 1)
+    if repeated:  # one of them would be lost when the other columns are kept (embed-dataset)
+        raise InputError(f"column names {repeated} occur more than once; rename them", path, 1)
     if column is None:
         column = default_column(header, path, 1)
     elif column not in header:
