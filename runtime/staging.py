@@ -75,6 +75,7 @@ def staged_directory(target: str | Path) -> Iterator[Path]:
     Errors while writing or swapping (disk full, permissions) become one OutputError naming
     `target`, never the staging directory. Other exceptions pass through unchanged.
     """
+    shown = str(target)  # as the user gave it
     target = Path(os.path.abspath(target))
     if target.is_symlink():
         target = Path(os.path.realpath(target))
@@ -88,7 +89,7 @@ def staged_directory(target: str | Path) -> Iterator[Path]:
             _LIVE.add(staging)
         os.chmod(staging, replaced_mode(target, 0o777))  # mkdtemp makes it private
     except OSError as exc:
-        raise OutputError(f"cannot write {target}: {_reason(exc)}; choose another --out") from None
+        raise OutputError(f"cannot write {shown}: {_reason(exc)}; choose another --out") from None
     try:
         yield staging
         _sync_tree(staging)
@@ -97,11 +98,11 @@ def staged_directory(target: str | Path) -> Iterator[Path]:
         with _signals_deferred():
             _remove(staging)
         if isinstance(exc, OSError):
-            raise OutputError(f"writing {target} failed: {_reason(exc)}; "
-                              f"{target} was left as it was") from None  # fmt: skip
+            raise OutputError(f"writing {shown} failed: {_reason(exc)}; "
+                              f"{shown} was left as it was") from None  # fmt: skip
         if isinstance(exc, OutputError) and str(staging) in str(exc):
             # A file writer's own message: name the file as the user will know it.
-            raise OutputError(str(exc).replace(str(staging), str(target))) from None
+            raise OutputError(str(exc).replace(str(staging), shown)) from None
         raise
 
 

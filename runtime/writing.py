@@ -330,7 +330,7 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def _reason(exc: OSError) -> str:
-    return exc.strerror or type(exc).__name__
+    return exc.strerror or str(exc) or type(exc).__name__
 
 
 def _npy_header(rows: int, dim: int) -> bytes:

@@ -127,9 +127,9 @@ def test_train_save_at_every_step(
     metrics = {"vectors": {"source": "test"}, "dev": {"weighted_f1": 0.5}}
     target = tmp_path / "runs" / "run"
 
-    class SavingTokenizer:  # tokenizers' class is built in Rust: its save cannot be patched
-        def save(self, path: str) -> None:
-            tokenizer.save(path)
+    class SavingTokenizer:  # tokenizers' class is built in Rust: it cannot be patched
+        def to_str(self, pretty: bool = False) -> str:
+            return tokenizer.to_str(pretty)
 
     def save() -> None:
         train._write_run(target, model, model.spec, SavingTokenizer(), metrics)
@@ -137,7 +137,7 @@ def test_train_save_at_every_step(
     new = reference(save, target)
     assert set(new) == {"checkpoint.pt", "tokenizer.json", "metrics.json"}
     faults = Faults(monkeypatch, [
-        (train.torch, "save"), (SavingTokenizer, "save"), (Path, "write_text"),
+        (Path, "write_bytes"), (SavingTokenizer, "to_str"), (Path, "write_text"),
         (staging.os, "fsync"), (staging.os, "rename"), (staging, "_exchange"),
         (staging.os, "chmod"), (staging.tempfile, "mkdtemp"),
     ])  # fmt: skip
@@ -353,3 +353,61 @@ def test_a_write_error_names_the_target(tmp_path: Path) -> None:
         with staged_directory(target):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/x/.run.staging-1-ab/f")
     assert list(tmp_path.iterdir()) == []
+
+
+# --- a real write limit (ulimit -f), end to end through the CLI ---------------------------------
+
+
+def _limited(limit: int):
+    def preexec() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return preexec
+
+
+def _cli(args: list, limit: int) -> subprocess.CompletedProcess:
+    # Python ignores SIGXFSZ, so a write past the limit fails with EFBIG, as on a full disk.
+    return subprocess.run([sys.executable, "-m", "cnnfeat", *map(str, args)], capture_output=True,
+                          text=True, timeout=300, preexec_fn=_limited(limit))  # fmt: skip
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX resource limits")
+def test_write_limit_keeps_old_outputs(tiny_global: TinyModel, tmp_path: Path) -> None:
+    model = Path(shutil.copytree(tiny_global.model_dir, tmp_path / "m" / "model"))
+    before = tree(model)
+    result = _cli(["conformance", model], limit=8192)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines() == [
+        f"cnnfeat: error: writing {model / 'conformance.json'} failed: File too large; "
+        f"{model / 'conformance.json'} was left as it was"
+    ]
+    assert tree(model) == before and sorted(p.name for p in model.parent.iterdir()) == ["model"]
+
+    result = _cli(["export", tiny_global.run_dir, "--out", model], limit=8192)
+    assert result.returncode == 1, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"cnnfeat: error: writing {model} failed: File too large"), line
+    assert tree(model) == before and sorted(p.name for p in model.parent.iterdir()) == ["model"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX resource limits")
+def test_write_limit_while_train_saves(tmp_path: Path) -> None:
+    rows = "".join(f"w{i} w{i + 1} w{i + 2},{'ab'[i % 2]}\n" for i in range(40))
+    (tmp_path / "train.csv").write_text("text,label\n" + rows)
+    (tmp_path / "vectors.txt").write_text(
+        "".join(f"w{i} {i / 10} 0.5 -0.25 1\n" for i in range(45))
+    )
+    run = tmp_path / "run"
+    put(run, OLD)
+    result = _cli(["train", "--train", tmp_path / "train.csv", "--out", run, "--vectors",
+                   tmp_path / "vectors.txt", "--epochs", "1", "--max-len", "10",
+                   "--vocab-top-n", "0", "-q"], limit=16384)  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"cnnfeat: error: writing {run} failed: "), line
+    assert "staging" not in line and "internal error" not in line
+    assert tree(run) == OLD
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "train.csv", "vectors.txt"]

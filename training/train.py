@@ -8,6 +8,7 @@ directory holds everything export needs: `checkpoint.pt` (weights + spec), `toke
 from __future__ import annotations
 
 import copy
+import io
 import json
 import random
 import time
@@ -290,16 +291,14 @@ def _write_run(out: Path, model, spec: ModelSpec, tokenizer, metrics: dict) -> N
     """Every file of the run goes into a staging directory, which then replaces `out` whole
     (runtime/staging.py): `out` is the old run or the new one, never a mix."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    # Serialised in memory first: torch and tokenizers report a failed write (a full disk)
+    # in their own words; Python's own writes say "No space left on device".
+    checkpoint = io.BytesIO()
+    torch.save({"spec": spec.to_dict(), "state_dict": state, "vectors": metrics["vectors"]},
+               checkpoint)  # fmt: skip
     with staged_directory(out) as staging:
-        try:
-            torch.save({"spec": spec.to_dict(), "state_dict": state,
-                        "vectors": metrics["vectors"]}, staging / CHECKPOINT)  # fmt: skip
-        except RuntimeError as exc:  # torch reports a failed write (disk full) this way
-            raise OSError(f"cannot save {CHECKPOINT} ({_first_line(exc)})") from None
-        try:
-            tokenizer.save(str(staging / "tokenizer.json"))
-        except Exception as exc:  # tokenizers raises its own exception type
-            raise OSError(f"cannot save tokenizer.json ({_first_line(exc)})") from None
+        (staging / CHECKPOINT).write_bytes(checkpoint.getbuffer())
+        (staging / "tokenizer.json").write_text(tokenizer.to_str(pretty=True), encoding="utf-8")
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
 
 
