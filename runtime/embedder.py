@@ -207,8 +207,8 @@ def as_lines(lines: object) -> list[str]:
     for i, line in enumerate(items):
         if not isinstance(line, str):
             shown = repr(line) if len(repr(line)) <= 40 else repr(line)[:37] + "..."
-            raise ArgumentError(f"item {i} is {type(line).__name__} ({shown}), not str; embed "
-                                "takes one string per row")  # fmt: skip
+            raise ArgumentError(f"line {i + 1} is {type(line).__name__}, not str ({shown}); "
+                                "embed takes one string per row")  # fmt: skip
     return items
 
 

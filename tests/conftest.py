@@ -10,6 +10,7 @@ import csv
 import importlib.util
 import json
 import re
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,10 @@ TINY_WORDS = [f"w{i}" for i in range(200)]  # ids 2..201; [PAD]=0, [UNK]=1
 def pytest_configure(config: pytest.Config) -> None:
     # torch's ONNX exporter trips over its own deprecations; they say nothing about cnnfeat.
     config.addinivalue_line("filterwarnings", "ignore:.*LeafSpec:FutureWarning")
+    # A shell starts background jobs (`pytest ... &`) with SIGINT ignored, which Python and
+    # cnnfeat respect; the Ctrl-C tests need it delivered, here and in their child processes.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @dataclass(frozen=True)

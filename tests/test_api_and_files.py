@@ -38,10 +38,10 @@ def embedder(tiny_global: TinyModel):
         ({"a": 1}, "got a dict, which has no row order"),
         ({"a", "b"}, "got a set, which has no row order"),
         (np.array([["a", "b"], ["c", "d"]]), "got an array of shape (2, 2)"),
-        ([("a", "b")], "item 0 is tuple"),
-        (["ok", None], "item 1 is NoneType (None), not str"),
-        ((x for x in ["a", None]), "item 1 is NoneType"),
-        ([b"bytes"], "item 0 is bytes"),
+        ([("a", "b")], "line 1 is tuple"),
+        (["ok", None], "line 2 is NoneType, not str (None)"),
+        ((x for x in ["a", None]), "line 2 is NoneType"),
+        ([b"bytes"], "line 1 is bytes"),
         (5, "got int"),
     ],
 )
@@ -87,7 +87,7 @@ def test_any_list_gives_rows_or_an_input_error(embedder, items: list) -> None:
         assert embedder.embed(items).shape == (len(items), 100)
     else:
         bad = next(i for i, item in enumerate(items) if not isinstance(item, str))
-        with pytest.raises(cnnfeat.InputError, match=f"item {bad} is "):
+        with pytest.raises(cnnfeat.InputError, match=f"line {bad + 1} is "):
             embedder.embed(items)
 
 
