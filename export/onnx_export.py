@@ -30,6 +30,7 @@ from torch import nn
 from cnnfeat.export.fast_graph import CnnWeights, build_model, table_bytes
 from cnnfeat.runtime.batching import pad_batch
 from cnnfeat.runtime.conformance import CONFORMANCE_FILE, write_conformance
+from cnnfeat.runtime.embedder import load_tokenizer
 from cnnfeat.runtime.errors import InputError, ModelError, OutputError
 from cnnfeat.runtime.model_dir import CARD_FILE, MODEL_FILE, TOKENIZER_FILE, sha256_file
 from cnnfeat.runtime.session import make_session
@@ -93,6 +94,11 @@ def export_model(
     if not tokenizer.is_file():
         raise InputError(f"{TOKENIZER_FILE} is missing; train again or copy the whole run "
                          "directory", str(run_dir))  # fmt: skip
+    try:  # damaged, or another run's: say so naming the run's file
+        load_tokenizer(tokenizer, spec)
+    except ModelError as exc:
+        what = str(exc).split("; copy the model directory")[0]
+        raise InputError(f"{what}; train again or copy the run directory again") from None
 
     with staged_directory(out_dir) as staging:
         model_path = staging / MODEL_FILE

@@ -91,6 +91,7 @@ def test_export_replaces_a_model_directory_and_fills_an_empty_one(
         ("metrics.json", b'{"config": {"command": 5}}', "'config.command' is not a string"),
         ("checkpoint.pt", b"this is text, not a checkpoint", "not a readable PyTorch checkpoint"),
         ("checkpoint.pt", None, "not a readable PyTorch checkpoint"),  # truncated
+        ("tokenizer.json", b'{"x": 1}', "tokenizer.json: not a tokenizers file"),
     ],
 )
 def test_damaged_run_directory_is_one_line(
