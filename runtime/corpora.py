@@ -438,4 +438,6 @@ def read_labelled_corpus(path: str | Path) -> tuple[list[str], list[str]] | None
             path,
         )
     utterances = read_dailydialog(path, str(labels_path))
+    if not utterances:
+        raise InputError("no data rows", path)
     return [u.text for u in utterances], [u.label or "" for u in utterances]
