@@ -4,6 +4,7 @@ are written for these tests (IEMOCAP is licensed; DailyDialog lines imitate its 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -148,3 +149,22 @@ def test_iemocap_embed_and_bad_line(tiny_global: TinyModel, tmp_path: Path) -> N
     assert "turns.txt:7: not an IEMOCAP transcript line" in one_error_line(result)
     with pytest.raises(InputError, match="IEMOCAP transcripts carry no emotion labels"):
         read_labelled(path)
+
+
+@pytest.mark.slow
+def test_cnnfeat_train_on_dailydialog(tmp_path: Path) -> None:
+    pytest.importorskip("torch", reason="the [train] extra (torch) is not installed")
+    train, dev = dailydialog(tmp_path, "train"), dailydialog(tmp_path, "validation")
+    rng = np.random.default_rng(0)
+    with (tmp_path / "vectors.txt").open("w") as f:
+        for i in range(200):
+            f.write(f"w{i} " + " ".join(f"{v:.4f}" for v in rng.normal(size=8)) + "\n")
+    result = invoke("train", "--train", train, "--dev", dev, "--out", tmp_path / "run",
+                    "--vectors", tmp_path / "vectors.txt", "--epochs", "1", "--max-len", "12",
+                    "--vocab-top-n", "0", "-q")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["data"]["train"]["rows"] == 9
+    assert set(metrics["spec"]["label_names"]) == {
+        "no emotion", "happiness", "anger", "surprise", "sadness", "disgust"
+    }  # fmt: skip
