@@ -198,3 +198,24 @@ def test_emorynlp_csv_and_json_scenes(tmp_path: Path) -> None:
     table = pq.read_table(tmp_path / "j.parquet")
     assert table.num_rows == 1344 and len(set(table.column("dialogue_id").to_pylist())) == 99
     assert table.column("dialogue_id")[0].as_py() == "s01_e15_c01"
+
+
+def test_staged_file_renames_only_on_success(tmp_path: Path) -> None:
+    from cnnfeat.runtime.errors import OutputError
+    from cnnfeat.runtime.writing import staged_file
+
+    target = tmp_path / "out.npz"
+    target.write_bytes(b"previous")
+    with pytest.raises(RuntimeError), staged_file(str(target)) as temp:
+        temp.write_bytes(b"half")
+        raise RuntimeError("stop")
+    assert target.read_bytes() == b"previous" and sorted(tmp_path.iterdir()) == [target]
+    with staged_file(str(target)) as temp:
+        assert temp.parent == tmp_path and temp.name.startswith(".out.npz.")
+        temp.write_bytes(b"new")
+    assert target.read_bytes() == b"new" and sorted(tmp_path.iterdir()) == [target]
+    with (
+        pytest.raises(OutputError, match="cannot write in"),
+        staged_file(str(tmp_path / "no" / "x")),
+    ):
+        pass
