@@ -169,8 +169,8 @@ def _dialogue_columns(
     columns: Columns, available: list[str], path: str, dialogues: bool
 ) -> tuple[tuple[str, ...], str | None, bool]:
     """(dialogue id columns, order column, whether the id is EmoryNLP's sNN_eNN_cNN)."""
-    order = columns.order
-    if order is not None and order not in available:
+    order = columns.order or _if_there("Utterance_ID", available)
+    if order not in available + [None]:
         raise _no_column(order, available, path)
     if columns.dialogue is not None:
         for name in columns.dialogue:
@@ -178,11 +178,11 @@ def _dialogue_columns(
                 raise _no_column(name, available, path)
         return columns.dialogue, order, False
     if "Dialogue_ID" in available:  # MELD
-        return ("Dialogue_ID",), order or _if_there("Utterance_ID", available), False
+        return ("Dialogue_ID",), order, False
     if {"Season", "Episode", "Scene_ID"} <= set(available):  # EmoryNLP CSV
         return (
             ("Season", "Episode", "Scene_ID"),
-            order or _if_there("Utterance_ID", available),
+            order,
             True,
         )
     if not dialogues:
