@@ -22,6 +22,7 @@ Formats, as published:
 from __future__ import annotations
 
 import ast
+import csv
 import json
 import re
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnfeat.runtime.errors import InputError
-from cnnfeat.runtime.reading import TEXT_COLUMNS, Record, read_records
+from cnnfeat.runtime.reading import Record, default_column, read_records
 
 CORPORA = ("table", "emorynlp-json", "dailydialog", "iemocap")
 SPEAKER_COLUMNS = ("Speaker", "speaker", "speakers")
@@ -134,7 +135,7 @@ def read_table(
     first = next(records, None)
     if first is None:
         return []
-    text_column = column or next(c for c in TEXT_COLUMNS if c not in first.fields)
+    text_column = column or _default_text_column(path, first)
     available = list(first.fields)
     dialogue, order, emorynlp = _dialogue_columns(columns, available, path, dialogues)
     speaker = _pick(columns.speaker, SPEAKER_COLUMNS, available, path)
@@ -163,6 +164,20 @@ def read_table(
             )
         )
     return out
+
+
+def _default_text_column(path: str, first: Record) -> str:
+    """The text column `read_records` picked (the first of TEXT_COLUMNS in the header): the
+    header is read again here, as read_records does not say which one it took. The file has
+    already been read past its first record, so its header is known to be sound."""
+    if Path(path).suffix.lower() == ".jsonl":
+        with open(path, encoding="utf-8-sig") as handle:
+            names = list(json.loads(handle.readline()))
+    else:
+        delimiter = "\t" if Path(path).suffix.lower() == ".tsv" else ","
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+            names = next(csv.reader(handle, delimiter=delimiter))
+    return default_column(names, path, 1)
 
 
 def _dialogue_columns(

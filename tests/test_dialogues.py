@@ -89,6 +89,7 @@ def test_named_columns_and_no_label(tiny_global: TinyModel, tmp_path: Path):
                    "turn", "--speaker-column", "who", "-o", out)  # fmt: skip
     assert result.exit_code == 0, result.output
     got = pq.read_table(out).drop(["features"]).to_pylist()
+    assert [r["text"] for r in got] == [rows[1][3], rows[0][3], ""]  # under its own name
     assert [(r["dialogue_id"], r["speaker"], r["label"]) for r in got] == [
         ("x1", "b", None), ("x1", "a", None), ("x2", "a", None)
     ]  # fmt: skip
