@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnfeat.runtime.errors import InputError
-from cnnfeat.runtime.reading import Record, default_column, read_records
+from cnnfeat.runtime.reading import Record, default_column, input_format, read_records
 
 CORPORA = ("table", "emorynlp-json", "dailydialog", "iemocap")
 SPEAKER_COLUMNS = ("Speaker", "speaker", "speakers")
@@ -170,11 +170,14 @@ def _default_text_column(path: str, first: Record) -> str:
     """The text column `read_records` picked (the first of TEXT_COLUMNS in the header): the
     header is read again here, as read_records does not say which one it took. The file has
     already been read past its first record, so its header is known to be sound."""
-    if Path(path).suffix.lower() == ".jsonl":
+    fmt = input_format(path, None)
+    if fmt == "text":
+        return "text"  # plain lines: no header
+    if fmt == "jsonl":
         with open(path, encoding="utf-8-sig") as handle:
             names = list(json.loads(handle.readline()))
     else:
-        delimiter = "\t" if Path(path).suffix.lower() == ".tsv" else ","
+        delimiter = "\t" if fmt == "tsv" else ","
         with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
             names = next(csv.reader(handle, delimiter=delimiter))
     return default_column(names, path, 1)
