@@ -190,8 +190,11 @@ def _embed_dialogues(input, output, layout, per_dialogue, column, dialogue_colum
         raise OutputError(f"{output} is the input file; choose another -o")
     names = tuple(c.strip() for c in dialogue_column.split(",")) if dialogue_column else None
     columns = Columns(names, order_column, speaker_column, label_column)
-    embedder = Embedder(model, device=device.value, threads=threads, batch_size=batch_size,
+
+    def embedder() -> Embedder:  # loaded once the input has been read
+        return Embedder(model, device=device.value, threads=threads, batch_size=batch_size,
                         fp16=fp16)  # fmt: skip
+
     summary = embed_dialogues(input, output, embedder, layout, column, columns,
                               _str(labels), encoding_errors.value, per_dialogue)  # fmt: skip
     if not quiet:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,7 +145,7 @@ def write_parquet(path: str, dialogues: Sequence[Dialogue], features: np.ndarray
 def embed_dialogues(
     input_path: str,
     output_path: str,
-    embedder: Embedder,
+    embedder: Embedder | Callable[[], Embedder],
     corpus: str = "table",
     column: str | None = None,
     columns: Columns | None = None,
@@ -155,7 +155,9 @@ def embed_dialogues(
 ) -> DialogueSummary:
     """Embed a conversation file. per_dialogue: `.npz`/`.parquet` by dialogue (see the module
     docstring); else the line-by-line layout of `cnnfeat embed` (.npy/.npz/.jsonl/.csv), rows
-    in file order. Raises InputError, OutputError."""
+    in file order. `embedder` may be a function that loads one: it is called once the input
+    has been read, so bad input is reported before a model is loaded. Raises InputError,
+    OutputError."""
     started = time.perf_counter()
     suffix = Path(output_path).suffix.lower()
     if per_dialogue and suffix not in DIALOGUE_FORMATS:
@@ -170,6 +172,8 @@ def embed_dialogues(
         input_path, corpus, column, columns, labels_path, encoding_errors, dialogues=per_dialogue
     )
     dialogues = group_dialogues(utterances, input_path) if per_dialogue else []
+    if not isinstance(embedder, Embedder):
+        embedder = embedder()
     features = embed_texts(embedder, [u.text for u in utterances])
     if not per_dialogue:
         with FeatureWriter(output_path, embedder.dim) as writer:
