@@ -46,6 +46,7 @@ DAILYDIALOG_EMOTIONS = (
 )
 _DAILYDIALOG_NAME = re.compile(r"dialogues_(text|train|validation|test)\.txt")
 _IEMOCAP_NAME = re.compile(r"Ses\d\d[FM]_\w+\.txt")
+_IEMOCAP_SUMMARY = re.compile(r"\[\d+(?:\.\d*)? - \d+(?:\.\d*)?\]")
 _IEMOCAP_LINE = re.compile(r"(\S+) \[(\d+(?:\.\d*)?)-(\d+(?:\.\d*)?)\]:\s?(.*)")
 _EOU = "__eou__"
 
@@ -113,10 +114,10 @@ def read_utterances(
     """
     if corpus == "dailydialog":
         return read_dailydialog(path, labels_path, encoding_errors)
-    if labels_path is not None:
-        raise InputError("--labels is for DailyDialog's emotion file (--corpus dailydialog)")
     if corpus == "iemocap":
-        return read_iemocap(path, encoding_errors)
+        return read_iemocap(path, labels_path, encoding_errors)
+    if labels_path is not None:
+        raise InputError("--labels is for DailyDialog and IEMOCAP (see --corpus)")
     if corpus == "emorynlp-json":
         return read_emorynlp_json(path)
     return read_table(path, column, columns, encoding_errors, dialogues)
@@ -410,9 +411,36 @@ def _dailydialog_labels(
 # --- IEMOCAP ----------------------------------------------------------------------------------
 
 
-def read_iemocap(path: str, encoding_errors: str = "strict") -> list[Utterance]:
+def iemocap_labels_path(transcript: str) -> Path:
+    """Where the IEMOCAP release keeps a transcript's labels:
+    `SessionN/dialog/transcriptions/X.txt` -> `SessionN/dialog/EmoEvaluation/X.txt`."""
+    path = Path(transcript)
+    return path.parent.parent / "EmoEvaluation" / path.name
+
+
+def read_iemocap_labels(path: str) -> dict[str, str]:
+    """{turn id: emotion} from an IEMOCAP EmoEvaluation file: its summary lines
+    `[6.2901 - 8.2357]<TAB>Ses01F_impro01_F000<TAB>neu<TAB>[2.5000, 2.5000, 2.5000]`; every
+    other line (the annotators' own lines, the header) is not a summary and is passed over.
+    Labels as written: neu, hap, sad, ang, exc, fru, sur, fea, dis, oth, xxx (no majority)."""
+    labels = {}
+    for record in read_records(path, None, fmt="text"):
+        parts = record.text.split("\t")
+        if len(parts) == 4 and _IEMOCAP_SUMMARY.fullmatch(parts[0].strip()):
+            labels[parts[1].strip()] = parts[2].strip()
+    return labels
+
+
+def read_iemocap(
+    path: str, labels_path: str | None = None, encoding_errors: str = "strict"
+) -> list[Utterance]:
     """Turns of IEMOCAP transcript lines (`ID [START-END]: text`); blank lines are skipped, any
-    other line is an InputError naming it. Several transcripts may be concatenated."""
+    other line is an InputError naming it. Several transcripts may be concatenated. Labels come
+    from an EmoEvaluation file (`labels_path`, else the release's place for it, if it exists);
+    turns it does not list get none."""
+    if labels_path is None and iemocap_labels_path(path).is_file():
+        labels_path = str(iemocap_labels_path(path))
+    labels = read_iemocap_labels(labels_path) if labels_path is not None else {}
     out = []
     for record in read_records(path, None, encoding_errors, fmt="text"):
         if not record.text.strip():
@@ -427,8 +455,9 @@ def read_iemocap(path: str, encoding_errors: str = "strict") -> list[Utterance]:
             )
         turn, start, end, text = match.groups()
         dialogue_id, _, last = turn.rpartition("_")
-        fields = {"turn_id": turn, "start": start, "end": end, "text": text}
-        out.append(Utterance(dialogue_id, None, last[:1], None, text, fields, record.line))
+        label = labels.get(turn)
+        fields = {"turn_id": turn, "start": start, "end": end, "text": text, "emotion": label}
+        out.append(Utterance(dialogue_id, None, last[:1], label, text, fields, record.line))
     return out
 
 
@@ -436,26 +465,27 @@ def read_iemocap(path: str, encoding_errors: str = "strict") -> list[Utterance]:
 
 
 def read_labelled_corpus(path: str | Path) -> tuple[list[str], list[str]] | None:
-    """(texts, labels) of a DailyDialog text file (by its published name, labels from the
-    emotion file beside it) for `cnnfeat train`; None for any other file. An IEMOCAP transcript
-    is an InputError: its lines carry no labels."""
+    """(texts, labels) for `cnnfeat train` of a DailyDialog text file (labels from the emotion
+    file beside it) or an IEMOCAP transcript (labels from its EmoEvaluation file, where the
+    release keeps it; turns that file does not list are left out), both by their published
+    names; None for any other file."""
     path = str(path)
     corpus = corpus_format(path)
-    if corpus == "iemocap":
-        raise InputError(
-            "IEMOCAP transcripts carry no emotion labels; cnnfeat train needs "
-            "a labelled file (.csv, .tsv, .jsonl, EmoryNLP .json, DailyDialog)",
-            path,
-        )
-    if corpus != "dailydialog":
+    if corpus == "dailydialog":
+        labels_path = dailydialog_labels_path(path)
+        utterances = read_dailydialog(path, str(labels_path)) if labels_path.is_file() else None
+    elif corpus == "iemocap":
+        labels_path = iemocap_labels_path(path)
+        utterances = read_iemocap(path, str(labels_path)) if labels_path.is_file() else None
+    else:
         return None
-    labels_path = dailydialog_labels_path(path)
-    if labels_path is None or not labels_path.is_file():
+    if utterances is None:
         raise InputError(
-            f"no DailyDialog emotion file beside it ({labels_path}); training needs the labels",
+            f"no label file where the {corpus} release keeps it ({labels_path}); "
+            "training needs the labels",
             path,
         )
-    utterances = read_dailydialog(path, str(labels_path))
-    if not utterances:
-        raise InputError("no data rows", path)
-    return [u.text for u in utterances], [u.label or "" for u in utterances]
+    labelled = [u for u in utterances if u.label is not None]
+    if not labelled:
+        raise InputError("no labelled utterances", path)
+    return [u.text for u in labelled], [u.label for u in labelled]  # type: ignore[misc]

@@ -103,7 +103,7 @@ def test_train_reads_dailydialog(tmp_path: Path) -> None:
     assert data.texts == [t for d in DIALOGUES for t in d]
     assert data.labels[:3] == ["no emotion", "happiness", "happiness"]
     (tmp_path / "dialogues_emotion_test.txt").unlink()
-    with pytest.raises(InputError, match="no DailyDialog emotion file beside it"):
+    with pytest.raises(InputError, match="no label file where the dailydialog release keeps it"):
         read_labelled(tmp_path / "dialogues_test.txt")
 
 
@@ -129,7 +129,7 @@ def test_iemocap_reader(tmp_path: Path) -> None:
         ("Ses01M_script02_1", "F", ""),
     ]
     assert utterances[2].fields == {"turn_id": "Ses01F_impro01_F001", "start": "010.0100",
-                                    "end": "011.3925", "text": "w7"}  # fmt: skip
+                                    "end": "011.3925", "text": "w7", "emotion": None}  # fmt: skip
     assert utterances[2].line == 4
 
 
@@ -147,8 +147,43 @@ def test_iemocap_embed_and_bad_line(tiny_global: TinyModel, tmp_path: Path) -> N
     result = invoke("embed", other, "--corpus", "iemocap", "-o", tmp_path / "e.npz",
                     "--model", tiny_global.model_dir)  # fmt: skip
     assert "turns.txt:7: not an IEMOCAP transcript line" in one_error_line(result)
-    with pytest.raises(InputError, match="IEMOCAP transcripts carry no emotion labels"):
+    with pytest.raises(InputError, match="no label file where the iemocap release keeps it"):
         read_labelled(path)
+
+
+# An EmoEvaluation file as the release lays it out: a header, then per turn a summary line
+# ([START - END] TURN EMOTION [V, A, D]) and the annotators' own lines. Written for the tests.
+EMO_EVALUATION = """\
+% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]
+
+[6.2901 - 8.2357]\tSes01F_impro01_F000\tneu\t[2.5000, 2.5000, 2.5000]
+C-E2:\tNeutral;\t()
+A-E3:\tval 3; act 2; dom  2;\t()
+
+[7.5712 - 10.4750]\tSes01F_impro01_M000\tfru\t[2.0000, 3.5000, 3.5000]
+C-E1:\tFrustration;\t()
+"""
+
+
+def test_iemocap_labels_from_emo_evaluation(tiny_global: TinyModel, tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    dialog = tmp_path / "Session1" / "dialog"
+    (dialog / "transcriptions").mkdir(parents=True)
+    (dialog / "EmoEvaluation").mkdir()
+    transcript = dialog / "transcriptions" / "Ses01F_impro01.txt"
+    transcript.write_text(IEMOCAP)
+    (dialog / "EmoEvaluation" / "Ses01F_impro01.txt").write_text(EMO_EVALUATION)
+    out = tmp_path / "d.parquet"
+    result = invoke("embed", transcript, "-o", out, "--model", tiny_global.model_dir)
+    assert result.exit_code == 0, result.output
+    rows = pq.read_table(out).to_pylist()
+    assert [(r["turn_id"], r["label"]) for r in rows[:3]] == [
+        ("Ses01F_impro01_F000", "neu"),
+        ("Ses01F_impro01_M000", "fru"),
+        ("Ses01F_impro01_F001", None),
+    ]
+    data = read_labelled(transcript)  # `cnnfeat train`: the labelled turns only
+    assert (data.texts, data.labels) == (["w1 w2 w3.", "w4 w5, w6?"], ["neu", "fru"])
 
 
 @pytest.mark.slow
