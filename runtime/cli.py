@@ -146,7 +146,7 @@ def embed(
     labels: Annotated[
         Path | None,
         typer.Option(
-            help="DailyDialog emotion file (default: the published name beside INPUT, e.g. dialogues_emotion_train.txt)."
+            help="DailyDialog emotion file or IEMOCAP EmoEvaluation file (default: where the release keeps it, e.g. dialogues_emotion_train.txt beside INPUT, ../EmoEvaluation/NAME)."
         ),
     ] = None,
 ) -> None:
@@ -252,7 +252,9 @@ def train(
     ctx: typer.Context,
     train: Annotated[
         Path,
-        typer.Option(help="Training file (.csv, .tsv, .jsonl, EmoryNLP .json, DailyDialog .txt)."),
+        typer.Option(
+            help="Training file (.csv, .tsv, .jsonl, EmoryNLP .json, DailyDialog, IEMOCAP)."
+        ),
     ],
     out: Annotated[
         Path, typer.Option(help="Run directory to write (checkpoint, tokenizer, metrics.json).")
