@@ -132,6 +132,12 @@ def read_table(
 ) -> list[Utterance]:
     """Utterances of a .csv/.tsv/.jsonl table (MELD, EmoryNLP CSV, or your own columns)."""
     columns = columns or Columns()
+    if dialogues and input_format(path, column) == "text":
+        raise InputError(
+            "plain text has no dialogue column: per-dialogue output needs a .csv, "
+            ".tsv or .jsonl with one, or a corpus format (--corpus)",
+            path,
+        )
     records = read_records(path, column, encoding_errors)
     first = next(records, None)
     if first is None:

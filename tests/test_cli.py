@@ -113,7 +113,7 @@ def test_embed_jsonl_column(tiny_global: TinyModel, tmp_path: Path, expected: np
     [
         (["missing.txt"], "no such file"),
         (["{input}", "-o", "out.h5"], "unknown output format"),
-        (["{input}", "-o", "out.parquet"], "no dialogue column"),  # .parquet: by dialogue
+        (["{input}", "-o", "out.parquet"], "plain text has no dialogue column"),  # by dialogue
         (["{input}", "--column", "text"], "--column needs"),
         (["{input}", "--model", "{tmp}/nowhere"], "does not exist"),
     ],
