@@ -44,6 +44,14 @@ class ExportGraph(str, Enum):
     conv = "conv"
 
 
+class Corpus(str, Enum):
+    auto = "auto"
+    table = "table"
+    emorynlp_json = "emorynlp-json"
+    dailydialog = "dailydialog"
+    iemocap = "iemocap"
+
+
 class EncodingErrors(str, Enum):
     strict = "strict"
     replace = "replace"
@@ -123,17 +131,91 @@ def embed(
             help="Lookup tables in float16 (for CUDA; about 1e-3 off float32; needs the onnx package).",
         ),
     ] = False,
+    dialogues: Annotated[
+        bool,
+        typer.Option(
+            "--dialogues",
+            help="One ordered sequence per dialogue: .npz (an array per dialogue id) or .parquet (a row per utterance). Implied by --dialogue-column, --order-column and a .parquet output.",
+        ),
+    ] = False,
+    dialogue_column: Annotated[
+        str | None,
+        typer.Option(
+            help="Dialogue id column(s), comma-separated (default: MELD's Dialogue_ID; EmoryNLP's Season,Episode,Scene_ID)."
+        ),
+    ] = None,
+    order_column: Annotated[
+        str | None,
+        typer.Option(
+            help="Numeric order of utterances in a dialogue (default: Utterance_ID if present, else file order)."
+        ),
+    ] = None,
+    speaker_column: Annotated[
+        str | None, typer.Option(help="Speaker column (default: Speaker/speaker/speakers).")
+    ] = None,
+    label_column: Annotated[
+        str | None, typer.Option(help="Label column (default: Emotion/label/emotion).")
+    ] = None,
+    corpus: Annotated[
+        Corpus,
+        typer.Option(
+            help="Layout of INPUT. auto: DailyDialog for dialogues_{text,train,validation,test}.txt, IEMOCAP for Ses01F_*.txt, EmoryNLP for .json, else a table or plain text."
+        ),
+    ] = Corpus.auto,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            help="DailyDialog emotion file or IEMOCAP EmoEvaluation file (default: where the release keeps it, e.g. dialogues_emotion_train.txt beside INPUT, ../EmoEvaluation/NAME)."
+        ),
+    ] = None,
 ) -> None:
-    """Embed every utterance of INPUT into an (N, 100) float32 array, row i for line i."""
+    """Embed every utterance of INPUT into an (N, 100) float32 array, row i for line i, or one sequence per dialogue (--dialogues)."""
+    from cnnfeat.runtime.corpora import corpus_format
     from cnnfeat.runtime.embedder import Embedder
     from cnnfeat.runtime.pipeline import default_output, embed_file
 
+    layout = corpus_format(input, None if corpus is Corpus.auto else corpus.value)
+    per_dialogue = (dialogues or dialogue_column is not None or order_column is not None
+                    or (output or "").lower().endswith(".parquet"))  # fmt: skip
+    if per_dialogue or layout != "table":
+        _embed_dialogues(input, output, layout, per_dialogue, column, dialogue_column,
+                         order_column, speaker_column, label_column, labels, model, device,
+                         threads, batch_size, fp16, encoding_errors, quiet)  # fmt: skip
+        return
     _check_output(input, output or default_output(input))
     embedder = Embedder(model, device=device.value, threads=threads, batch_size=batch_size,
                         fp16=fp16)  # fmt: skip
     summary = embed_file(input, output, embedder, column=column,
                          encoding_errors=encoding_errors.value,
                          progress=False if quiet else None)  # fmt: skip
+    if not quiet:
+        typer.echo(summary.line(), err=True)
+
+
+def _embed_dialogues(input, output, layout, per_dialogue, column, dialogue_column, order_column,
+                     speaker_column, label_column, labels, model, device, threads, batch_size,
+                     fp16, encoding_errors, quiet) -> None:  # fmt: skip
+    """`cnnfeat embed` for dialogue layouts (runtime/dialogues.py)."""
+    from cnnfeat.runtime.corpora import Columns
+    from cnnfeat.runtime.dialogues import embed_dialogues
+    from cnnfeat.runtime.embedder import Embedder
+    from cnnfeat.runtime.errors import OutputError
+
+    if output is None:
+        output = "-" if input == "-" else str(Path(input).with_suffix(".npz"))
+    if output == "-" or Path(output).is_dir():
+        raise OutputError(f"{output}: dialogue input needs an output file (-o NAME.npz)")
+    if Path(input).resolve() == Path(output).resolve():
+        raise OutputError(f"{output} is the input file; choose another -o")
+    names = tuple(c.strip() for c in dialogue_column.split(",")) if dialogue_column else None
+    columns = Columns(names, order_column, speaker_column, label_column)
+
+    def embedder() -> Embedder:  # loaded once the input has been read
+        return Embedder(model, device=device.value, threads=threads, batch_size=batch_size,
+                        fp16=fp16)  # fmt: skip
+
+    summary = embed_dialogues(input, output, embedder, layout, column, columns,
+                              _str(labels), encoding_errors.value, per_dialogue)  # fmt: skip
     if not quiet:
         typer.echo(summary.line(), err=True)
 
@@ -188,7 +270,10 @@ def info(
 def train(
     ctx: typer.Context,
     train: Annotated[
-        Path, typer.Option(help="Training file (.csv, .tsv, .jsonl, EmoryNLP .json).")
+        Path,
+        typer.Option(
+            help="Training file (.csv, .tsv, .jsonl, EmoryNLP .json, DailyDialog, IEMOCAP)."
+        ),
     ],
     out: Annotated[
         Path, typer.Option(help="Run directory to write (checkpoint, tokenizer, metrics.json).")
@@ -265,6 +350,41 @@ def train(
             typer.echo(f"{split}: weighted-F1 {m['weighted_f1']:.4f}  macro-F1 {m['macro_f1']:.4f}"
                        f"  accuracy {m['accuracy']:.4f}", err=True)  # fmt: skip
     typer.echo(f"wrote {out}/metrics.json ({metrics['train_seconds']} s)", err=True)
+
+
+@app.command()
+@cli_errors
+def evaluate(
+    model_dir: Annotated[
+        Path | None, typer.Argument(help="Model directory (default: the shipped model).")
+    ] = None,
+    train: Annotated[
+        Path, typer.Option(help="Labelled training file (any format `cnnfeat train` reads).")
+    ] = ...,
+    test: Annotated[Path, typer.Option(help="Labelled test file.")] = ...,
+    text_column: Annotated[
+        str | None, typer.Option(help="Text column (default: Utterance/text/transcript).")
+    ] = None,
+    label_column: Annotated[
+        str | None, typer.Option(help="Label column (default: Emotion/label).")
+    ] = None,
+    train_features: Annotated[
+        Path | None,
+        typer.Option(
+            help="Your own (N, D) features for --train (.npy, or .npz with key 'features'), row i for utterance i; replaces the model's."
+        ),
+    ] = None,
+    test_features: Annotated[
+        Path | None, typer.Option(help="Your own features for --test, as --train-features.")
+    ] = None,
+    device: Annotated[Device, typer.Option(help="Where the model runs.")] = Device.auto,
+) -> None:
+    """Linear probe: logistic regression on the features of --train, scored on --test (weighted-F1, macro-F1, accuracy)."""
+    from cnnfeat.runtime.probe import evaluate_files
+
+    report = evaluate_files(str(train), str(test), model_dir, text_column, label_column,
+                            _str(train_features), _str(test_features), device.value)  # fmt: skip
+    typer.echo(report.line())
 
 
 @app.command("export")

@@ -345,3 +345,45 @@ def _as_text(features: np.ndarray, fmt: str) -> str:
     if fmt == ".jsonl":
         row = "[" + row + "]"
     return "".join(row % tuple(values) + "\n" for values in features.tolist())
+
+
+@contextmanager
+def staged_file(path: str, suffix: str = ".part") -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds.
+
+    For writers that need a file name rather than a stream (zipfile, pyarrow.parquet): the same
+    promise as FeatureWriter (fsync, rename, directory fsync; on any exception or signal the
+    temporary is removed and `path` is left as it was). Raises OutputError when the directory
+    cannot be written or the write fails with an OSError.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise OutputError(f"{path} is a directory; give a file name")
+    with _signals_deferred():
+        try:
+            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write in {target.parent}: {_reason(exc)}; choose another -o"
+            ) from None
+        os.close(fd)
+        temp = Path(name)
+        _LIVE.add(temp)
+    try:
+        yield temp
+        fd = os.open(temp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(temp, 0o644)
+        with _signals_deferred():
+            os.replace(temp, target)
+            _LIVE.discard(temp)
+        _fsync_dir(target.parent)
+    except OSError as exc:
+        raise OutputError(f"writing {path} failed: {_reason(exc)}; nothing was written") from None
+    finally:
+        if temp in _LIVE:
+            with _signals_deferred():
+                _remove(temp)

@@ -112,7 +112,8 @@ def test_embed_jsonl_column(tiny_global: TinyModel, tmp_path: Path, expected: np
     ("args", "match"),
     [
         (["missing.txt"], "no such file"),
-        (["{input}", "-o", "out.parquet"], "unknown output format"),
+        (["{input}", "-o", "out.h5"], "unknown output format"),
+        (["{input}", "-o", "out.parquet"], "plain text has no dialogue column"),  # by dialogue
         (["{input}", "--column", "text"], "--column needs"),
         (["{input}", "--model", "{tmp}/nowhere"], "does not exist"),
     ],

@@ -124,13 +124,23 @@ def test_tokenizer_from_another_model(tiny_global: TinyModel, tmp_path: Path) ->
 
 
 def test_tokenizer_of_the_other_pool_mode_with_same_vocab_loads(
-    tiny_global: TinyModel, tiny_window: TinyModel
+    tiny_global: TinyModel, tiny_window: TinyModel, tmp_path: Path
 ) -> None:
     # Control for the test above: the same words (same size) are accepted; truncation is reset
     # from the spec, so the window model's tokenizer.json cut at 50 does not leak into global.
-    embedder = cnnfeat.Embedder(tiny_global.model_dir, device="cpu")
-    assert embedder.tokenizer.truncation["max_length"] == 512
     assert tiny_window.spec.vocab_size == tiny_global.spec.vocab_size
+    model = copy_model(tiny_global, tmp_path)
+    shutil.copyfile(tiny_window.model_dir / "tokenizer.json", model / "tokenizer.json")
+    card = json.loads((model / "cnnfeat.json").read_text())
+    rewrite_card(
+        model, sha256=card["sha256"] | {"tokenizer.json": sha256_file(model / "tokenizer.json")}
+    )
+    swapped = cnnfeat.Embedder(model, device="cpu")
+    assert swapped.tokenizer.truncation["max_length"] == 512
+    long_line = tiny_line(130, 3)
+    assert len(swapped.tokenize([long_line])[0]) > 50
+    original = cnnfeat.Embedder(tiny_global.model_dir, device="cpu")
+    np.testing.assert_array_equal(swapped.embed([long_line]), original.embed([long_line]))
 
 
 @pytest.mark.parametrize("name", ["model.onnx", "tokenizer.json"])

@@ -387,7 +387,8 @@ def test_output_would_overwrite_the_input(tiny_global: TinyModel, tmp_path: Path
     [
         ("in.jsonl", "is the input file"),
         ("folder.npy", "is a directory; give a file name"),
-        ("out.parquet", "unknown output format '.parquet'"),
+        ("out.h5", "unknown output format '.h5'"),
+        ("out.parquet", "in.jsonl:1: no dialogue column"),  # .parquet: by dialogue
     ],
 )
 def test_bad_outputs_are_refused_before_the_model_loads(

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from cnnfeat.runtime.corpora import read_labelled_corpus
 from cnnfeat.runtime.errors import InputError
 from cnnfeat.runtime.reading import TEXT_COLUMNS
 
@@ -52,6 +53,9 @@ def read_labelled(
     `label_column="Sentiment"`. Labels are stripped of surrounding whitespace; texts are not.
     """
     path = Path(path)
+    corpus = read_labelled_corpus(path)  # DailyDialog (runtime/corpora.py)
+    if corpus is not None:
+        return LabelledData(texts=corpus[0], labels=corpus[1], path=str(path))
     readers: dict[str, Callable[[Path, str | None, str | None], tuple[list[str], list[str]]]] = {
         ".csv": lambda p, t, lab: _read_delimited(p, ",", t, lab),
         ".tsv": lambda p, t, lab: _read_delimited(p, "\t", t, lab),
