@@ -180,35 +180,22 @@ def destination(path: str | Path) -> Path:
     return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
-def write_file(path: str | Path, data: bytes) -> Path:
-    """Write `data` to `path` whole or not at all: a temporary beside it, fsync, rename.
-
-    The file follows the umask, or keeps the mode of the file it replaces. Raises OutputError
-    naming `path` (an old file there is left as it was). Returns the path really written.
-    """
-    target = destination(path)
-    fd, tmp = _temporary(target, f"{path} was left as it was")
+def write_file(path: str | Path, data: bytes) -> None:
+    """Write `data` to `path` whole or not at all (`staged_file`); OutputError naming `path`,
+    whose old content is then left as it was."""
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        _install(tmp, target)
-    except BaseException as exc:
-        with _signals_deferred():
-            _remove(tmp)
-        if isinstance(exc, OSError):
-            raise OutputError(f"writing {path} failed: {_reason(exc)}; {path} was left as "
-                              "it was") from None  # fmt: skip
-        raise
-    return target
+        with staged_file(path) as temp:
+            with open(temp, "wb") as handle:
+                handle.write(data)
+    except OutputError as exc:
+        raise OutputError(f"{str(exc).split('; ')[0]}; {path} was left as it was") from None
 
 
-def _temporary(target: Path, advice: str) -> tuple[int, Path]:
+def _temporary(target: Path, advice: str, suffix: str = ".part") -> tuple[int, Path]:
     """Create and track `.NAME.XXXXXXXX.part` beside `target` (an fd open for writing)."""
     with _signals_deferred():  # no signal between creating the file and noting it
         try:
-            fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(target), suffix=".part",
+            fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(target), suffix=suffix,
                                        dir=target.parent)  # fmt: skip
         except OSError as exc:
             raise OutputError(
@@ -348,27 +335,20 @@ def _as_text(features: np.ndarray, fmt: str) -> str:
 
 
 @contextmanager
-def staged_file(path: str, suffix: str = ".part") -> Iterator[Path]:
+def staged_file(path: str | Path, suffix: str = ".part") -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds.
 
     For writers that need a file name rather than a stream (zipfile, pyarrow.parquet): the same
     promise as FeatureWriter (fsync, rename, directory fsync; on any exception or signal the
-    temporary is removed and `path` is left as it was). Raises OutputError when the directory
-    cannot be written or the write fails with an OSError.
+    temporary is removed and `path` is left as it was; the umask, a replaced file's mode and a
+    symlink's target are respected). Raises OutputError when the directory cannot be written or
+    the write fails with an OSError.
     """
-    target = Path(path)
+    target = destination(path)
     if target.is_dir():
         raise OutputError(f"{path} is a directory; give a file name")
-    with _signals_deferred():
-        try:
-            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
-        except OSError as exc:
-            raise OutputError(
-                f"cannot write in {target.parent}: {_reason(exc)}; choose another -o"
-            ) from None
-        os.close(fd)
-        temp = Path(name)
-        _LIVE.add(temp)
+    fd, temp = _temporary(target, "choose another -o", suffix)
+    os.close(fd)
     try:
         yield temp
         fd = os.open(temp, os.O_RDONLY)
@@ -376,11 +356,7 @@ def staged_file(path: str, suffix: str = ".part") -> Iterator[Path]:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.chmod(temp, 0o644)
-        with _signals_deferred():
-            os.replace(temp, target)
-            _LIVE.discard(temp)
-        _fsync_dir(target.parent)
+        _install(temp, target)
     except OSError as exc:
         raise OutputError(f"writing {path} failed: {_reason(exc)}; nothing was written") from None
     finally:

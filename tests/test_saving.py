@@ -226,8 +226,7 @@ def test_conformance_at_every_step(
         def __exit__(self, *exc):
             self.real.close()
 
-    real_fdopen = os.fdopen
-    monkeypatch.setattr(writing.os, "fdopen", lambda fd, mode: Wrapped(real_fdopen(fd, mode)))
+    monkeypatch.setattr(writing, "open", lambda *a, **k: Wrapped(open(*a, **k)), raising=False)
     steps = ["fsync", "chmod", "replace"]
     faults = Faults(monkeypatch, [(writing.os, n) for n in steps] + [(writing.tempfile, "mkstemp")])
     stopped = 0
