@@ -49,19 +49,20 @@ _IEMOCAP_NAME = re.compile(r"Ses\d\d[FM]_\w+\.txt")
 _IEMOCAP_SUMMARY = re.compile(r"\[\d+(?:\.\d*)? - \d+(?:\.\d*)?\]")
 _IEMOCAP_LINE = re.compile(r"(\S+) \[(\d+(?:\.\d*)?)-(\d+(?:\.\d*)?)\]:\s?(.*)")
 _EOU = "__eou__"
+_SURROGATE = re.compile("[\ud800-\udfff]")  # only JSON "\\ud800" escapes can produce these
 
 
 @dataclass(frozen=True)
 class Utterance:
     """One utterance of a dialogue, as read (before ordering).
 
-    order: the numeric value of the order column (None: file order decides); fields: every
-    column of the record as a string (the text included), for the Parquet output; line: 1-based
-    line of the source (0 where the format keeps none, JSON), for error messages.
+    order: the numeric value of the order column, int or float (None: file order decides);
+    fields: every column of the record as a string (the text included), for the Parquet output;
+    line: 1-based line of the source (0 where the format keeps none, JSON), for error messages.
     """
 
     dialogue_id: str
-    order: float | None
+    order: int | float | None
     speaker: str | None
     label: str | None
     text: str
@@ -119,7 +120,7 @@ def read_utterances(
     if labels_path is not None:
         raise InputError("--labels is for DailyDialog and IEMOCAP (see --corpus)")
     if corpus == "emorynlp-json":
-        return read_emorynlp_json(path)
+        return read_emorynlp_json(path, encoding_errors)
     return read_table(path, column, columns, encoding_errors, dialogues)
 
 
@@ -139,6 +140,8 @@ def read_table(
             path,
         )
     records = read_records(path, column, encoding_errors)
+    if input_format(path, column) == "jsonl":  # JSON escapes can hold lone surrogates
+        records = (_sound_fields(r, path, encoding_errors) for r in records)
     first = next(records, None)
     if first is None:
         return []
@@ -244,6 +247,33 @@ def _chain(first: Record, rest: Iterator[Record]) -> Iterator[Record]:
     yield from rest
 
 
+def _sound_fields(record: Record, path: str, errors: str) -> Record:
+    """`record` with every field checked by _sound_text (reading.py does the text column)."""
+    fields = record.fields
+    if any(v is not None and _SURROGATE.search(v) for v in fields.values()):
+        fields = {
+            k: _sound_text(v, f"field {k!r}", path, record.line, errors) for k, v in fields.items()
+        }
+        return record._replace(fields=fields)
+    return record
+
+
+def _sound_text(value: str | None, what: str, path: str, line: int | None, errors: str):
+    """`value` if it has a UTF-8 form; its lone surrogates (U+D800-U+DFFF, which only a JSON
+    escape can produce) as U+FFFD if errors == "replace"; else an InputError: written as a .npz
+    key or a Parquet string it would fail."""
+    if value is None or not _SURROGATE.search(value):
+        return value
+    if errors == "replace":
+        return _SURROGATE.sub("\ufffd", value)
+    raise InputError(
+        f"{what} holds a lone surrogate escape (\\ud800-\\udfff), which is not a character; "
+        "fix the file or pass --encoding-errors replace",
+        path,
+        line,
+    )
+
+
 def _value(record: Record, column: str, path: str) -> str:
     value = record.fields.get(column)
     if value is None:
@@ -251,10 +281,12 @@ def _value(record: Record, column: str, path: str) -> str:
     return value.strip()
 
 
-def _number(record: Record, column: str, path: str) -> float:
+def _number(record: Record, column: str, path: str) -> int | float:
+    """The order value: an int when it is one (exact at any size: nanosecond timestamps are
+    beyond a float's 2**53), else a finite float; Python compares the two exactly."""
     value = _value(record, column, path)
     try:
-        return float(int(value))
+        return int(value)
     except ValueError:
         try:
             number = float(value)
@@ -269,10 +301,15 @@ def _emorynlp_scene(record: Record, path: str) -> str:
     parts = []
     for prefix, column in (("s", "Season"), ("e", "Episode"), ("c", "Scene_ID")):
         value = _value(record, column, path)
-        if not value.isdigit():
+        if not _is_ascii_digits(value):
             raise InputError(f"{column!r} is {value!r}, not a number", path, record.line)
         parts.append(f"{prefix}{int(value):02d}")
     return "_".join(parts)
+
+
+def _is_ascii_digits(value: str) -> bool:
+    """0-9 only: str.isdigit() also takes '²' and other digits int() refuses."""
+    return value.isascii() and value.isdigit()
 
 
 def _speaker(value: str | None) -> str | None:
@@ -295,9 +332,9 @@ def _label(value: str | None) -> str | None:
 # --- EmoryNLP JSON ----------------------------------------------------------------------------
 
 
-def read_emorynlp_json(path: str) -> list[Utterance]:
+def read_emorynlp_json(path: str, encoding_errors: str = "strict") -> list[Utterance]:
     """Scenes of the official EmoryNLP JSON as dialogues (json keeps no lines: errors name the
-    utterance)."""
+    utterance). Lone surrogate escapes: see _sound_text."""
     try:
         with open(path, encoding="utf-8-sig") as handle:
             doc = json.load(handle)
@@ -307,11 +344,17 @@ def read_emorynlp_json(path: str) -> list[Utterance]:
         raise InputError(f"not valid UTF-8 at byte offset {exc.start}", path) from None
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg}", path, exc.lineno) from None
+    except RecursionError:
+        raise InputError("invalid JSON (nested too deeply)", path) from None
+    except ValueError as exc:  # an integer too long to convert
+        raise InputError(f"invalid JSON ({exc})", path) from None
     out = []
     for e, episode in enumerate(_items(doc, "episodes", "top level", path)):
         for s, scene in enumerate(_items(episode, "scenes", f"episodes[{e}]", path)):
             where = f"episodes[{e}].scenes[{s}]"
-            scene_id = scene.get("scene_id", where)
+            scene_id = scene.get("scene_id")
+            scene_id = where if scene_id is None else str(scene_id)
+            scene_id = _sound_text(scene_id, f"{where}: 'scene_id'", path, None, encoding_errors)
             for u, utt in enumerate(_items(scene, "utterances", where, path)):
                 name = f"{where}.utterances[{u}]"
                 if not isinstance(utt, dict) or not isinstance(utt.get("transcript"), str):
@@ -325,11 +368,12 @@ def read_emorynlp_json(path: str) -> list[Utterance]:
                     "transcript": utt["transcript"],
                     "emotion": label,
                 }
-                out.append(
-                    Utterance(
-                        str(scene_id), None, speaker, _label(label), utt["transcript"], fields, 0
-                    )
-                )
+                fields = {
+                    k: _sound_text(v, f"{name}: {k!r}", path, None, encoding_errors)
+                    for k, v in fields.items()
+                }
+                speaker, label, text = fields["speakers"], fields["emotion"], fields["transcript"]
+                out.append(Utterance(scene_id, None, speaker, _label(label), text, fields, 0))
     return out
 
 
@@ -360,17 +404,21 @@ def read_dailydialog(
 ) -> list[Utterance]:
     """Utterances of a DailyDialog text file, with labels from its emotion file when there is
     one (`labels_path`, else the published name beside it). A line whose utterance count differs
-    from its label line's is an InputError naming the text file's line."""
+    from its label line's is an InputError naming the text file's line. Blank lines at the end
+    of either file are not dialogues (a blank line inside one is a dialogue of no utterances,
+    which pairs with a blank label line)."""
     if labels_path is None:
         found = dailydialog_labels_path(text_path)
         labels_path = str(found) if found is not None and found.is_file() else None
     label_lines = None
     if labels_path is not None:
         label_lines = [r.text for r in read_records(labels_path, None, encoding_errors, fmt="text")]
+        _drop_trailing_blanks(label_lines)
+    records = list(read_records(text_path, None, encoding_errors, fmt="text"))
+    _drop_trailing_blanks(records)
+    n_dialogues = len(records)
     out: list[Utterance] = []
-    n_dialogues = 0
-    for record in read_records(text_path, None, encoding_errors, fmt="text"):
-        n_dialogues += 1
+    for record in records:
         pieces = [p.strip() for p in record.text.split(_EOU)]
         if pieces and not pieces[-1]:
             pieces.pop()  # the text after the last __eou__
@@ -384,13 +432,19 @@ def read_dailydialog(
             fields = {"text": text, "emotion": label}
             out.append(Utterance(dialogue_id, None, "AB"[i % 2], label, text, fields, record.line))
     if label_lines is not None and len(label_lines) > n_dialogues:
-        extra = n_dialogues + 1
+        extra = next(i for i in range(n_dialogues, len(label_lines)) if label_lines[i].strip()) + 1
         raise InputError(
             f"{len(label_lines)} label lines but {text_path} has {n_dialogues} dialogues",
             labels_path,
             extra,
         )
     return out
+
+
+def _drop_trailing_blanks(lines: list) -> None:
+    """Remove blank lines (str or Record) from the end of `lines`, in place."""
+    while lines and not (lines[-1] if isinstance(lines[-1], str) else lines[-1].text).strip():
+        lines.pop()
 
 
 def _dailydialog_labels(
@@ -404,7 +458,7 @@ def _dailydialog_labels(
         )
     names = []
     for value in lines[line - 1].split():
-        if not value.isdigit() or int(value) >= len(DAILYDIALOG_EMOTIONS):
+        if not _is_ascii_digits(value) or int(value) >= len(DAILYDIALOG_EMOTIONS):
             raise InputError(f"emotion {value!r} is not one of 0..6", path, line)
         names.append(DAILYDIALOG_EMOTIONS[int(value)])
     if len(names) != count:
@@ -420,7 +474,7 @@ def _dailydialog_labels(
 def iemocap_labels_path(transcript: str) -> Path:
     """Where the IEMOCAP release keeps a transcript's labels:
     `SessionN/dialog/transcriptions/X.txt` -> `SessionN/dialog/EmoEvaluation/X.txt`."""
-    path = Path(transcript)
+    path = Path(transcript).absolute()  # "X.txt" alone: its folder is the working directory
     return path.parent.parent / "EmoEvaluation" / path.name
 
 
