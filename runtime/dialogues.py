@@ -145,8 +145,14 @@ def dialogue_table(dialogues: Sequence[Dialogue], features: np.ndarray):
         "speaker": pa.array([u.speaker for u in utterances], pa.string()),
         "label": pa.array([u.label for u in utterances], pa.string()),
     }
+    taken = set(DERIVED_COLUMNS) | set(names)
     for name in names:
-        key = f"input.{name}" if name in DERIVED_COLUMNS else name
+        key = name
+        if name in DERIVED_COLUMNS:  # input.NAME, or input.input.NAME if that is a column too
+            key = f"input.{name}"
+            while key in taken:
+                key = f"input.{key}"
+            taken.add(key)
         columns[key] = pa.array([u.fields.get(name) for u in utterances], pa.string())
     dim = features.shape[1]
     flat = pa.array(np.ascontiguousarray(features[rows], np.float32).reshape(-1), pa.float32())

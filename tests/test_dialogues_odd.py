@@ -229,3 +229,43 @@ def test_emorynlp_json_lone_surrogate(
     for out in ("d.npz", "d.parquet"):
         line = keeps_old_output(tmp_path, tiny_global.model_dir, source, tmp_path / out)
         assert f"e.json: {expected} a lone surrogate" in line
+
+
+# --- columns and options ---------------------------------------------------------------------
+
+
+def test_renamed_input_column_does_not_overwrite_another(tiny_global: TinyModel, tmp_path: Path):
+    """An input column `dialogue_id` is written as `input.dialogue_id`; an input column of that
+    very name then overwrote it (one column's values silently lost)."""
+    table = tmp_path / "t.csv"
+    with table.open("w", newline="") as f:
+        csv.writer(f).writerows(
+            [
+                ("Utterance", "Dialogue_ID", "dialogue_id", "input.dialogue_id"),
+                ("w1", "1", "a", "b"),
+            ]
+        )
+    result = embed(tiny_global.model_dir, table, "-o", tmp_path / "d.parquet")
+    assert result.exit_code == 0, result.output
+    [row] = pq.read_table(tmp_path / "d.parquet").drop(["features"]).to_pylist()
+    assert row["dialogue_id"] == "1" and row["input.dialogue_id"] == "b"
+    assert row["input.input.dialogue_id"] == "a"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--labels", "x.txt"], "--labels is for DailyDialog and IEMOCAP"),
+        (["--speaker-column", "Nope"], "t.csv:1: no column 'Nope'"),
+        (["--label-column", "Nope"], "t.csv:1: no column 'Nope'"),
+        (["--dialogue-column", ""], "t.csv:1: no column ''"),
+    ],
+)
+def test_dialogue_options_are_never_silently_ignored(
+    tiny_global: TinyModel, tmp_path: Path, args: list[str], expected: str
+) -> None:
+    """Without --dialogues these options were dropped without a word (exit 0, a per-line
+    .npz); an empty --dialogue-column fell back to the default columns."""
+    table = write_csv(tmp_path / "t.csv", [("w1", "1", "0")])
+    line = keeps_old_output(tmp_path, tiny_global.model_dir, table, tmp_path / "d.npz", *args)
+    assert expected in line
