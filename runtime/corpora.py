@@ -275,7 +275,9 @@ def _sound_text(value: str | None, what: str, path: str, line: int | None, error
 
 
 def _value(record: Record, column: str, path: str) -> str:
-    value = record.fields.get(column)
+    if column not in record.fields:  # a JSONL record without it (a CSV row has every column)
+        raise InputError(f"no field {column!r}", path, record.line)
+    value = record.fields[column]
     if value is None:
         raise InputError(f"{column!r} is null", path, record.line)
     return value.strip()
@@ -506,7 +508,7 @@ def read_iemocap(
         if not record.text.strip():
             continue
         match = _IEMOCAP_LINE.fullmatch(record.text.strip())
-        if match is None or "_" not in match.group(1):
+        if match is None or not match.group(1).rpartition("_")[0]:  # no dialogue part
             raise InputError(
                 "not an IEMOCAP transcript line (expected 'Ses01F_impro01_F000 "
                 "[006.2901-008.2357]: text')",

@@ -12,12 +12,14 @@ import pytest
 from conftest import TinyModel, invoke, one_error_line, tiny_line
 
 from cnnfeat.runtime.corpora import (
+    Columns,
     read_dailydialog,
     read_iemocap,
     read_labelled_corpus,
     read_table,
 )
 from cnnfeat.runtime.dialogues import group_dialogues
+from cnnfeat.runtime.errors import InputError
 
 pq = pytest.importorskip("pyarrow.parquet", reason="Parquet output needs pyarrow")
 
@@ -269,3 +271,23 @@ def test_dialogue_options_are_never_silently_ignored(
     table = write_csv(tmp_path / "t.csv", [("w1", "1", "0")])
     line = keeps_old_output(tmp_path, tiny_global.model_dir, table, tmp_path / "d.npz", *args)
     assert expected in line
+
+
+def test_jsonl_record_without_the_dialogue_field(tmp_path: Path) -> None:
+    """A later record lacking the field was reported as "'conv' is null"."""
+    source = tmp_path / "t.jsonl"
+    source.write_text('{"text": "w1", "conv": "a"}\n{"text": "w2", "conv": "b"}\n{"text": "w3"}\n')
+    columns = Columns(dialogue=("conv",))
+    with pytest.raises(InputError, match="t.jsonl:3: no field 'conv'"):
+        read_table(str(source), columns=columns)
+    source.write_text('{"text": "w1", "conv": "a"}\n{"text": "w2", "conv": null}\n')
+    with pytest.raises(InputError, match="t.jsonl:2: 'conv' is null"):
+        read_table(str(source), columns=columns)
+
+
+def test_iemocap_turn_without_a_dialogue_part(tmp_path: Path) -> None:
+    """'_F000' gave the dialogue id '' (a table refuses an empty id; so does IEMOCAP now)."""
+    source = tmp_path / "Ses01F_impro01.txt"
+    source.write_text("Ses01F_impro01_F000 [1.0-2.0]: w1\n_F001 [2.0-3.0]: w2\n")
+    with pytest.raises(InputError, match="Ses01F_impro01.txt:2: not an IEMOCAP transcript line"):
+        read_iemocap(str(source))
