@@ -480,13 +480,13 @@ def iemocap_labels_path(transcript: str) -> Path:
     return path.parent.parent / "EmoEvaluation" / path.name
 
 
-def read_iemocap_labels(path: str) -> dict[str, str]:
+def read_iemocap_labels(path: str, encoding_errors: str = "strict") -> dict[str, str]:
     """{turn id: emotion} from an IEMOCAP EmoEvaluation file: its summary lines
     `[6.2901 - 8.2357]<TAB>Ses01F_impro01_F000<TAB>neu<TAB>[2.5000, 2.5000, 2.5000]`; every
     other line (the annotators' own lines, the header) is not a summary and is passed over.
     Labels as written: neu, hap, sad, ang, exc, fru, sur, fea, dis, oth, xxx (no majority)."""
     labels = {}
-    for record in read_records(path, None, fmt="text"):
+    for record in read_records(path, None, encoding_errors, fmt="text"):
         parts = record.text.split("\t")
         if len(parts) == 4 and _IEMOCAP_SUMMARY.fullmatch(parts[0].strip()):
             labels[parts[1].strip()] = parts[2].strip()
@@ -502,7 +502,7 @@ def read_iemocap(
     turns it does not list get none."""
     if labels_path is None and iemocap_labels_path(path).is_file():
         labels_path = str(iemocap_labels_path(path))
-    labels = read_iemocap_labels(labels_path) if labels_path is not None else {}
+    labels = {} if labels_path is None else read_iemocap_labels(labels_path, encoding_errors)
     out = []
     for record in read_records(path, None, encoding_errors, fmt="text"):
         if not record.text.strip():

@@ -291,3 +291,19 @@ def test_iemocap_turn_without_a_dialogue_part(tmp_path: Path) -> None:
     source.write_text("Ses01F_impro01_F000 [1.0-2.0]: w1\n_F001 [2.0-3.0]: w2\n")
     with pytest.raises(InputError, match="Ses01F_impro01.txt:2: not an IEMOCAP transcript line"):
         read_iemocap(str(source))
+
+
+def test_iemocap_labels_file_follows_encoding_errors(tmp_path: Path) -> None:
+    """A cp1252 byte in the EmoEvaluation file: the error said 'pass --encoding-errors replace',
+    which was then not applied to that file."""
+    source = tmp_path / "Ses01F_impro01.txt"
+    source.write_text("Ses01F_impro01_F000 [1.0-2.0]: w1\n")
+    labels = tmp_path / "labels.txt"
+    labels.write_bytes(
+        b"[1.0 - 2.0]\tSes01F_impro01_F000\tneu\t[2.5, 2.5, 2.5]\nC-E2:\t\x93ok\x94\n"
+    )
+    with pytest.raises(
+        InputError, match="labels.txt:2: not valid UTF-8.*--encoding-errors replace"
+    ):
+        read_iemocap(str(source), str(labels))
+    assert [u.label for u in read_iemocap(str(source), str(labels), "replace")] == ["neu"]
