@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnfeat.runtime.errors import InputError
-from cnnfeat.runtime.reading import Record, default_column, input_format, read_records
+from cnnfeat.runtime.reading import Record, default_column, input_format, open_error, read_records
 
 CORPORA = ("table", "emorynlp-json", "dailydialog", "iemocap")
 SPEAKER_COLUMNS = ("Speaker", "speaker", "speakers")
@@ -133,6 +133,8 @@ def read_table(
 ) -> list[Utterance]:
     """Utterances of a .csv/.tsv/.jsonl table (MELD, EmoryNLP CSV, or your own columns)."""
     columns = columns or Columns()
+    if Path(path).is_dir():
+        raise open_error(IsADirectoryError(), path)
     if dialogues and input_format(path, column) == "text":
         raise InputError(
             "plain text has no dialogue column: per-dialogue output needs a .csv, "
@@ -341,7 +343,7 @@ def read_emorynlp_json(path: str, encoding_errors: str = "strict") -> list[Utter
         with open(path, encoding="utf-8-sig") as handle:
             doc = json.load(handle)
     except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", path) from None
+        raise open_error(exc, path) from None
     except UnicodeDecodeError as exc:
         raise InputError(f"not valid UTF-8 at byte offset {exc.start}", path) from None
     except json.JSONDecodeError as exc:

@@ -307,3 +307,11 @@ def test_iemocap_labels_file_follows_encoding_errors(tmp_path: Path) -> None:
     ):
         read_iemocap(str(source), str(labels))
     assert [u.label for u in read_iemocap(str(source), str(labels), "replace")] == ["neu"]
+
+
+@pytest.mark.parametrize("name", ["folder", "folder.csv", "folder.json"])
+def test_a_directory_as_input_says_so(tiny_global: TinyModel, tmp_path: Path, name: str) -> None:
+    """A directory was 'plain text has no dialogue column' (or 'cannot read: Is a directory')."""
+    (tmp_path / name).mkdir()
+    result = embed(tiny_global.model_dir, tmp_path / name, "--dialogues", "-o", tmp_path / "d.npz")
+    assert one_error_line(result).endswith(f"{name}: is a directory, expected a file")
