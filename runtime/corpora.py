@@ -145,13 +145,23 @@ def read_table(
     if input_format(path, column) == "jsonl":  # JSON escapes can hold lone surrogates
         records = (_sound_fields(r, path, encoding_errors) for r in records)
     first = next(records, None)
-    if first is None:
-        return []
-    text_column = column or _default_text_column(path, first)
-    available = list(first.fields)
+    fmt = input_format(path, column)
+    if first is None and fmt not in ("csv", "tsv"):
+        return []  # nothing to check the columns against
+    if first is None:  # a header alone: its columns are still checked
+        header = _table_header(path, fmt)
+        if header is None:
+            return []  # an empty file
+        text_column = column or default_column(header, path, 1)
+        available = [name for name in header if name != text_column]
+    else:
+        text_column = column or _default_text_column(path, first)
+        available = list(first.fields)
     dialogue, order, emorynlp = _dialogue_columns(columns, available, path, dialogues)
     speaker = _pick(columns.speaker, SPEAKER_COLUMNS, available, path)
     label = _pick(columns.label, LABEL_COLUMNS, available, path)
+    if first is None:
+        return []
     out = []
     for record in _chain(first, records):
         fields = {text_column: record.text, **record.fields}
@@ -189,10 +199,16 @@ def _default_text_column(path: str, first: Record) -> str:
         with open(path, encoding="utf-8-sig") as handle:
             names = list(json.loads(handle.readline()))
     else:
-        delimiter = "\t" if fmt == "tsv" else ","
-        with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
-            names = next(csv.reader(handle, delimiter=delimiter))
+        names = _table_header(path, fmt) or []
     return default_column(names, path, 1)
+
+
+def _table_header(path: str, fmt: str) -> list[str] | None:
+    """The header row of a .csv/.tsv that read_records has already read (so it is sound);
+    None for an empty file."""
+    delimiter = "\t" if fmt == "tsv" else ","
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        return next(csv.reader(handle, delimiter=delimiter), None)
 
 
 def _dialogue_columns(

@@ -8,6 +8,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import TinyModel, invoke, one_error_line, tiny_line
 
@@ -315,3 +316,27 @@ def test_a_directory_as_input_says_so(tiny_global: TinyModel, tmp_path: Path, na
     (tmp_path / name).mkdir()
     result = embed(tiny_global.model_dir, tmp_path / name, "--dialogues", "-o", tmp_path / "d.npz")
     assert one_error_line(result).endswith(f"{name}: is a directory, expected a file")
+
+
+@pytest.mark.parametrize(
+    ("header", "args", "expected"),
+    [
+        ("Utterance,Dialogue_ID", ["--dialogue-column", "Conv"], "h.csv:1: no column 'Conv'"),
+        ("Utterance,Dialogue_ID", ["--order-column", "Turn"], "h.csv:1: no column 'Turn'"),
+        ("Utterance,Speaker", ["--dialogues"], "h.csv:1: no dialogue column"),
+    ],
+)
+def test_header_only_table_checks_the_columns(
+    tiny_global: TinyModel, tmp_path: Path, header: str, args: list[str], expected: str
+) -> None:
+    """A header without rows skipped every column check (exit 0, an empty output), so a typo
+    in a column name passed until the file had data."""
+    source = tmp_path / "h.csv"
+    source.write_text(header + "\n")
+    assert expected in keeps_old_output(
+        tmp_path, tiny_global.model_dir, source, tmp_path / "d.npz", *args
+    )
+    source.write_text("Utterance,Dialogue_ID\n")  # sound: an empty output, as before
+    result = embed(tiny_global.model_dir, source, "--dialogues", "-o", tmp_path / "e.npz")
+    assert result.exit_code == 0, result.output
+    assert np.load(tmp_path / "e.npz").files == []
