@@ -340,3 +340,12 @@ def test_header_only_table_checks_the_columns(
     result = embed(tiny_global.model_dir, source, "--dialogues", "-o", tmp_path / "e.npz")
     assert result.exit_code == 0, result.output
     assert np.load(tmp_path / "e.npz").files == []
+
+
+def test_duplicate_header_name(tiny_global: TinyModel, tmp_path: Path) -> None:
+    """Two columns named Dialogue_ID: the last silently won (and the Parquet output kept one of
+    the two columns)."""
+    source = tmp_path / "t.csv"
+    source.write_text("Utterance,Dialogue_ID,Note,Dialogue_ID\nw1,1,a,2\n")
+    line = keeps_old_output(tmp_path, tiny_global.model_dir, source, tmp_path / "d.parquet")
+    assert "t.csv:1: column 'Dialogue_ID' appears twice in the header (columns 2 and 4)" in line
