@@ -159,6 +159,12 @@ def read_table(
         available = list(first.fields)
     if dialogues and fmt in ("csv", "tsv"):
         _no_duplicate_names(_table_header(path, fmt) or [], path)
+    named = [("a dialogue", c) for c in columns.dialogue or ()] + [
+        ("an order", columns.order), ("a speaker", columns.speaker), ("a label", columns.label)
+    ]  # fmt: skip
+    for what, name in named:
+        if name is not None and name == text_column:
+            raise InputError(f"{name!r} is the text column, not {what} column", path, 1)
     dialogue, order, emorynlp = _dialogue_columns(columns, available, path, dialogues)
     speaker = _pick(columns.speaker, SPEAKER_COLUMNS, available, path)
     label = _pick(columns.label, LABEL_COLUMNS, available, path)

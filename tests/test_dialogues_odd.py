@@ -349,3 +349,18 @@ def test_duplicate_header_name(tiny_global: TinyModel, tmp_path: Path) -> None:
     source.write_text("Utterance,Dialogue_ID,Note,Dialogue_ID\nw1,1,a,2\n")
     line = keeps_old_output(tmp_path, tiny_global.model_dir, source, tmp_path / "d.parquet")
     assert "t.csv:1: column 'Dialogue_ID' appears twice in the header (columns 2 and 4)" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--order-column", "Utterance"], "'Utterance' is the text column, not an order column"),
+        (["--column", "Dialogue_ID", "--dialogue-column", "Dialogue_ID"], "'Dialogue_ID' is the "
+         "text column, not a dialogue column"),
+    ],
+)  # fmt: skip
+def test_text_column_named_as_another(tmp_path: Path, args: list[str], expected: str) -> None:
+    """Was "no column 'Utterance' (columns: ...)" for a column the header has."""
+    table = write_csv(tmp_path / "t.csv", [("w1", "1", "0")])
+    result = invoke("embed", table, "-o", tmp_path / "d.npz", *args)
+    assert f"t.csv:1: {expected}" in one_error_line(result)
