@@ -135,7 +135,7 @@ def embed(
         bool,
         typer.Option(
             "--dialogues",
-            help="One ordered sequence per dialogue: .npz (an array per dialogue id) or .parquet (a row per utterance). Implied by --dialogue-column, --order-column and a .parquet output.",
+            help="One ordered sequence per dialogue: .npz (an array per dialogue id) or .parquet (a row per utterance). Implied by --dialogue-column, --order-column, --speaker-column, --label-column and a .parquet output.",
         ),
     ] = False,
     dialogue_column: Annotated[
@@ -176,8 +176,9 @@ def embed(
 
     layout = corpus_format(input, None if corpus is Corpus.auto else corpus.value)
     per_dialogue = (dialogues or dialogue_column is not None or order_column is not None
+                    or speaker_column is not None or label_column is not None
                     or (output or "").lower().endswith(".parquet"))  # fmt: skip
-    if per_dialogue or layout != "table":
+    if per_dialogue or layout != "table" or labels is not None:
         _embed_dialogues(input, output, layout, per_dialogue, column, dialogue_column,
                          order_column, speaker_column, label_column, labels, model, device,
                          threads, batch_size, fp16, encoding_errors, quiet)  # fmt: skip
@@ -207,7 +208,9 @@ def _embed_dialogues(input, output, layout, per_dialogue, column, dialogue_colum
         raise OutputError(f"{output}: dialogue input needs an output file (-o NAME.npz)")
     if Path(input).resolve() == Path(output).resolve():
         raise OutputError(f"{output} is the input file; choose another -o")
-    names = tuple(c.strip() for c in dialogue_column.split(",")) if dialogue_column else None
+    names = None
+    if dialogue_column is not None:  # "" is the column "" (an error), not the default ones
+        names = tuple(c.strip() for c in dialogue_column.split(","))
     columns = Columns(names, order_column, speaker_column, label_column)
 
     def embedder() -> Embedder:  # loaded once the input has been read
