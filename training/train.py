@@ -56,6 +56,8 @@ class TrainConfig:
     class_weights: bool = False
     fine_tune_embeddings: bool = False
     dev_fraction: float = 0.1
+    encoding_errors: str = "strict"  # as `cnnfeat embed --encoding-errors`
+    tsv_quoting: str = "literal"  # as `cnnfeat embed --tsv-quoting`
     command: str = ""
 
     @property
@@ -205,7 +207,10 @@ def _pad(rows: list[list[int]], spec: ModelSpec) -> torch.Tensor:
 
 
 def _load_splits(config: TrainConfig):
-    read = lambda p: read_labelled(p, config.text_column, config.label_column)  # noqa: E731
+    def read(path: str) -> LabelledData:
+        return read_labelled(path, config.text_column, config.label_column, config.tsv_quoting,
+                             config.encoding_errors)  # fmt: skip
+
     train_data = read(config.train)
     if config.dev:
         dev_data = read(config.dev)
