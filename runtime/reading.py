@@ -50,7 +50,8 @@ _NOT_TEXT = {
     ".arrow": "an Arrow file", ".feather": "an Arrow file", ".h5": "an HDF5 file",
 }  # fmt: skip
 _MAGIC = (
-    (b"\x1f\x8b", "gzip-compressed"), (b"BZh", "bzip2-compressed"),
+    (b"\x1f\x8b\x08", "gzip-compressed"), *((b"BZh%d1AY&SY" % n, "bzip2-compressed")
+                                             for n in range(1, 10)),
     (b"\xfd7zXZ\x00", "xz-compressed"), (b"\x28\xb5\x2f\xfd", "zstd-compressed"),
     (b"PK\x03\x04", "a zip archive"), (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
     (b"PAR1", "a Parquet file"), (b"\x93NUMPY", "a NumPy array"),
@@ -485,40 +486,75 @@ def iter_lines(text: str) -> list[str]:
 # --- lines before the tokenizer --------------------------------------------------------------
 
 # Tokenizing a line costs `tokenizers` about 90 bytes of memory per character before truncation
-# happens, so a 20 MB line would need ~2 GB. Long lines are cut first, at a space, to a prefix
-# that already holds max_len tokens: splitting at a space never changes the tokens on either
-# side, so the features are exactly those of the whole line.
+# happens, so a 20 MB line would need ~2 GB. Long lines are cut first, to a prefix that already
+# holds max_len tokens, at places where cutting cannot change a token before the cut: whitespace,
+# or (in text without spaces, such as Chinese or Japanese) the start of a token that follows a
+# non-word character, found from the tokenizer's own offsets. The features are exactly those of
+# the whole line. The one thing dropped before max_len tokens is the middle of a single run of
+# more than CLIP_WINDOW letters and digits: it is one token either way, [UNK] (no vocabulary has
+# such a word), and its start and end are kept.
 CLIP_WINDOW = 10_000  # characters tokenized at a time while looking for the cut
+CLIP_MARGIN = 256  # tokens ending this close to a window's end may still change: not counted
 _SPACES = (" ", "\t", "\n")
+_NOT_WORD = re.compile(r"\W")  # a superset of the tokenizer's non-word characters
 
 
-def clip_line(text: str, tokenizer: Any, max_len: int, window: int = CLIP_WINDOW) -> str:
-    """`text`, or its shortest prefix cut at a space that gives the same first max_len tokens.
+def clip_line(
+    text: str, tokenizer: Any, max_len: int, window: int = CLIP_WINDOW, margin: int = CLIP_MARGIN
+) -> str:
+    """`text`, or a shorter string whose first max_len tokens are those of `text`.
 
-    Lines up to `window` characters come back untouched. In a longer line, a run of more than
-    `window` characters without a space, tab or newline keeps only its first `window`
-    characters (no vocabulary has such a word; the README documents it).
+    Lines up to `window` characters come back untouched. Memory and time follow `window` and
+    max_len, not the length of the line (but for the pathological case in _cut_without_spaces).
     """
     if len(text) <= window:
         return text
+    margin = min(margin, window // 3)
     kept: list[str] = []
     tokens, pos = 0, 0
     while pos < len(text) and tokens < max_len:
-        end = resume = min(len(text), pos + window)
-        if end < len(text):
-            space = max(text.rfind(c, pos + 1, end + 1) for c in _SPACES)
-            if space > pos:
-                end = resume = space
-            else:  # a run longer than `window`: keep its start, go on at the next space
-                run = pos + (text[pos] in _SPACES)
-                end = run + window
-                found = [i for i in (text.find(c, end) for c in _SPACES) if i >= 0]
-                resume = min(found, default=len(text))
-        piece = text[pos:end]
+        end = pos + window
+        if end >= len(text):
+            kept.append(text[pos:])
+            break
+        space = max(text.rfind(c, pos + 1, end + 1) for c in _SPACES)
+        if space > pos:
+            cut, resume, count = space, space, None
+        else:
+            cut, resume, count = _cut_without_spaces(text, pos, end, tokenizer, margin)
+        piece = text[pos:cut]
         kept.append(piece)
-        tokens += len(tokenizer.encode(piece, add_special_tokens=False).ids)
+        if count is None:
+            count = len(tokenizer.encode(piece, add_special_tokens=False).ids)
+        tokens += count
         pos = resume
     return "".join(kept)
+
+
+def _cut_without_spaces(
+    text: str, pos: int, end: int, tokenizer: Any, margin: int
+) -> tuple[int, int, int | None]:
+    """(cut, resume, tokens before the cut or None to count them) in a stretch without spaces.
+
+    The cut is the last start of a token that ends at least `margin` characters before `end`
+    and follows a non-word character, so no token before or after it reads differently. Without
+    one: if the stretch starts with a single run of word characters (one token), keep `end -
+    margin` of it and resume just before the next non-word character (one earlier for the n of
+    n't); otherwise keep the whole window, counting only the tokens that end before the margin.
+    """
+    piece = text[pos:end]
+    limit = len(piece) - margin
+    offsets = tokenizer.encode(piece, add_special_tokens=False).offsets
+    for start, _ in reversed(offsets):
+        if 0 < start <= limit and _NOT_WORD.match(piece[start - 1]) and piece[start - 1] != "_":
+            return pos + start, pos + start, None
+    if not _NOT_WORD.search(piece, 0, limit):  # one run of letters, digits and _
+        found = _NOT_WORD.search(text, pos + limit)
+        after = found.start() if found else len(text)
+        if text[after - 1] in "nN":
+            after -= 1
+        return pos + limit, max(after, pos + limit), 1
+    return end, end, sum(1 for _, stop in offsets if stop <= limit)
 
 
 def fit_lines(lines: Sequence[str], tokenizer: Any, max_len: int) -> list[str]:

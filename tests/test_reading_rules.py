@@ -204,3 +204,54 @@ def test_embed_cli_takes_tsv_quoting(tmp_path: Path, tiny_global: TinyModel) -> 
                             capture_output=True)  # fmt: skip
     assert literal.returncode == 0 and quoted.returncode == 0, quoted.stderr
     assert np.load(tmp_path / "l.npy").shape[0] == 2 and np.load(tmp_path / "c.npy").shape[0] == 1
+
+
+# --- long lines without spaces: clipped by tokens ---------------------------------------------
+
+
+def _cjk_tokenizer(max_len: int):
+    from cnnfeat.runtime.tokenizer import build_tokenizer
+
+    words = ["\u4f60\u597d", "\u6211", ".", ",", "n't", "do", "u.s.", "a"]
+    return build_tokenizer(words, True, max_len, kept_forms=["u.s."])
+
+
+def test_cjk_line_without_spaces_keeps_every_token_up_to_max_len() -> None:
+    tokenizer = _cjk_tokenizer(512)
+    sentence = "\u4f60\u597d" * 30 + "\u3002"  # 61 characters, 2 tokens, no space
+    line = sentence * 1000  # 61,000 characters: 2,000 tokens
+    clipped = reading.clip_line(line, tokenizer, 512)
+    assert len(clipped) < len(line)
+    full = tokenizer.encode(line, add_special_tokens=False).ids
+    assert len(full) == 512
+    assert tokenizer.encode(clipped, add_special_tokens=False).ids == full
+    # The rule before this issue kept 10,000 characters of the stretch: 328 tokens, not 512.
+    assert len(tokenizer.encode(line[:10_000], add_special_tokens=False).ids) < 512
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["\u4f60\u597d", "\u6211", "\u3002", "\u3001", "a", "do", "n't", "u.s.",
+                         "'", ".", "x" * 30, " ", "\u200b", "_"]),
+        min_size=50, max_size=400,
+    ),
+    st.integers(3, 40),
+)  # fmt: skip
+def test_clip_line_gives_the_whole_lines_first_tokens(pieces: list[str], max_len: int) -> None:
+    tokenizer = _cjk_tokenizer(max_len)
+    line = "".join(pieces)
+    clipped = reading.clip_line(line, tokenizer, max_len, window=120, margin=45)
+    full = tokenizer.encode(line, add_special_tokens=False).ids
+    assert tokenizer.encode(clipped, add_special_tokens=False).ids == full
+
+
+def test_a_giant_run_of_letters_keeps_its_ends() -> None:
+    tokenizer = _cjk_tokenizer(16)
+    line = "a" * 50_000 + "don't \u6211"
+    clipped = reading.clip_line(line, tokenizer, 16)
+    assert len(clipped) < 11_000
+    assert (
+        tokenizer.encode(clipped, add_special_tokens=False).ids
+        == tokenizer.encode(line, add_special_tokens=False).ids
+    )  # [UNK] n't 我
