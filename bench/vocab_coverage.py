@@ -66,8 +66,8 @@ def main() -> None:
     args = parser.parse_args()
     known = glove_words()
     print(
-        "| test set | tokens before / after | OOV before | OOV after | pretrained before "
-        "| pretrained after |\n|---|---|---|---|---|---|"
+        "| test set | tokens before / after | [UNK] before / after | OOV before | OOV after "
+        "| pretrained before | pretrained after |\n|---|---|---|---|---|---|---|"
     )
     for name, path in TESTS.items():
         if not path.is_file():
