@@ -59,6 +59,9 @@ _TOKEN_PATTERN = (
     rf"{WORD_CHAR}+(?![^{SEPARATORS}])"  # a plain word before whitespace or the end (most)
     # punctuation that no later alternative can start with (`,` `!` `?`): alone, at once
     rf"|[^\p{{L}}\p{{N}}\p{{M}}_{SEPARATORS}{{starters}}]"
+    # a word before punctuation that no later alternative could take part of (not `'` for
+    # n't and clitics, not what follows the first word of a kept form, not a number's `.,:`)
+    rf"|(?![0-9]+[.,:][0-9]){WORD_CHAR}+(?=[^\p{{L}}\p{{N}}\p{{M}}_{SEPARATORS}'{{follows}}])"
     "{forms}"  # kept forms (forms_pattern), when the vocabulary has any
     r"|[0-9]+(?:[.,:][0-9]+)+"  # 3.5  1,000  10:30
     rf"|{WORD_CHAR}+?(?=[nN]'[tT](?!{WORD_CHAR}))"  # the word before n't
@@ -101,8 +104,9 @@ def forms_pattern(forms: Iterable[str]) -> str:
     form, not the number of forms. A match must not touch a word character on either side:
     `mr.` is kept in "mr. smith" but not in "summr." or "mr.smith".
     """
+    forms = sorted(set(forms))
     trie: dict = {}
-    for form in sorted(set(forms)):
+    for form in forms:
         if form:
             node = trie
             for char in form:
@@ -110,7 +114,30 @@ def forms_pattern(forms: Iterable[str]) -> str:
             node[""] = {}
     if not trie:
         return ""
-    return rf"(?<!{WORD_CHAR})(?:{_trie_regex(trie)})(?!{WORD_CHAR})"
+    # A cheap guard first: the next characters must look like the start of some form (its
+    # first character if that is punctuation, or a word followed by the punctuation that comes
+    # after the first word of some form: `.` in `mr.`, `-` in `well-known`), so "okay," and most
+    # other tokens skip the trie.
+    firsts = {f[0] for f in forms if f and not _is_word_char(f[0])}
+    follows = {f[_word_prefix(f)] for f in forms if f and _is_word_char(f[0])}
+    guard = "|".join(
+        ([f"[{_class(firsts)}]"] if firsts else [])
+        + ([f"{WORD_CHAR}+[{_class(follows)}]"] if follows else [])
+    )
+    trie_regex = _trie_regex(trie)
+    return rf"(?<!{WORD_CHAR})(?=(?:{guard}))(?:{trie_regex})(?!{WORD_CHAR})"
+
+
+def _word_prefix(form: str) -> int:
+    """The length of the word characters `form` starts with."""
+    n = 0
+    while n < len(form) and _is_word_char(form[n]):
+        n += 1
+    return n
+
+
+def _class(chars: set[str]) -> str:
+    return "".join(_class_escape(c) for c in sorted(chars))
 
 
 def _trie_regex(node: dict) -> str:
@@ -148,8 +175,11 @@ def build_pre_tokenizer(kept_forms: Iterable[str] = ()) -> pre_tokenizers.PreTok
     forms = forms_pattern(kept_forms)
     # Non-word characters that start a longer token: clitics, `...`, `--`, and kept forms.
     starters = {"'", ".", "-"} | {f[0] for f in kept_forms if f and not _is_word_char(f[0])}
-    pattern = _TOKEN_PATTERN.replace("{forms}", "|" + forms if forms else "").replace(
-        "{starters}", "".join(_class_escape(c) for c in sorted(starters))
+    follows = {f[_word_prefix(f)] for f in kept_forms if f and _is_word_char(f[0])}
+    pattern = (
+        _TOKEN_PATTERN.replace("{forms}", "|" + forms if forms else "")
+        .replace("{starters}", _class(starters))
+        .replace("{follows}", _class(follows))
     )
     return pre_tokenizers.Split(Regex(pattern), behavior="removed", invert=True)
 
