@@ -373,13 +373,18 @@ def test_long_line_of_whitespace_then_words() -> None:
     assert clip_line(text, WordCounter(), 512).split() == ["a", "b", "c"]
 
 
-def test_runs_without_a_space_keep_their_first_window_characters() -> None:
+def test_runs_without_a_space_lose_only_their_middle() -> None:
+    # Issue 10's rule (test_reading_rules.py has the CJK cases): a single run of word
+    # characters longer than the window keeps its start and its end, one [UNK] token either way.
+    from cnnfeat.runtime.tokenizer import build_tokenizer
+
+    tokenizer = build_tokenizer(["after", "z"], True, 512)
     text = "x" * 3_000_000 + " after " + "y" * (CLIP_WINDOW + 1) + "\tz"
-    assert clip_line(text, WordCounter(), 512).split() == [
-        "x" * CLIP_WINDOW, "after", "y" * CLIP_WINDOW, "z"
-    ]  # fmt: skip
-    exact = "a " + "x" * CLIP_WINDOW + " b " * CLIP_WINDOW  # a run of exactly the window
-    assert clip_line(exact, WordCounter(), 5).split()[:3] == ["a", "x" * CLIP_WINDOW, "b"]
+    clipped = clip_line(text, tokenizer, 512)
+    assert len(clipped) < 3 * CLIP_WINDOW
+    assert clipped.split()[1::2] == ["after", "z"]
+    ids = tokenizer.encode(text, add_special_tokens=False).ids
+    assert tokenizer.encode(clipped, add_special_tokens=False).ids == ids == [1, 2, 1, 3]
 
 
 def test_fit_lines_and_check_lines() -> None:
