@@ -313,13 +313,15 @@ def bench_model(name: str, model: Path, run: Path, big: Path, small: Path, args,
           f"(lines in memory)", flush=True)  # fmt: skip
     ref_ratio = {}
     if ref:
-        for name in ("encode_batch", "encode_batch_fast"):
-            rate = median([t["rows"] / t[name] for t in ref])
-            ref_ratio[f"tokenize/reference({name})"] = (tok_rate if name == "encode_batch"
+        for method in ("encode_batch", "encode_batch_fast"):
+            rate = median([t["rows"] / t[method] for t in ref])
+            ref_ratio[f"tokenize/reference({method})"] = (tok_rate if method == "encode_batch"
                                                         else tok_fast) / rate  # fmt: skip
-            cpu = median([t[f"cpu_{name}"] for t in ref]) / median([t[f"cpu_{name}"] for t in tok])
-            ref_ratio[f"tokenize/reference(cpu {name})"] = cpu
-            print(f"      reference {args.reference_tokenizer}: {name} {rate:,.0f} utt/s; "
+            cpu = median([t[f"cpu_{method}"] for t in ref]) / median(
+                [t[f"cpu_{method}"] for t in tok]
+            )
+            ref_ratio[f"tokenize/reference(cpu {method})"] = cpu
+            print(f"      reference {args.reference_tokenizer}: {method} {rate:,.0f} utt/s; "
                   f"CPU seconds reference / ours {cpu:.2f}", flush=True)  # fmt: skip
 
     gflops = median([worker("matmul")["gflops"] for _ in range(args.repeats)])
