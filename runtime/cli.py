@@ -71,6 +71,11 @@ def _finite(value: float) -> float:
     return value
 
 
+class TsvQuoting(str, Enum):
+    literal = "literal"
+    csv = "csv"
+
+
 # Options that embed and embed-dataset share, declared once.
 ModelOption = Annotated[
     Path | None,
@@ -79,6 +84,12 @@ ModelOption = Annotated[
 EncodingErrorsOption = Annotated[
     EncodingErrors,
     typer.Option(help="strict: stop at bytes that are not UTF-8; replace: use U+FFFD and go on."),
+]
+TsvQuotingOption = Annotated[
+    TsvQuoting,
+    typer.Option(
+        help="A .tsv file's quotes: literal (a \" is text, every line one record) or csv (quoted fields may hold tabs and line breaks)."
+    ),
 ]
 
 
@@ -121,6 +132,7 @@ def embed(
         ),
     ] = None,
     encoding_errors: EncodingErrorsOption = EncodingErrors.strict,
+    tsv_quoting: TsvQuotingOption = TsvQuoting.literal,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
     ] = False,
@@ -187,7 +199,7 @@ def embed(
     embedder = Embedder(model, device=device.value, threads=threads, batch_size=batch_size,
                         fp16=fp16)  # fmt: skip
     summary = embed_file(input, output, embedder, column=column,
-                         encoding_errors=encoding_errors.value,
+                         encoding_errors=encoding_errors.value, tsv_quoting=tsv_quoting.value,
                          progress=False if quiet else None)  # fmt: skip
     if not quiet:
         typer.echo(summary.line(), err=True)
@@ -334,6 +346,8 @@ def train(
     fine_tune_embeddings: Annotated[
         bool, typer.Option(help="Train the word vectors too (frozen by default).")
     ] = False,
+    encoding_errors: EncodingErrorsOption = EncodingErrors.strict,
+    tsv_quoting: TsvQuotingOption = TsvQuoting.literal,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Train the utterance CNN on labelled utterances; writes OUT/metrics.json."""
@@ -344,9 +358,12 @@ def train(
         vocab_top_n=vocab_top_n, pool=pool.value, max_len=max_len, epochs=epochs,
         patience=patience, batch_size=batch_size, lr=lr, dropout=dropout, seed=seed,
         class_weights=class_weights, fine_tune_embeddings=fine_tune_embeddings,
+        encoding_errors=encoding_errors.value, tsv_quoting=tsv_quoting.value,
         command=_command_line(ctx),
     )  # fmt: skip
     metrics = train_mod.train(config, progress=not quiet)
+    for note in metrics["vectors"].get("notes", []):
+        typer.echo(f"vectors: {note}", err=True)
     for split in ("dev", "test"):
         if metrics[split]:
             m = metrics[split]

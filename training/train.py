@@ -29,7 +29,8 @@ from cnnfeat.runtime.tokenizer import build_tokenizer
 from cnnfeat.training.data import LabelledData, read_labelled, stratified_split
 from cnnfeat.training.metrics import classification_report
 from cnnfeat.training.model import UtteranceCNN
-from cnnfeat.training.vocab import build_vocabulary, count_words, vectors_are_uncased
+from cnnfeat.training.vectors import describe_notes
+from cnnfeat.training.vocab import build_vocabulary, vectors_casing
 
 CHECKPOINT = "checkpoint.pt"
 # The files a run directory may hold: `train --out` replaces nothing else.
@@ -62,6 +63,8 @@ class TrainConfig:
     class_weights: bool = False
     fine_tune_embeddings: bool = False
     dev_fraction: float = 0.1
+    encoding_errors: str = "strict"  # as `cnnfeat embed --encoding-errors`
+    tsv_quoting: str = "literal"  # as `cnnfeat embed --tsv-quoting`
     command: str = ""
 
     @property
@@ -81,11 +84,12 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
 
     if config.vectors != "glove-6b-50d" and not Path(config.vectors).is_file():
         raise InputError("vectors file not found (give a GloVe/word2vec text file)", config.vectors)
-    lowercase = vectors_are_uncased(config.vectors)
-    counts = count_words(train_data.texts, lowercase)
+    casing = vectors_casing(config.vectors)
+    lowercase = casing["lowercase"]
     vocab = build_vocabulary(
-        counts, config.vectors, config.vocab_top_n, config.min_count, config.seed
-    )
+        train_data.texts, lowercase, config.vectors, config.vocab_top_n, config.min_count,
+        config.seed,
+    )  # fmt: skip
     spec = ModelSpec(
         vocab_size=vocab.size,
         embedding_dim=vocab.embeddings.shape[1],
@@ -95,7 +99,7 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
         label_names=tuple(label_names),
         dropout=config.dropout,
     )
-    tokenizer = build_tokenizer(vocab.words, lowercase=lowercase, max_len=spec.max_len)
+    tokenizer = build_tokenizer(vocab.words, lowercase, spec.max_len, vocab.kept_forms)
 
     model = UtteranceCNN(spec)
     model.embedding.weight.data.copy_(torch.from_numpy(vocab.embeddings))
@@ -162,6 +166,10 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
                 "source": vocab.vectors_source,
                 "pretrained_rows": vocab.pretrained_rows,
                 "random_rows": len(vocab.words) - vocab.pretrained_rows,
+                "kept_forms": len(vocab.kept_forms),
+                "casing": casing,
+                "file_notes": vocab.vector_notes,
+                "notes": describe_notes(vocab.vector_notes, spec.embedding_dim),
             },
             "oov_rate": {
                 name: _oov_rate(ids, unk)
@@ -233,7 +241,10 @@ def _pad(rows: list[list[int]], spec: ModelSpec) -> torch.Tensor:
 
 
 def _load_splits(config: TrainConfig):
-    read = lambda p: read_labelled(p, config.text_column, config.label_column)  # noqa: E731
+    def read(path: str) -> LabelledData:
+        return read_labelled(path, config.text_column, config.label_column, config.tsv_quoting,
+                             config.encoding_errors)  # fmt: skip
+
     train_data = read(config.train)
     if config.dev:
         dev_data = read(config.dev)
