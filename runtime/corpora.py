@@ -157,8 +157,6 @@ def read_table(
     else:
         text_column = column or _default_text_column(path, first)
         available = list(first.fields)
-    if dialogues and fmt in ("csv", "tsv"):
-        _no_duplicate_names(_table_header(path, fmt) or [], path)
     named = [("a dialogue", c) for c in columns.dialogue or ()] + [
         ("an order", columns.order), ("a speaker", columns.speaker), ("a label", columns.label)
     ]  # fmt: skip
@@ -209,21 +207,6 @@ def _default_text_column(path: str, first: Record) -> str:
     else:
         names = _table_header(path, fmt) or []
     return default_column(names, path, 1)
-
-
-def _no_duplicate_names(header: list[str], path: str) -> None:
-    """InputError for a name that two columns share: a record keeps only the last one's value,
-    so the dialogue id (or a Parquet column) would silently come from one of them."""
-    seen: dict[str, int] = {}
-    for i, name in enumerate(header, 1):
-        if name in seen:
-            raise InputError(
-                f"column {name!r} appears twice in the header (columns {seen[name]} and {i}); "
-                "rename one",
-                path,
-                1,
-            )
-        seen[name] = i
 
 
 def _table_header(path: str, fmt: str) -> list[str] | None:
