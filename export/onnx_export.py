@@ -33,6 +33,7 @@ from cnnfeat.runtime.errors import ModelError
 from cnnfeat.runtime.model_dir import CARD_FILE, MODEL_FILE, TOKENIZER_FILE, sha256_file
 from cnnfeat.runtime.session import make_session
 from cnnfeat.runtime.spec import FORMAT_VERSION, ModelSpec
+from cnnfeat.training.report import REPORT_FILE
 from cnnfeat.training.train import load_checkpoint
 
 OPSET = 18
@@ -93,6 +94,8 @@ def export_model(
         model_path = staging / MODEL_FILE
         _export_onnx(model, spec, model_path, graph)
         shutil.copyfile(run_dir / TOKENIZER_FILE, staging / TOKENIZER_FILE)
+        if (run_dir / REPORT_FILE).is_file():  # the training report travels with the model
+            shutil.copyfile(run_dir / REPORT_FILE, staging / REPORT_FILE)
         diff, cases = validate(model_path, spec, reference=_torch_reference(model), atol=atol)
         card = {
             "format_version": FORMAT_VERSION,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperCommand
 
 from cnnfeat.runtime.cli_errors import cli_errors
 from cnnfeat.runtime.errors import CnnfeatError
@@ -34,6 +35,20 @@ class Device(str, Enum):
 class Pool(str, Enum):
     global_ = "global"
     window = "window"
+
+
+class PlainHelp(TyperCommand):
+    """Click's own help layout (no Rich table): wraps to 80 columns and cuts no option name."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.rich_markup_mode = None
+
+
+class LrSchedule(str, Enum):
+    constant = "constant"
+    plateau = "plateau"
+    cosine = "cosine"
 
 
 class ExportGraph(str, Enum):
@@ -157,6 +172,8 @@ def info(
     command = (card.get("training") or {}).get("command")
     if command:
         typer.echo(f"reproduce: {command}")
+    report = loaded.path / "report.html"  # written by `cnnfeat train`, copied by export
+    typer.echo(f"report: {report}" if report.is_file() else "report: none in this directory")
     typer.echo(
         f"onnxruntime {ort.__version__}; providers: {', '.join(ort.get_available_providers())}"
     )
@@ -164,7 +181,7 @@ def info(
     typer.echo("cuda: " + ("usable" if problem is None else f"not usable ({problem})"))
 
 
-@app.command()
+@app.command(cls=PlainHelp)
 @cli_errors
 def train(
     ctx: typer.Context,
@@ -220,6 +237,28 @@ def train(
     fine_tune_embeddings: Annotated[
         bool, typer.Option(help="Train the word vectors too (frozen by default).")
     ] = False,
+    class_weight_power: Annotated[
+        float, typer.Option(min=0.0, help="With --class-weights: (inverse frequency) ** P.")
+    ] = 1.0,
+    multichannel: Annotated[
+        bool, typer.Option(help="Two copies of the vectors, one frozen, one fine-tuned (Kim 2014).")
+    ] = False,
+    max_norm: Annotated[
+        float, typer.Option(min=0.0, help="Max L2 norm of each classifier weight row; 0 = off.")
+    ] = 0.0,
+    weight_decay: Annotated[
+        float, typer.Option(min=0.0, help="AdamW weight decay (not on the vectors); 0 = Adam.")
+    ] = 0.0,
+    lr_schedule: Annotated[
+        LrSchedule, typer.Option(help="plateau: halve the LR when dev F1 stalls 2 epochs.")
+    ] = LrSchedule.constant,
+    word_dropout: Annotated[
+        float, typer.Option(min=0.0, max=0.99, help="Share of tokens turned [UNK] in training.")
+    ] = 0.0,
+    label_smoothing: Annotated[float, typer.Option(min=0.0, max=0.99)] = 0.0,
+    ema_decay: Annotated[
+        float, typer.Option(min=0.0, max=0.9999, help="Keep an EMA of the weights; 0 = off.")
+    ] = 0.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Train the utterance CNN on labelled utterances; writes OUT/metrics.json."""
@@ -230,6 +269,9 @@ def train(
         vocab_top_n=vocab_top_n, pool=pool.value, max_len=max_len, epochs=epochs,
         patience=patience, batch_size=batch_size, lr=lr, dropout=dropout, seed=seed,
         class_weights=class_weights, fine_tune_embeddings=fine_tune_embeddings,
+        class_weight_power=class_weight_power, multichannel=multichannel, max_norm=max_norm,
+        weight_decay=weight_decay, lr_schedule=lr_schedule.value, word_dropout=word_dropout,
+        label_smoothing=label_smoothing, ema_decay=ema_decay,
         command=_command_line(ctx),
     )  # fmt: skip
     metrics = train_mod.train(config, progress=not quiet)
