@@ -259,6 +259,9 @@ def train(
     ema_decay: Annotated[
         float, typer.Option(min=0.0, max=0.9999, help="Keep an EMA of the weights; 0 = off.")
     ] = 0.0,
+    threads: Annotated[
+        int, typer.Option(min=1, help="CPU threads; a seed reproduces exactly for a given count.")
+    ] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Train the utterance CNN on labelled utterances; writes OUT/metrics.json."""
@@ -271,7 +274,7 @@ def train(
         class_weights=class_weights, fine_tune_embeddings=fine_tune_embeddings,
         class_weight_power=class_weight_power, multichannel=multichannel, max_norm=max_norm,
         weight_decay=weight_decay, lr_schedule=lr_schedule.value, word_dropout=word_dropout,
-        label_smoothing=label_smoothing, ema_decay=ema_decay,
+        label_smoothing=label_smoothing, ema_decay=ema_decay, threads=threads,
         command=_command_line(ctx),
     )  # fmt: skip
     metrics = train_mod.train(config, progress=not quiet)

@@ -126,7 +126,20 @@ def test_multichannel_keeps_the_static_copy(recipe_run: Path) -> None:
         assert not np.allclose(tuned, vectors[word], atol=1e-5)  # the other one trained
 
 
-def test_info_says_where_the_report_is(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_export_ships_the_report_and_info_points_to_it(recipe_run: Path) -> None:
+    pytest.importorskip("onnx", reason="exporting needs the [train] extra (onnx)")
+    model = recipe_run.parent / "model"
+    result = invoke("export", recipe_run, "--out", model)  # a multichannel model exports as is
+    assert result.exit_code == 0, result.output
+    report = model / "report.html"
+    assert report.read_bytes() == (recipe_run / "report.html").read_bytes()
+    info = invoke("info", model)
+    assert info.exit_code == 0, info.output
+    assert f"report: {report}" in info.stdout.splitlines()
+
+
+def test_info_on_the_shipped_model_names_its_report() -> None:
     pytest.importorskip("torch", reason="the [train] extra (torch) is not installed")
     from cnnfeat.runtime.model_dir import default_model_dir
 

@@ -65,6 +65,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     ema_decay: float = 0.0
     dev_fraction: float = 0.1
+    threads: int = 1  # torch intra-op threads; results reproduce exactly for a given count
     command: str = ""
 
     @property
@@ -77,6 +78,7 @@ class TrainConfig:
 def train(config: TrainConfig, progress: bool = True) -> dict:
     """Train, evaluate on dev (and test), write the run directory; returns metrics.json's dict."""
     started = time.perf_counter()
+    torch.set_num_threads(config.threads)
     _seed_everything(config.seed)
     train_data, dev_data, test_data = _load_splits(config)
     label_names = _label_names(train_data, [d for d in (dev_data, test_data) if d is not None])
