@@ -222,26 +222,37 @@ def train(
         int | None,
         typer.Option(min=1, help="Tokens kept per utterance (default 512 global, 50 window)."),
     ] = None,
-    epochs: Annotated[int, typer.Option(min=1)] = 30,
+    epochs: Annotated[int, typer.Option(min=1)] = 60,
     patience: Annotated[
         int,
         typer.Option(min=1, help="Stop after this many epochs without a better dev weighted-F1."),
-    ] = 5,
+    ] = 10,
     batch_size: Annotated[int, typer.Option(min=1)] = 64,
     lr: Annotated[float, typer.Option(min=0.0)] = 1e-3,
     dropout: Annotated[float, typer.Option(min=0.0, max=0.99)] = 0.5,
     seed: Annotated[int, typer.Option()] = 1,
     class_weights: Annotated[
-        bool, typer.Option(help="Weight the loss by inverse class frequency.")
+        bool,
+        typer.Option(
+            show_default=False, help="Weight the loss by inverse class frequency (default: off)."
+        ),
     ] = False,
     fine_tune_embeddings: Annotated[
-        bool, typer.Option(help="Train the word vectors too (frozen by default).")
-    ] = False,
+        bool,
+        typer.Option(
+            show_default=False,
+            help="Train the word vectors too (default: on; --no-... keeps them frozen).",
+        ),
+    ] = True,
     class_weight_power: Annotated[
         float, typer.Option(min=0.0, help="With --class-weights: (inverse frequency) ** P.")
     ] = 1.0,
     multichannel: Annotated[
-        bool, typer.Option(help="Two copies of the vectors, one frozen, one fine-tuned (Kim 2014).")
+        bool,
+        typer.Option(
+            show_default=False,
+            help="Two copies of the vectors, one frozen, one fine-tuned (Kim 2014; default: off).",
+        ),
     ] = False,
     max_norm: Annotated[
         float, typer.Option(min=0.0, help="Max L2 norm of each classifier weight row; 0 = off.")
@@ -257,14 +268,24 @@ def train(
     ] = 0.0,
     label_smoothing: Annotated[float, typer.Option(min=0.0, max=0.99)] = 0.0,
     ema_decay: Annotated[
-        float, typer.Option(min=0.0, max=0.9999, help="Keep an EMA of the weights; 0 = off.")
-    ] = 0.0,
+        float,
+        typer.Option(
+            min=0.0, max=0.9999, help="Evaluate and keep an EMA of the weights (per step); 0 = off."
+        ),
+    ] = 0.998,
     threads: Annotated[
         int, typer.Option(min=1, help="CPU threads; a seed reproduces exactly for a given count.")
     ] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Train the utterance CNN on labelled utterances; writes OUT/metrics.json."""
+    """Train the utterance CNN on labelled utterances; writes OUT/metrics.json and OUT/report.html.
+
+    The defaults are the shipped model's recipe, chosen on dev weighted-F1 (MELD emotion, checked
+    on MELD sentiment and EmoryNLP): GloVe 6B 50d fine-tuned, Adam (lr 0.001, batch 64), dropout
+    0.5, up to 60 epochs, early stopping after 10 without a better dev weighted-F1, and the
+    weights kept as an exponential moving average (decay 0.998). The other options were
+    measured too and did not beat it on dev; see the README, "The training recipe".
+    """
     train_mod = _training_module("cnnfeat.training.train")
     config = train_mod.TrainConfig(
         train=str(train), out=str(out), dev=_str(dev), test=_str(test),

@@ -72,4 +72,3 @@ def classification_report(
         "confusion_matrix": confusion.tolist(),
         "labels": names,
     }
-
