@@ -299,6 +299,8 @@ def train(
         command=_command_line(ctx),
     )  # fmt: skip
     metrics = train_mod.train(config, progress=not quiet)
+    for note in metrics["vectors"].get("notes", []):
+        typer.echo(f"vectors: {note}", err=True)
     for split in ("dev", "test"):
         if metrics[split]:
             m = metrics[split]

@@ -30,7 +30,8 @@ from cnnfeat.training.data import LabelledData, read_labelled, stratified_split
 from cnnfeat.training.metrics import classification_report
 from cnnfeat.training.model import UtteranceCNN
 from cnnfeat.training.report import write_report
-from cnnfeat.training.vocab import build_vocabulary, count_words, vectors_are_uncased
+from cnnfeat.training.vectors import describe_notes
+from cnnfeat.training.vocab import build_vocabulary, vectors_casing
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -85,11 +86,12 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
 
     if config.vectors != "glove-6b-50d" and not Path(config.vectors).is_file():
         raise InputError("vectors file not found (give a GloVe/word2vec text file)", config.vectors)
-    lowercase = vectors_are_uncased(config.vectors)
-    counts = count_words(train_data.texts, lowercase)
+    casing = vectors_casing(config.vectors)
+    lowercase = casing["lowercase"]
     vocab = build_vocabulary(
-        counts, config.vectors, config.vocab_top_n, config.min_count, config.seed
-    )
+        train_data.texts, lowercase, config.vectors, config.vocab_top_n, config.min_count,
+        config.seed,
+    )  # fmt: skip
     vectors = vocab.embeddings
     if config.multichannel:
         vectors = recipe.multichannel_vectors(vectors)
@@ -102,7 +104,7 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
         label_names=tuple(label_names),
         dropout=config.dropout,
     )
-    tokenizer = build_tokenizer(vocab.words, lowercase=lowercase, max_len=spec.max_len)
+    tokenizer = build_tokenizer(vocab.words, lowercase, spec.max_len, vocab.kept_forms)
 
     model = UtteranceCNN(spec)
     model.embedding.weight.data.copy_(torch.from_numpy(vectors))
@@ -182,6 +184,10 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
                 "source": vocab.vectors_source,
                 "pretrained_rows": vocab.pretrained_rows,
                 "random_rows": len(vocab.words) - vocab.pretrained_rows,
+                "kept_forms": len(vocab.kept_forms),
+                "casing": casing,
+                "file_notes": vocab.vector_notes,
+                "notes": describe_notes(vocab.vector_notes, vocab.embeddings.shape[1]),
             },
             "oov_rate": {
                 name: _oov_rate(ids, unk)
