@@ -38,7 +38,6 @@ VARIANTS: dict[str, list[str]] = {
     "word-dropout-0.1": ["--word-dropout", "0.1"],
     "label-smoothing-0.1": ["--label-smoothing", "0.1"],
     "vocab-60k": ["--vocab-top-n", "60000"],
-    "vocab-0": ["--vocab-top-n", "0"],
     "ema-0.998": ["--ema-decay", "0.998"],
     "class-weights-0.5": ["--class-weights", "--class-weight-power", "0.5"],
 }
