@@ -1,6 +1,7 @@
 """`cnnfeat train`: fit the utterance CNN on labelled utterances and keep the best checkpoint.
 
-Adam, cross-entropy (optionally class-weighted), early stopping on dev weighted-F1. The run
+Adam, cross-entropy, early stopping on dev weighted-F1, plus the recipe options of
+training/recipe.py (the default keeps an EMA of the weights). The run
 directory holds everything export needs: `checkpoint.pt` (weights + spec), `tokenizer.json`,
 `metrics.json`.
 """
