@@ -94,6 +94,9 @@ def release(data: Path, out: Path, runs: Path, seeds: list[int], reuse: bool = F
     card_path = out / CARD_FILE
     card = json.loads(card_path.read_text(encoding="utf-8"))
     card["seeds"] = summary
+    # Every recipe flag written out: `cnnfeat train` records only the flags that differ from its
+    # defaults, and those may change; this command rebuilds the shipped run whatever they are.
+    card["training"]["command"] = train_command(data, Path(median["run_dir"]), median["seed"])
     card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     return summary
 
