@@ -116,7 +116,7 @@ def test_bad_input_is_one_line(files: tuple[Path, Path], tmp_path: Path) -> None
     unseen = tmp_path / "unseen.csv"
     unseen.write_text("Utterance,Emotion\nw1,a\nw2,zzz\n")
     cases = [
-        (["--train", tmp_path / "nope.csv", "--test", test], "nope.csv: cannot read file"),
+        (["--train", tmp_path / "nope.csv", "--test", test], "nope.csv: no such file"),
         (["--train", train, "--test", test, "--train-features", tmp_path / "short.npy",
           "--test-features", tmp_path / "short.npy"], "short.npy: 3 rows but "),
         (["--train", train, "--test", test, "--train-features", tmp_path / "ints.npy",

@@ -19,6 +19,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import TinyModel
 
@@ -111,6 +112,19 @@ def reference(save, target: Path) -> dict[str, bytes]:
     return tree(target)
 
 
+def light_report(monkeypatch: pytest.MonkeyPatch) -> tuple[np.ndarray, np.ndarray]:
+    """Stand in for matplotlib's report (seconds per save): the same kind of write into the
+    staging directory, so the fault injection still covers a fourth file."""
+    from cnnfeat.training import train
+
+    def write(out: Path, metrics: dict, features: np.ndarray, labels: np.ndarray) -> Path:
+        (out / "report.html").write_text(f"<p>{len(labels)} dev rows</p>", encoding="utf-8")
+        return out / "report.html"
+
+    monkeypatch.setattr(train, "write_report", write)
+    return np.zeros((2, 100), np.float32), np.zeros(2, np.int64)
+
+
 # --- train ------------------------------------------------------------------------------------
 
 
@@ -126,16 +140,17 @@ def test_train_save_at_every_step(
     tokenizer = Tokenizer.from_file(str(tiny_global.run_dir / "tokenizer.json"))
     metrics = {"vectors": {"source": "test"}, "dev": {"weighted_f1": 0.5}}
     target = tmp_path / "runs" / "run"
+    dev = light_report(monkeypatch)
 
     class SavingTokenizer:  # tokenizers' class is built in Rust: it cannot be patched
         def to_str(self, pretty: bool = False) -> str:
             return tokenizer.to_str(pretty)
 
     def save() -> None:
-        train._write_run(target, model, model.spec, SavingTokenizer(), metrics)
+        train._write_run(target, model, model.spec, SavingTokenizer(), metrics, dev)
 
     new = reference(save, target)
-    assert set(new) == {"checkpoint.pt", "tokenizer.json", "metrics.json"}
+    assert set(new) == {"checkpoint.pt", "tokenizer.json", "metrics.json", "report.html"}
     faults = Faults(monkeypatch, [
         (Path, "write_bytes"), (SavingTokenizer, "to_str"), (Path, "write_text"),
         (staging.os, "fsync"), (staging.os, "rename"), (staging, "_exchange"),
@@ -158,9 +173,10 @@ def test_train_save_when_the_system_cannot_exchange(
     model = tiny_global.torch_model()
     tokenizer = Tokenizer.from_file(str(tiny_global.run_dir / "tokenizer.json"))
     target = tmp_path / "run"
+    dev = light_report(monkeypatch)
 
     def save() -> None:
-        train._write_run(target, model, model.spec, tokenizer, {"vectors": None})
+        train._write_run(target, model, model.spec, tokenizer, {"vectors": None}, dev)
 
     new = reference(save, target)
     faults = Faults(monkeypatch, [(staging.os, "rename"), (staging.os, "fsync")])

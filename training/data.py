@@ -157,6 +157,13 @@ def _read_table(
     """Texts and labels of a .csv, .tsv or .jsonl file, through the reader `cnnfeat embed` and
     `cnnfeat embed-dataset` use (runtime.reading.read_records), so a file gives the same records
     to all three: same line endings, blank lines, quoting, UTF-8 checks and error messages."""
+    if text_column is not None and text_column == label_column:
+        raise InputError(
+            f"column {text_column!r} would be both the text and the label; give "
+            "--text-column and --label-column different columns",
+            str(path),
+            1,
+        )
     texts: list[str] = []
     labels: list[str] = []
     label_col: str | None = None
