@@ -1,0 +1,46 @@
+"""Defects found by trying to break issue 9's promise (one line, typed errors, files kept safe)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import TinyModel
+
+import cnnfeat
+from cnnfeat.runtime.embedder import ArgumentError
+
+
+class Table2D:
+    """A 2-D table that is not a numpy array (as a pandas DataFrame): iterating it yields
+    its column names, so taking it as an iterable would embed the header, not the rows."""
+
+    ndim = 2
+    shape = (3, 1)
+
+    def __iter__(self):
+        return iter(["text"])
+
+
+def test_embed_refuses_any_2d_table(tiny_global: TinyModel) -> None:
+    embedder = cnnfeat.Embedder(tiny_global.model_dir, device="cpu")
+    with pytest.raises(ArgumentError, match=r"1-D sequence of strings, got a Table2D of shape"):
+        embedder.embed(Table2D())
+
+
+def test_embed_refuses_a_dataframe(tiny_global: TinyModel) -> None:
+    pd = pytest.importorskip("pandas")
+    embedder = cnnfeat.Embedder(tiny_global.model_dir, device="cpu")
+    with pytest.raises(ArgumentError, match=r"shape \(2, 1\)"):
+        embedder.embed(pd.DataFrame({"text": ["w1", "w2"]}))
+    assert embedder.embed(pd.Series(["w1", "w2"])).shape == (2, tiny_global.spec.feature_dim)
+
+
+@pytest.mark.parametrize("model_dir", [5, b"model", ["model"]])
+def test_embedder_model_dir_of_a_wrong_type(model_dir: object) -> None:
+    with pytest.raises(ArgumentError, match="model_dir must be a path"):
+        cnnfeat.Embedder(model_dir)  # type: ignore[arg-type]
+
+
+def test_embedder_accepts_a_path_like(tiny_global: TinyModel) -> None:
+    assert cnnfeat.Embedder(Path(tiny_global.model_dir), device="cpu").dim == 100
