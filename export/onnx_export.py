@@ -229,7 +229,7 @@ def check_out_dir(run_dir: Path, out_dir: Path) -> None:
     if out == run or out in run.parents:
         raise OutputError(f"--out {out_dir} would replace the run directory {run_dir}; it was "
                           "left untouched: choose another --out")  # fmt: skip
-    check_replaceable(out, "cnnfeat model", CARD_FILE, MODEL_FILES)
+    check_replaceable(Path(out_dir), "cnnfeat model", CARD_FILE, MODEL_FILES)  # as given
 
 
 # What `metrics.json` must hold for the card (each optional): key -> accepted JSON types.

@@ -44,3 +44,38 @@ def test_embedder_model_dir_of_a_wrong_type(model_dir: object) -> None:
 
 def test_embedder_accepts_a_path_like(tiny_global: TinyModel) -> None:
     assert cnnfeat.Embedder(Path(tiny_global.model_dir), device="cpu").dim == 100
+
+
+def _a_file(d: Path) -> str:
+    (d / "notes.txt").write_text("x")
+    return "notes.txt"
+
+
+def _a_folder(d: Path) -> str:
+    (d / "mine").mkdir()
+    (d / "mine" / "a").write_text("x")
+    return "mine"
+
+
+def _a_dangling_link(d: Path) -> str:
+    (d / "link").symlink_to(d / "nowhere")
+    return "link"
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (_a_file, "is a file, not a directory"),
+        (_a_folder, "is not empty and is not a cnnfeat model directory"),
+        (_a_dangling_link, "is a broken symbolic link"),
+    ],
+)
+def test_export_names_out_as_the_user_gave_it(
+    tiny_global: TinyModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make, match: str
+) -> None:
+    from conftest import invoke, one_error_line
+
+    given = make(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    line = one_error_line(invoke("export", tiny_global.run_dir, "--out", given))
+    assert line.startswith(f"cnnfeat: error: {given} {match}"), line
