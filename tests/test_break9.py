@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from conftest import TinyModel
 
 import cnnfeat
 from cnnfeat.runtime.embedder import ArgumentError
+from cnnfeat.runtime.errors import OutputError
 
 
 class Table2D:
@@ -79,3 +81,51 @@ def test_export_names_out_as_the_user_gave_it(
     monkeypatch.chdir(tmp_path)
     line = one_error_line(invoke("export", tiny_global.run_dir, "--out", given))
     assert line.startswith(f"cnnfeat: error: {given} {match}"), line
+
+
+def _read_only_dir(d: Path) -> Path:
+    (d / "locked").mkdir()
+    (d / "locked").chmod(0o555)
+    return d / "locked" / "run"
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda d: (d / "notes.txt").write_text("x") and d / "notes.txt" / "run",
+         "notes.txt is not a directory"),
+        (lambda d: (d / "notes.txt").write_text("x") and d / "notes.txt" / "a" / "run",
+         "notes.txt is not a directory"),
+        (_read_only_dir, "Permission denied"),
+    ],
+)  # fmt: skip
+def test_train_out_that_cannot_be_written_fails_before_any_work(
+    tmp_path: Path, make, match: str
+) -> None:
+    """Found: such an --out failed only after the whole training run (`File exists` for a
+    file in the path), losing hours on real data."""
+    from conftest import invoke, one_error_line
+
+    out = make(tmp_path)
+    if match == "Permission denied" and os.access(out.parent, os.W_OK):
+        pytest.skip("running as root: permissions do not bind")
+    # The training file does not even exist: --out is checked first.
+    line = one_error_line(invoke("train", "--train", tmp_path / "absent.csv", "--out", out))
+    assert f"cannot write {out}: " in line and match in line, line
+    assert "absent.csv" not in line
+
+
+def test_out_on_a_read_only_file_system(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from cnnfeat.runtime import staging
+
+    real_statvfs = os.statvfs
+
+    class ReadOnly:
+        f_flag = os.ST_RDONLY
+
+    monkeypatch.setattr(staging.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(staging.os, "statvfs", lambda path: ReadOnly())
+    with pytest.raises(OutputError, match=f"cannot write {tmp_path / 'run'}: {tmp_path}: "
+                       "Read-only file system; choose another --out"):  # fmt: skip
+        staging.check_replaceable(tmp_path / "run", "cnnfeat run", "checkpoint.pt", ())
+    monkeypatch.setattr(staging.os, "statvfs", real_statvfs)
