@@ -129,3 +129,18 @@ def test_out_on_a_read_only_file_system(monkeypatch: pytest.MonkeyPatch, tmp_pat
                        "Read-only file system; choose another --out"):  # fmt: skip
         staging.check_replaceable(tmp_path / "run", "cnnfeat run", "checkpoint.pt", ())
     monkeypatch.setattr(staging.os, "statvfs", real_statvfs)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_info_to_a_full_stdout_names_standard_output(tiny_global: TinyModel) -> None:
+    """Found: `cnnfeat info MODEL > /dev/full` said only `No space left on device`."""
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        command = [sys.executable, "-m", "cnnfeat", "info", str(tiny_global.model_dir)]
+        result = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, text=True, timeout=99)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "cnnfeat: error: writing to standard output failed: No space left on device"
+    ]
