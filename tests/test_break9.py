@@ -144,3 +144,14 @@ def test_info_to_a_full_stdout_names_standard_output(tiny_global: TinyModel) -> 
     assert result.stderr.splitlines() == [
         "cnnfeat: error: writing to standard output failed: No space left on device"
     ]
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**32), "99999999999999999999"])
+def test_train_seed_out_of_range_is_a_usage_error(tmp_path: Path, seed: str) -> None:
+    """Found: `--seed -1` trained up to seeding, then said `internal error: ValueError`."""
+    from conftest import invoke
+
+    result = invoke("train", "--train", tmp_path / "absent.csv", "--out", tmp_path / "run",
+                    "--seed", seed)  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "--seed" in result.output and "internal error" not in result.output
