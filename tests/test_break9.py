@@ -155,3 +155,33 @@ def test_train_seed_out_of_range_is_a_usage_error(tmp_path: Path, seed: str) -> 
                     "--seed", seed)  # fmt: skip
     assert result.exit_code == 2, result.output
     assert "--seed" in result.output and "internal error" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("metrics", "match"),
+    [
+        ('{"dev": {"accuracy": "x"}}', "field 'dev.accuracy' has the wrong type"),
+        ('{"test": {"macro_f1": true}}', "field 'test.macro_f1' has the wrong type"),
+        ('{"vectors": {"source": 5}}', "field 'vectors.source' has the wrong type"),
+        (None, "cannot read"),  # metrics.json is a directory: was silently skipped
+    ],
+)
+def test_export_names_a_damaged_metrics_file_not_a_staging_path(
+    tiny_global: TinyModel, tmp_path: Path, metrics: str | None, match: str
+) -> None:
+    """Found: a score of the wrong type in metrics.json was caught only in the staged card, and
+    the message named `.model.staging-PID-XXXX/cnnfeat.json`."""
+    import shutil
+
+    from conftest import invoke, one_error_line
+
+    run = Path(shutil.copytree(tiny_global.run_dir, tmp_path / "run"))
+    (run / "metrics.json").unlink(missing_ok=True)
+    if metrics is None:
+        (run / "metrics.json").mkdir()
+    else:
+        (run / "metrics.json").write_text(metrics)
+    line = one_error_line(invoke("export", run, "--out", tmp_path / "model"))
+    assert f"{run / 'metrics.json'}" in line and match in line, line
+    assert "staging" not in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
