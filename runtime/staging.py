@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cnnfeat.runtime.errors import OutputError
+from cnnfeat.runtime.errors import CnnfeatError, OutputError
 from cnnfeat.runtime.writing import (
     _LIVE,
     _fsync_dir,
@@ -119,9 +119,10 @@ def staged_directory(target: str | Path) -> Iterator[Path]:
         if isinstance(exc, OSError):
             raise OutputError(f"writing {shown} failed: {_reason(exc)}; "
                               f"{shown} was left as it was") from None  # fmt: skip
-        if isinstance(exc, OutputError) and str(staging) in str(exc):
-            # A file writer's own message: name the file as the user will know it.
-            raise OutputError(str(exc).replace(str(staging), shown)) from None
+        if isinstance(exc, CnnfeatError) and str(staging) in str(exc):
+            # A file writer's or checker's own message: name the file as the user knows it.
+            exc.args = (str(exc).replace(str(staging), shown),)
+            raise exc from None
         raise
 
 
