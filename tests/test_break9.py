@@ -10,7 +10,7 @@ from conftest import TinyModel
 
 import cnnfeat
 from cnnfeat.runtime.embedder import ArgumentError
-from cnnfeat.runtime.errors import OutputError
+from cnnfeat.runtime.errors import InputError, OutputError
 
 
 class Table2D:
@@ -197,3 +197,16 @@ def test_any_typed_error_from_inside_staging_names_the_target(tmp_path: Path) ->
             raise ModelError(f"{staging / 'cnnfeat.json'}: field 'x' is damaged")
     assert str(caught.value) == f"{tmp_path / 'model' / 'cnnfeat.json'}: field 'x' is damaged"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("value", [b"nan", b"inf", b"-Infinity", b"1e999", b"4e38"])
+def test_vectors_that_are_not_finite_are_an_error_at_load(tmp_path: Path, value: bytes) -> None:
+    """Issue 9 promised it; found missing: `1e999` (inf in float32) reached training and
+    stopped it only at a nan loss, naming no file."""
+    pytest.importorskip("torch")
+    from cnnfeat.training.vectors import load_vectors
+
+    path = tmp_path / "vec.txt"
+    path.write_bytes(b"w1 1 2\nw2 0.5 " + value + b"\n")  # 4e38: finite, but not in float32
+    with pytest.raises(InputError, match=r"vec.txt:2: .*not a finite number"):
+        load_vectors(path, {"w1", "w2"}, top_n=0)

@@ -229,4 +229,9 @@ def _parse_vector(text: bytes, path: str, number: int) -> np.ndarray:
         vector = np.array(text.split(b" "), dtype=np.float32)
     except ValueError as e:
         raise InputError(f"non-numeric value in the vector: {e}", path, number) from e
+    if not np.isfinite(vector).all():  # nan, inf, or too large for float32 (4e38)
+        first = int(np.flatnonzero(~np.isfinite(vector))[0])
+        bad = text.split(b" ")[first].decode("ascii", "replace")
+        raise InputError(f"{bad!r} is not a finite number (in float32); fix the vector file",
+                         path, number)  # fmt: skip
     return vector
