@@ -210,3 +210,19 @@ def test_vectors_that_are_not_finite_are_an_error_at_load(tmp_path: Path, value:
     path.write_bytes(b"w1 1 2\nw2 0.5 " + value + b"\n")  # 4e38: finite, but not in float32
     with pytest.raises(InputError, match=r"vec.txt:2: .*not a finite number"):
         load_vectors(path, {"w1", "w2"}, top_n=0)
+
+
+@pytest.mark.parametrize("name", ["model.onnx", "tokenizer.json", "cnnfeat.json"])
+def test_conformance_refuses_to_write_over_the_model_it_checks(
+    tiny_global: TinyModel, tmp_path: Path, name: str
+) -> None:
+    """Found: `cnnfeat conformance M -o M/model.onnx` replaced the model with JSON, exit 0."""
+    import shutil
+
+    from conftest import invoke, one_error_line
+
+    model = Path(shutil.copytree(tiny_global.model_dir, tmp_path / "model"))
+    before = (model / name).read_bytes()
+    line = one_error_line(invoke("conformance", model, "-o", model / name))
+    assert f"{model / name} is part of the model directory" in line, line
+    assert (model / name).read_bytes() == before
