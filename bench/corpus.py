@@ -54,3 +54,33 @@ def write_corpus(path: Path, lines: int, seed: int = 0) -> Path:
             handle.write("".join(t + "\n" for t in rng.choices(pool, k=count)))
     tmp.replace(path)
     return path
+
+
+def write_distinct_corpus(path: Path, lines: int, seed: int = 0, pair_share: float = 0.5) -> Path:
+    """A `lines`-line file of nearly all distinct lines: every distinct utterance once, in a
+    seeded order, then random pairs of utterances joined by a space (a `pair_share` of the
+    lines at least), so no cache of repeated lines can stand in for speed. Reused when there."""
+    if path.is_file() and sum(1 for _ in open(path, "rb")) == lines:
+        return path
+    pool = sorted(set(utterances()))
+    rng = random.Random(seed)
+    rng.shuffle(pool)
+    singles = pool[: max(0, min(len(pool), int(lines * (1 - pair_share))))]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".part")
+    with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+        handle.write("".join(t + "\n" for t in singles))
+        left = lines - len(singles)
+        while left > 0:
+            count = min(100_000, left)
+            pairs = (f"{rng.choice(pool)} {rng.choice(pool)}" for _ in range(count))
+            handle.write("".join(t + "\n" for t in pairs))
+            left -= count
+    tmp.replace(path)
+    return path
+
+
+def distinct_share(path: Path) -> float:
+    with open(path, encoding="utf-8") as handle:
+        lines = handle.read().split("\n")[:-1]
+    return len(set(lines)) / max(1, len(lines))

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import write_corpus  # noqa: E402
+from corpus import distinct_share, write_corpus, write_distinct_corpus  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "models" / "meld-glove6b50d"
@@ -135,24 +135,28 @@ def worker_torch(run_dir: str, path: str, limit: int, out: str) -> dict:
             "peak_rss_mib": peak_rss_mib()}  # fmt: skip
 
 
-def worker_tokenize(model_dir: str, path: str, limit: int) -> dict:
+def worker_tokenize(model_dir: str, path: str, limit: int, tokenizer_file: str = "") -> dict:
+    """Tokenisation alone; `tokenizer_file` (e.g. the reference tokenizer.json) instead of the
+    model directory's own, with the model's truncation."""
     from tokenizers import Tokenizer
 
     from cnnfeat.runtime.model_dir import load_model_dir
 
     spec = load_model_dir(model_dir).spec
-    tokenizer = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
+    tokenizer = Tokenizer.from_file(tokenizer_file or str(Path(model_dir) / "tokenizer.json"))
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_length=spec.max_len)
     lines = read_lines(path, limit)
     result = {"rows": len(lines)}
     for name in ("encode_batch", "encode_batch_fast"):
         encode = getattr(tokenizer, name)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         count = 0
         for start in range(0, len(lines), CHUNK):
             count += len(encode(lines[start : start + CHUNK], add_special_tokens=False))
         result[name] = time.perf_counter() - started
+        # CPU seconds of all the process's threads: less sensitive to other load than wall time
+        result[f"cpu_{name}"] = time.process_time() - cpu
     lengths = [len(e.ids) for e in tokenizer.encode_batch_fast(lines[:100_000], False)]
     result["mean_tokens"] = float(np.mean(lengths))
     result["mean_padded_steps"] = float(np.mean(np.maximum(lengths, spec.min_len)))
@@ -297,12 +301,28 @@ def bench_model(name: str, model: Path, run: Path, big: Path, small: Path, args,
           f"inside features() ({base[0]['threads']} threads, {pad_waste:.1f} padded steps/utt, "
           f"first {base[0]['rows']:,} lines); peak RSS {base_rss:.0f} MiB", flush=True)  # fmt: skip
 
-    tok = [worker("tokenize", str(model), str(big), "0") for _ in range(args.repeats)]
+    tok, ref = [], []
+    for _ in range(args.repeats):  # interleaved, so both see the same load
+        tok.append(worker("tokenize", str(model), str(big), "0"))
+        if args.reference_tokenizer:
+            ref.append(worker("tokenize", str(model), str(big), "0", str(args.reference_tokenizer)))
     tok_rate = median([t["rows"] / t["encode_batch"] for t in tok])
     tok_fast = median([t["rows"] / t["encode_batch_fast"] for t in tok])
     print(f"  (c) tokenisation alone: encode_batch {tok_rate:,.0f} utt/s, encode_batch_fast "
           f"{tok_fast:,.0f} utt/s; peak RSS {median([t['peak_rss_mib'] for t in tok]):.0f} MiB "
           f"(lines in memory)", flush=True)  # fmt: skip
+    ref_ratio = {}
+    if ref:
+        for method in ("encode_batch", "encode_batch_fast"):
+            rate = median([t["rows"] / t[method] for t in ref])
+            ref_ratio[f"tokenize/reference({method})"] = (tok_rate if method == "encode_batch"
+                                                        else tok_fast) / rate  # fmt: skip
+            cpu = median([t[f"cpu_{method}"] for t in ref]) / median(
+                [t[f"cpu_{method}"] for t in tok]
+            )
+            ref_ratio[f"tokenize/reference(cpu {method})"] = cpu
+            print(f"      reference {args.reference_tokenizer}: {method} {rate:,.0f} utt/s; "
+                  f"CPU seconds reference / ours {cpu:.2f}", flush=True)  # fmt: skip
 
     gflops = median([worker("matmul")["gflops"] for _ in range(args.repeats)])
     steps = tok[0]["mean_padded_steps"]
@@ -320,6 +340,7 @@ def bench_model(name: str, model: Path, run: Path, big: Path, small: Path, args,
         "e2e/tokenize(encode_batch)": median(e2e) / tok_rate,
         "e2e/tokenize(encode_batch_fast)": median(e2e) / tok_fast,
         "rss(1M)/rss(10k)": median(e2e_rss) / median(small_rss),
+        **ref_ratio,
     }
     print(f"  in-process rate (the summary line, model loaded): {median(inner):,.0f} utt/s")
     print(f"  output vs one line at a time ({args.check_rows} rows): max |diff| = {diff:.2g}")
@@ -400,7 +421,7 @@ def main() -> None:
         if kind == "torch":
             rest[2] = int(rest[2])
         elif kind == "tokenize":
-            rest[2] = int(rest[2]) or None
+            rest[2] = int(rest[2]) or None  # rest[3], if given: another tokenizer.json
         elif kind == "infer":
             rest[2], rest[3] = int(rest[2]), int(rest[3])
         print(json.dumps(WORKERS[kind](*rest)))
@@ -424,14 +445,24 @@ def main() -> None:
     parser.add_argument("--graphs", action="store_true", help="also the graph trade-off table")
     parser.add_argument("--graph-lines", type=int, default=50_000)
     parser.add_argument("--embed-args", default="", help="extra `cnnfeat embed` arguments")
+    parser.add_argument("--corpus", choices=("distinct", "sampled"), default="distinct",
+                        help="distinct: every utterance once, then random pairs joined "
+                        "(nearly all lines distinct); sampled: drawn with replacement")  # fmt: skip
+    parser.add_argument("--reference-tokenizer", type=Path, default=None,
+                        help="a tokenizer.json to time against (default: the one shipped at "
+                        f"commit {REFERENCE_COMMIT}, from git)")  # fmt: skip
     args = parser.parse_args()
     args.embed_args = args.embed_args.split()  # not -q: the summary line is read
     work = args.workdir
     work.mkdir(parents=True, exist_ok=True)
-    big = write_corpus(work / f"lines-{args.lines}.txt", args.lines)
-    small = write_corpus(work / f"lines-{args.small_lines}.txt", args.small_lines)
-    print(f"input: {big} ({args.lines:,} lines, {big.stat().st_size / 2**20:.0f} MiB); "
-          f"cpu: {_cpu()}; load {load()}", flush=True)  # fmt: skip
+    write = write_distinct_corpus if args.corpus == "distinct" else write_corpus
+    big = write(work / f"{args.corpus}-{args.lines}.txt", args.lines)
+    small = write(work / f"{args.corpus}-{args.small_lines}.txt", args.small_lines)
+    if args.reference_tokenizer is None:
+        args.reference_tokenizer = reference_tokenizer(work)
+    share = distinct_share(big)
+    print(f"input: {big} ({args.lines:,} lines, {big.stat().st_size / 2**20:.0f} MiB, "
+          f"{share:.1%} distinct); cpu: {_cpu()}; load {load()}", flush=True)  # fmt: skip
     d50, d50_run = d50_model(args, work)
     models = [("d50", d50, d50_run)]
     if not args.no_d300:
@@ -446,16 +477,39 @@ def main() -> None:
         for name, _, run in models:
             graph_table(name, run, big, work, args.graph_lines)
     print(
-        "\n| model | e2e utt/s | PyTorch utt/s | tokenise utt/s | compute bound | e2e/PyTorch "
-        "| e2e/tokenise | RSS 1M / 10k |"
+        "\n| model | e2e utt/s | PyTorch utt/s | tokenise utt/s (_fast) | compute bound "
+        "| e2e/PyTorch | e2e/tokenise (_fast) | tokenise/reference (_fast) | RSS 1M / 10k |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         ratios = r["ratios"]
+        reference = "" if "tokenize/reference(encode_batch)" not in ratios else (
+            f"{ratios['tokenize/reference(encode_batch)']:.2f} "
+            f"({ratios['tokenize/reference(encode_batch_fast)']:.2f})"
+        )  # fmt: skip
         print(f"| {r['name']} ({r['graph']}) | {r['e2e']:,.0f} | {r['torch']:,.0f} "
-              f"| {r['tok']:,.0f} | {r['gflops'] * 1e9 / r['flops']:,.0f} "
+              f"| {r['tok']:,.0f} ({r['tok_fast']:,.0f}) | {r['gflops'] * 1e9 / r['flops']:,.0f} "
               f"| {ratios['e2e/pytorch']:.2f} | {ratios['e2e/tokenize(encode_batch)']:.2f} "
+              f"({ratios['e2e/tokenize(encode_batch_fast)']:.2f}) | {reference} "
               f"| {r['e2e_rss']:.0f} / {r['small_rss']:.0f} MiB |")  # fmt: skip
+
+
+REFERENCE_COMMIT = "8e8d869"  # the shipped model before issue 10's tokenizer
+
+
+def reference_tokenizer(work: Path) -> Path | None:
+    """The tokenizer.json shipped at REFERENCE_COMMIT, written to `work` (None without git)."""
+    path = work / f"tokenizer-{REFERENCE_COMMIT}.json"
+    if not path.is_file():
+        spec = f"{REFERENCE_COMMIT}:models/meld-glove6b50d/tokenizer.json"
+        try:
+            text = subprocess.run(["git", "-C", str(REPO), "show", spec], check=True,
+                                  capture_output=True, text=True).stdout  # fmt: skip
+        except (OSError, subprocess.CalledProcessError):
+            print(f"no reference tokenizer: git show {spec} failed", file=sys.stderr)
+            return None
+        path.write_text(text, encoding="utf-8")
+    return path
 
 
 def _cpu() -> str:

@@ -36,6 +36,7 @@ from cnnfeat.runtime.model_dir import CARD_FILE, MODEL_FILE, TOKENIZER_FILE, sha
 from cnnfeat.runtime.session import make_session
 from cnnfeat.runtime.spec import FORMAT_VERSION, ModelSpec
 from cnnfeat.runtime.staging import check_replaceable, staged_directory
+from cnnfeat.training.report import REPORT_FILE
 from cnnfeat.training.train import load_checkpoint
 
 OPSET = 18
@@ -104,6 +105,8 @@ def export_model(
         model_path = staging / MODEL_FILE
         _export_onnx(model, spec, model_path, graph)
         shutil.copyfile(tokenizer, staging / TOKENIZER_FILE)
+        if (run_dir / REPORT_FILE).is_file():  # the training report travels with the model
+            shutil.copyfile(run_dir / REPORT_FILE, staging / REPORT_FILE)
         diff, cases = validate(model_path, spec, reference=_torch_reference(model), atol=atol)
         card = {
             "format_version": FORMAT_VERSION,

@@ -63,6 +63,18 @@ CASES: list[tuple[str, str]] = [
     ("url_email", "see http://example.com/a?b=c or mail a.b@c.de #hashtag @user"),
     ("symbols", "50% off $5 & €3 <b>tags</b> C++ a_b"),
     ("unknown_words", "zxqvbnm qwertyuiop Chandlerrrr"),
+    # Issue 10: invisible characters add nothing, look-alikes map to ASCII, kept forms.
+    ("format_characters", "Thanks\u200b a lot, won\u00adderful\u2060 news\u200e\u202e!\ufeff"),
+    ("variation_selectors", "I \u2764\ufe0f it \u263a\ufe0e \u845b\U000e0100\u57ce"),
+    ("tag_flag", "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f go"),
+    ("lookalike_apostrophes", "don\u00b4t, don\u02bct, it\u00b4s \uff07quoted\uff07"),
+    (
+        "cjk_punctuation",
+        "\u4f60\u597d\u3002\u6211\u3001\u8c22\u8c22\uff01\uff1f\uff0c\u300c\u5f15\u300d\uff61",
+    ),
+    ("kept_forms", "Mr. Geller met Dr. Green in the U.S. at 5 o'clock, a well-known a.m. thing"),
+    ("kept_forms_edges", "No. mr.smith summr. well-known-ish (u.s.) x'cause 'cause U.S.A.,"),
+    ("controls_inside_words", "a\x00b c\x1bd e\x85f g\x80h"),
 ]
 
 

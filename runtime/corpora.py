@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnfeat.runtime.errors import InputError
-from cnnfeat.runtime.reading import Record, default_column, input_format, read_records
+from cnnfeat.runtime.reading import Record, default_column, input_format, open_error, read_records
 
 CORPORA = ("table", "emorynlp-json", "dailydialog", "iemocap")
 SPEAKER_COLUMNS = ("Speaker", "speaker", "speakers")
@@ -49,19 +49,20 @@ _IEMOCAP_NAME = re.compile(r"Ses\d\d[FM]_\w+\.txt")
 _IEMOCAP_SUMMARY = re.compile(r"\[\d+(?:\.\d*)? - \d+(?:\.\d*)?\]")
 _IEMOCAP_LINE = re.compile(r"(\S+) \[(\d+(?:\.\d*)?)-(\d+(?:\.\d*)?)\]:\s?(.*)")
 _EOU = "__eou__"
+_SURROGATE = re.compile("[\ud800-\udfff]")  # only JSON "\\ud800" escapes can produce these
 
 
 @dataclass(frozen=True)
 class Utterance:
     """One utterance of a dialogue, as read (before ordering).
 
-    order: the numeric value of the order column (None: file order decides); fields: every
-    column of the record as a string (the text included), for the Parquet output; line: 1-based
-    line of the source (0 where the format keeps none, JSON), for error messages.
+    order: the numeric value of the order column, int or float (None: file order decides);
+    fields: every column of the record as a string (the text included), for the Parquet output;
+    line: 1-based line of the source (0 where the format keeps none, JSON), for error messages.
     """
 
     dialogue_id: str
-    order: float | None
+    order: int | float | None
     speaker: str | None
     label: str | None
     text: str
@@ -119,7 +120,7 @@ def read_utterances(
     if labels_path is not None:
         raise InputError("--labels is for DailyDialog and IEMOCAP (see --corpus)")
     if corpus == "emorynlp-json":
-        return read_emorynlp_json(path)
+        return read_emorynlp_json(path, encoding_errors)
     return read_table(path, column, columns, encoding_errors, dialogues)
 
 
@@ -132,6 +133,8 @@ def read_table(
 ) -> list[Utterance]:
     """Utterances of a .csv/.tsv/.jsonl table (MELD, EmoryNLP CSV, or your own columns)."""
     columns = columns or Columns()
+    if Path(path).is_dir():
+        raise open_error(IsADirectoryError(), path)
     if dialogues and input_format(path, column) == "text":
         raise InputError(
             "plain text has no dialogue column: per-dialogue output needs a .csv, "
@@ -139,14 +142,32 @@ def read_table(
             path,
         )
     records = read_records(path, column, encoding_errors)
+    if input_format(path, column) == "jsonl":  # JSON escapes can hold lone surrogates
+        records = (_sound_fields(r, path, encoding_errors) for r in records)
     first = next(records, None)
-    if first is None:
-        return []
-    text_column = column or _default_text_column(path, first)
-    available = list(first.fields)
+    fmt = input_format(path, column)
+    if first is None and fmt not in ("csv", "tsv"):
+        return []  # nothing to check the columns against
+    if first is None:  # a header alone: its columns are still checked
+        header = _table_header(path, fmt)
+        if header is None:
+            return []  # an empty file
+        text_column = column or default_column(header, path, 1)
+        available = [name for name in header if name != text_column]
+    else:
+        text_column = column or _default_text_column(path, first)
+        available = list(first.fields)
+    named = [("a dialogue", c) for c in columns.dialogue or ()] + [
+        ("an order", columns.order), ("a speaker", columns.speaker), ("a label", columns.label)
+    ]  # fmt: skip
+    for what, name in named:
+        if name is not None and name == text_column:
+            raise InputError(f"{name!r} is the text column, not {what} column", path, 1)
     dialogue, order, emorynlp = _dialogue_columns(columns, available, path, dialogues)
     speaker = _pick(columns.speaker, SPEAKER_COLUMNS, available, path)
     label = _pick(columns.label, LABEL_COLUMNS, available, path)
+    if first is None:
+        return []
     out = []
     for record in _chain(first, records):
         fields = {text_column: record.text, **record.fields}
@@ -184,10 +205,16 @@ def _default_text_column(path: str, first: Record) -> str:
         with open(path, encoding="utf-8-sig") as handle:
             names = list(json.loads(handle.readline()))
     else:
-        delimiter = "\t" if fmt == "tsv" else ","
-        with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
-            names = next(csv.reader(handle, delimiter=delimiter))
+        names = _table_header(path, fmt) or []
     return default_column(names, path, 1)
+
+
+def _table_header(path: str, fmt: str) -> list[str] | None:
+    """The header row of a .csv/.tsv that read_records has already read (so it is sound);
+    None for an empty file."""
+    delimiter = "\t" if fmt == "tsv" else ","
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        return next(csv.reader(handle, delimiter=delimiter), None)
 
 
 def _dialogue_columns(
@@ -244,17 +271,48 @@ def _chain(first: Record, rest: Iterator[Record]) -> Iterator[Record]:
     yield from rest
 
 
+def _sound_fields(record: Record, path: str, errors: str) -> Record:
+    """`record` with every field checked by _sound_text (reading.py does the text column)."""
+    fields = record.fields
+    if any(v is not None and _SURROGATE.search(v) for v in fields.values()):
+        fields = {
+            k: _sound_text(v, f"field {k!r}", path, record.line, errors) for k, v in fields.items()
+        }
+        return record._replace(fields=fields)
+    return record
+
+
+def _sound_text(value: str | None, what: str, path: str, line: int | None, errors: str):
+    """`value` if it has a UTF-8 form; its lone surrogates (U+D800-U+DFFF, which only a JSON
+    escape can produce) as U+FFFD if errors == "replace"; else an InputError: written as a .npz
+    key or a Parquet string it would fail."""
+    if value is None or not _SURROGATE.search(value):
+        return value
+    if errors == "replace":
+        return _SURROGATE.sub("\ufffd", value)
+    raise InputError(
+        f"{what} holds a lone surrogate escape (\\ud800-\\udfff), which is not a character; "
+        "fix the file or pass --encoding-errors replace",
+        path,
+        line,
+    )
+
+
 def _value(record: Record, column: str, path: str) -> str:
-    value = record.fields.get(column)
+    if column not in record.fields:  # a JSONL record without it (a CSV row has every column)
+        raise InputError(f"no field {column!r}", path, record.line)
+    value = record.fields[column]
     if value is None:
         raise InputError(f"{column!r} is null", path, record.line)
     return value.strip()
 
 
-def _number(record: Record, column: str, path: str) -> float:
+def _number(record: Record, column: str, path: str) -> int | float:
+    """The order value: an int when it is one (exact at any size: nanosecond timestamps are
+    beyond a float's 2**53), else a finite float; Python compares the two exactly."""
     value = _value(record, column, path)
     try:
-        return float(int(value))
+        return int(value)
     except ValueError:
         try:
             number = float(value)
@@ -269,10 +327,15 @@ def _emorynlp_scene(record: Record, path: str) -> str:
     parts = []
     for prefix, column in (("s", "Season"), ("e", "Episode"), ("c", "Scene_ID")):
         value = _value(record, column, path)
-        if not value.isdigit():
+        if not _is_ascii_digits(value):
             raise InputError(f"{column!r} is {value!r}, not a number", path, record.line)
         parts.append(f"{prefix}{int(value):02d}")
     return "_".join(parts)
+
+
+def _is_ascii_digits(value: str) -> bool:
+    """0-9 only: str.isdigit() also takes '²' and other digits int() refuses."""
+    return value.isascii() and value.isdigit()
 
 
 def _speaker(value: str | None) -> str | None:
@@ -295,23 +358,29 @@ def _label(value: str | None) -> str | None:
 # --- EmoryNLP JSON ----------------------------------------------------------------------------
 
 
-def read_emorynlp_json(path: str) -> list[Utterance]:
+def read_emorynlp_json(path: str, encoding_errors: str = "strict") -> list[Utterance]:
     """Scenes of the official EmoryNLP JSON as dialogues (json keeps no lines: errors name the
-    utterance)."""
+    utterance). Lone surrogate escapes: see _sound_text."""
     try:
         with open(path, encoding="utf-8-sig") as handle:
             doc = json.load(handle)
     except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror or exc}", path) from None
+        raise open_error(exc, path) from None
     except UnicodeDecodeError as exc:
         raise InputError(f"not valid UTF-8 at byte offset {exc.start}", path) from None
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg}", path, exc.lineno) from None
+    except RecursionError:
+        raise InputError("invalid JSON (nested too deeply)", path) from None
+    except ValueError as exc:  # an integer too long to convert
+        raise InputError(f"invalid JSON ({exc})", path) from None
     out = []
     for e, episode in enumerate(_items(doc, "episodes", "top level", path)):
         for s, scene in enumerate(_items(episode, "scenes", f"episodes[{e}]", path)):
             where = f"episodes[{e}].scenes[{s}]"
-            scene_id = scene.get("scene_id", where)
+            scene_id = scene.get("scene_id")
+            scene_id = where if scene_id is None else str(scene_id)
+            scene_id = _sound_text(scene_id, f"{where}: 'scene_id'", path, None, encoding_errors)
             for u, utt in enumerate(_items(scene, "utterances", where, path)):
                 name = f"{where}.utterances[{u}]"
                 if not isinstance(utt, dict) or not isinstance(utt.get("transcript"), str):
@@ -325,11 +394,12 @@ def read_emorynlp_json(path: str) -> list[Utterance]:
                     "transcript": utt["transcript"],
                     "emotion": label,
                 }
-                out.append(
-                    Utterance(
-                        str(scene_id), None, speaker, _label(label), utt["transcript"], fields, 0
-                    )
-                )
+                fields = {
+                    k: _sound_text(v, f"{name}: {k!r}", path, None, encoding_errors)
+                    for k, v in fields.items()
+                }
+                speaker, label, text = fields["speakers"], fields["emotion"], fields["transcript"]
+                out.append(Utterance(scene_id, None, speaker, _label(label), text, fields, 0))
     return out
 
 
@@ -360,17 +430,21 @@ def read_dailydialog(
 ) -> list[Utterance]:
     """Utterances of a DailyDialog text file, with labels from its emotion file when there is
     one (`labels_path`, else the published name beside it). A line whose utterance count differs
-    from its label line's is an InputError naming the text file's line."""
+    from its label line's is an InputError naming the text file's line. Blank lines at the end
+    of either file are not dialogues (a blank line inside one is a dialogue of no utterances,
+    which pairs with a blank label line)."""
     if labels_path is None:
         found = dailydialog_labels_path(text_path)
         labels_path = str(found) if found is not None and found.is_file() else None
     label_lines = None
     if labels_path is not None:
         label_lines = [r.text for r in read_records(labels_path, None, encoding_errors, fmt="text")]
+        _drop_trailing_blanks(label_lines)
+    records = list(read_records(text_path, None, encoding_errors, fmt="text"))
+    _drop_trailing_blanks(records)
+    n_dialogues = len(records)
     out: list[Utterance] = []
-    n_dialogues = 0
-    for record in read_records(text_path, None, encoding_errors, fmt="text"):
-        n_dialogues += 1
+    for record in records:
         pieces = [p.strip() for p in record.text.split(_EOU)]
         if pieces and not pieces[-1]:
             pieces.pop()  # the text after the last __eou__
@@ -384,13 +458,19 @@ def read_dailydialog(
             fields = {"text": text, "emotion": label}
             out.append(Utterance(dialogue_id, None, "AB"[i % 2], label, text, fields, record.line))
     if label_lines is not None and len(label_lines) > n_dialogues:
-        extra = n_dialogues + 1
+        extra = next(i for i in range(n_dialogues, len(label_lines)) if label_lines[i].strip()) + 1
         raise InputError(
             f"{len(label_lines)} label lines but {text_path} has {n_dialogues} dialogues",
             labels_path,
             extra,
         )
     return out
+
+
+def _drop_trailing_blanks(lines: list) -> None:
+    """Remove blank lines (str or Record) from the end of `lines`, in place."""
+    while lines and not (lines[-1] if isinstance(lines[-1], str) else lines[-1].text).strip():
+        lines.pop()
 
 
 def _dailydialog_labels(
@@ -404,7 +484,7 @@ def _dailydialog_labels(
         )
     names = []
     for value in lines[line - 1].split():
-        if not value.isdigit() or int(value) >= len(DAILYDIALOG_EMOTIONS):
+        if not _is_ascii_digits(value) or int(value) >= len(DAILYDIALOG_EMOTIONS):
             raise InputError(f"emotion {value!r} is not one of 0..6", path, line)
         names.append(DAILYDIALOG_EMOTIONS[int(value)])
     if len(names) != count:
@@ -420,17 +500,17 @@ def _dailydialog_labels(
 def iemocap_labels_path(transcript: str) -> Path:
     """Where the IEMOCAP release keeps a transcript's labels:
     `SessionN/dialog/transcriptions/X.txt` -> `SessionN/dialog/EmoEvaluation/X.txt`."""
-    path = Path(transcript)
+    path = Path(transcript).absolute()  # "X.txt" alone: its folder is the working directory
     return path.parent.parent / "EmoEvaluation" / path.name
 
 
-def read_iemocap_labels(path: str) -> dict[str, str]:
+def read_iemocap_labels(path: str, encoding_errors: str = "strict") -> dict[str, str]:
     """{turn id: emotion} from an IEMOCAP EmoEvaluation file: its summary lines
     `[6.2901 - 8.2357]<TAB>Ses01F_impro01_F000<TAB>neu<TAB>[2.5000, 2.5000, 2.5000]`; every
     other line (the annotators' own lines, the header) is not a summary and is passed over.
     Labels as written: neu, hap, sad, ang, exc, fru, sur, fea, dis, oth, xxx (no majority)."""
     labels = {}
-    for record in read_records(path, None, fmt="text"):
+    for record in read_records(path, None, encoding_errors, fmt="text"):
         parts = record.text.split("\t")
         if len(parts) == 4 and _IEMOCAP_SUMMARY.fullmatch(parts[0].strip()):
             labels[parts[1].strip()] = parts[2].strip()
@@ -446,13 +526,13 @@ def read_iemocap(
     turns it does not list get none."""
     if labels_path is None and iemocap_labels_path(path).is_file():
         labels_path = str(iemocap_labels_path(path))
-    labels = read_iemocap_labels(labels_path) if labels_path is not None else {}
+    labels = {} if labels_path is None else read_iemocap_labels(labels_path, encoding_errors)
     out = []
     for record in read_records(path, None, encoding_errors, fmt="text"):
         if not record.text.strip():
             continue
         match = _IEMOCAP_LINE.fullmatch(record.text.strip())
-        if match is None or "_" not in match.group(1):
+        if match is None or not match.group(1).rpartition("_")[0]:  # no dialogue part
             raise InputError(
                 "not an IEMOCAP transcript line (expected 'Ses01F_impro01_F000 "
                 "[006.2901-008.2357]: text')",

@@ -35,6 +35,7 @@ from cnnfeat.runtime.writing import FeatureWriter, output_format, staged_file
 
 DIALOGUE_FORMATS = (".npz", ".parquet")
 DERIVED_COLUMNS = ("dialogue_id", "position", "speaker", "label", "features")
+_ZIP_NAME_BYTES = 0xFFFF  # a zip member name's length is a 16-bit field
 
 
 @dataclass(frozen=True)
@@ -79,12 +80,35 @@ def group_dialogues(utterances: Sequence[Utterance], path: str) -> list[Dialogue
                     first, second = sorted((utterances[a].line, utterances[b].line))
                     raise InputError(
                         f"dialogue {dialogue_id!r} has two utterances at order "
-                        f"{utterances[a].order:g} (lines {first} and {second})",
+                        f"{utterances[a].order} (lines {first} and {second})",
                         path,
                         second,
                     )
         out.append(Dialogue(dialogue_id, [utterances[i] for i in rows], np.asarray(rows, np.int64)))
     return out
+
+
+def check_npz_ids(dialogues: Sequence[Dialogue], path: str) -> None:
+    """InputError naming the first line of a dialogue whose id a .npz key cannot hold: one with
+    a NUL (zipfile ends a member name there, so two ids could become one key) or longer than a
+    zip member name (65,535 bytes of UTF-8 with its `.npy`). Parquet holds any id."""
+    for dialogue in dialogues:
+        line = min(u.line for u in dialogue.utterances) or None  # 0: JSON keeps no lines
+        if "\0" in dialogue.id:
+            raise InputError(
+                f"dialogue id {dialogue.id!r} holds a NUL character, which a .npz key cannot "
+                "hold; write .parquet instead",
+                path,
+                line,
+            )
+        size = len(dialogue.id.encode("utf-8"))
+        if size + len(".npy") > _ZIP_NAME_BYTES:
+            raise InputError(
+                f"dialogue id of {size} bytes; a .npz key holds at most "
+                f"{_ZIP_NAME_BYTES - len('.npy')}: write .parquet instead",
+                path,
+                line,
+            )
 
 
 def embed_texts(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
@@ -121,8 +145,14 @@ def dialogue_table(dialogues: Sequence[Dialogue], features: np.ndarray):
         "speaker": pa.array([u.speaker for u in utterances], pa.string()),
         "label": pa.array([u.label for u in utterances], pa.string()),
     }
+    taken = set(DERIVED_COLUMNS) | set(names)
     for name in names:
-        key = f"input.{name}" if name in DERIVED_COLUMNS else name
+        key = name
+        if name in DERIVED_COLUMNS:  # input.NAME, or input.input.NAME if that is a column too
+            key = f"input.{name}"
+            while key in taken:
+                key = f"input.{key}"
+            taken.add(key)
         columns[key] = pa.array([u.fields.get(name) for u in utterances], pa.string())
     dim = features.shape[1]
     flat = pa.array(np.ascontiguousarray(features[rows], np.float32).reshape(-1), pa.float32())
@@ -172,6 +202,8 @@ def embed_dialogues(
         input_path, corpus, column, columns, labels_path, encoding_errors, dialogues=per_dialogue
     )
     dialogues = group_dialogues(utterances, input_path) if per_dialogue else []
+    if per_dialogue and suffix == ".npz":
+        check_npz_ids(dialogues, input_path)
     if not isinstance(embedder, Embedder):
         embedder = embedder()
     features = embed_texts(embedder, [u.text for u in utterances])

@@ -97,6 +97,7 @@ def embed_file(
     embedder: Embedder | None = None,
     column: str | None = None,
     encoding_errors: str = "strict",
+    tsv_quoting: str = "literal",
     chunk_size: int = CHUNK_SIZE,
     progress: bool | None = None,
     depth: int = DEPTH,
@@ -106,7 +107,7 @@ def embed_file(
     output_path = output_path or default_output(input_path)
     output_format(output_path)  # reject an unknown format before any work
     embedder = embedder or Embedder()
-    chunks = read_chunks(input_path, column, chunk_size, encoding_errors)
+    chunks = read_chunks(input_path, column, chunk_size, encoding_errors, tsv_quoting)
     total = Path(input_path).stat().st_size if input_path != "-" else None  # for the bar only
     bar = tqdm(total=total, unit="B", unit_scale=True, desc="embed", file=sys.stderr,
                disable=(not progress) if progress is not None else None)  # fmt: skip

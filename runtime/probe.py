@@ -39,11 +39,17 @@ class ProbeReport:
 
 
 def linear_probe(
-    train_x: np.ndarray, train_y: list[str], test_x: np.ndarray, test_y: list[str], seed: int = 0
+    train_x: np.ndarray,
+    train_y: list[str],
+    test_x: np.ndarray,
+    test_y: list[str],
+    seed: int = 0,
+    sources: tuple[str, str] = ("train features", "test features"),
 ) -> ProbeReport:
     """Fit StandardScaler + LogisticRegression(max_iter=2000) on (train_x, train_y) and score it
     on (test_x, test_y). x: (N, D) float; y: N label strings. Weighted and macro F1 average over
-    the training labels (scikit-learn's f1_score with labels=..., zero_division=0)."""
+    the training labels (scikit-learn's f1_score with labels=..., zero_division=0). Features
+    too large to standardise in float64 (|x| near 1e308) are an InputError naming `sources`."""
     sklearn = _sklearn()
     labels = tuple(sorted(set(train_y)))
     if len(labels) < 2:
@@ -51,17 +57,30 @@ def linear_probe(
     unseen = sorted(set(test_y) - set(labels))
     if unseen:
         raise InputError(f"test labels {unseen} do not occur in the training data")
-    probe = sklearn.pipeline.make_pipeline(
-        sklearn.preprocessing.StandardScaler(),
-        sklearn.linear_model.LogisticRegression(max_iter=2000, random_state=seed),
-    )
+    scaler = sklearn.preprocessing.StandardScaler()
+    probe = sklearn.linear_model.LogisticRegression(max_iter=2000, random_state=seed)
     from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 
     # One BLAS thread: on a shared machine more threads made the fit 30x slower (1.2 s vs
     # 37 s for MELD's 9,989 x 100 on 2 busy cores); the problem is far too small to split.
     with threadpool_limits(1):
-        probe.fit(np.asarray(train_x, np.float64), list(train_y))
-        predicted = probe.predict(np.asarray(test_x, np.float64))
+        with np.errstate(all="ignore"):  # overflow is reported below, not as warnings
+            train_z = scaler.fit_transform(np.asarray(train_x, np.float64))
+            test_z = scaler.transform(np.asarray(test_x, np.float64))
+        # scikit-learn leaves a column whose variance overflows unscaled (scale 1): refused too
+        train_ok = np.isfinite(train_z).all() and np.isfinite(scaler.var_).all()
+        for ok, x, source in (
+            (train_ok, train_x, sources[0]),
+            (np.isfinite(test_z).all(), test_x, sources[1]),
+        ):
+            if not ok:
+                raise InputError(
+                    "features too large to standardise (largest magnitude "
+                    f"{np.abs(x).max():.3g}); scale them down first",
+                    source,
+                )
+        probe.fit(train_z, list(train_y))
+        predicted = probe.predict(test_z)
     metrics = sklearn.metrics
 
     def f1(average: str) -> float:
@@ -118,7 +137,11 @@ def evaluate_files(
             f"train features have {arrays[0].shape[1]} columns but test features "
             f"have {arrays[1].shape[1]}"
         )
-    return linear_probe(arrays[0], train.labels, arrays[1], test.labels)
+    sources = (
+        train_features or f"features of {train_path}",
+        test_features or f"features of {test_path}",
+    )
+    return linear_probe(arrays[0], train.labels, arrays[1], test.labels, sources=sources)
 
 
 def _load_features(path: str, rows: int, labelled: str) -> np.ndarray:
@@ -133,9 +156,10 @@ def _load_features(path: str, rows: int, labelled: str) -> np.ndarray:
         raise InputError(f"cannot read features: {exc.strerror or exc}", path) from None
     except ValueError as exc:
         raise InputError(f"not a .npy or .npz features file ({exc})", path) from None
-    if loaded.ndim != 2 or loaded.dtype.kind != "f":
+    if loaded.ndim != 2 or loaded.dtype.kind != "f" or loaded.shape[1] == 0:
         raise InputError(
-            f"expected an (N, D) float array, found {loaded.dtype} {loaded.shape}", path
+            f"expected an (N, D) float array with D >= 1, found {loaded.dtype} {loaded.shape}",
+            path,
         )
     if loaded.shape[0] != rows:
         raise InputError(f"{loaded.shape[0]} rows but {labelled} has {rows} utterances", path)
@@ -148,7 +172,6 @@ def _sklearn():
     try:
         import sklearn.linear_model
         import sklearn.metrics
-        import sklearn.pipeline
         import sklearn.preprocessing
     except ImportError:
         raise CnnfeatError(

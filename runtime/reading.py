@@ -27,11 +27,37 @@ from cnnfeat.runtime.errors import InputError
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
 FORMATS = ("text", "csv", "tsv", "jsonl")
 ENCODING_ERRORS = ("strict", "replace")
+# A .tsv file's quotes: "literal" (the default; TSV as people write it has no quoting, so a `"`
+# is text and every line is one record) or "csv" (CSV-style quoting: a quoted field may hold
+# tabs and line breaks).
+TSV_QUOTING = ("literal", "csv")
 # Tried in order when no --column is given (MELD/EmoryNLP CSVs, generic files); `cnnfeat train`
 # uses the same list, so a training file can be embedded as it is.
 TEXT_COLUMNS = ("Utterance", "text", "utterance", "transcript")
 
 _BOM = b"\xef\xbb\xbf"
+# A line is read at most this many bytes at a time and kept up to MAX_LINE_BYTES; the rest of a
+# longer line is read and dropped as it comes, so memory stays bounded even for a line that never
+# ends (`cnnfeat embed /dev/zero`), and Ctrl-C is seen between reads. 1 MiB holds far more than
+# max_len tokens of any text with spaces (512 tokens of English are ~3 KB).
+MAX_LINE_BYTES = 1 << 20
+# Files that are not text: refused by name or by their first bytes, with one line saying what
+# they are, rather than "not valid UTF-8" at some byte offset.
+_NOT_TEXT = {
+    ".gz": "gzip-compressed", ".bz2": "bzip2-compressed", ".xz": "xz-compressed",
+    ".zst": "zstd-compressed", ".lz4": "lz4-compressed", ".zip": "a zip archive",
+    ".7z": "a 7-Zip archive", ".tar": "a tar archive", ".parquet": "a Parquet file",
+    ".npy": "a NumPy array", ".npz": "a NumPy archive", ".pkl": "a Python pickle",
+    ".arrow": "an Arrow file", ".feather": "an Arrow file", ".h5": "an HDF5 file",
+}  # fmt: skip
+_MAGIC = (
+    (b"\x1f\x8b\x08", "gzip-compressed"), *((b"BZh%d1AY&SY" % n, "bzip2-compressed")
+                                             for n in range(1, 10)),
+    (b"\xfd7zXZ\x00", "xz-compressed"), (b"\x28\xb5\x2f\xfd", "zstd-compressed"),
+    (b"PK\x03\x04", "a zip archive"), (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"PAR1", "a Parquet file"), (b"\x93NUMPY", "a NumPy array"),
+    (b"ARROW1", "an Arrow file"), (b"\x89HDF", "an HDF5 file"),
+)  # fmt: skip
 _SURROGATE = re.compile("[\ud800-\udfff]")  # only JSON "\\ud800" escapes can produce these
 # The csv module refuses fields over 128 KiB by default; a transcript cell may be longer. Only
 # ever raised, never lowered, so other csv users in the process are not restricted.
@@ -62,7 +88,11 @@ class Record(NamedTuple):
 
 
 def read_chunks(
-    path: str, column: str | None = None, chunk_size: int = 8192, encoding_errors: str = "strict"
+    path: str,
+    column: str | None = None,
+    chunk_size: int = 8192,
+    encoding_errors: str = "strict",
+    tsv_quoting: str = "literal",
 ) -> Iterator[list[str]]:
     """Lists of up to chunk_size utterances, in file order. `-` reads stdin.
 
@@ -70,7 +100,8 @@ def read_chunks(
     reported before any output is created.
     """
     fmt = _check_format(path, column, encoding_errors, None)
-    return _chunks(_open(path), path, fmt, column, chunk_size, encoding_errors)
+    options = _Options(encoding_errors, _tsv_quoting(tsv_quoting), False)
+    return _chunks(_open(path), path, fmt, column, chunk_size, options)
 
 
 def read_records(
@@ -80,17 +111,36 @@ def read_records(
     *,
     handle: BinaryIO | None = None,
     fmt: str | None = None,
+    tsv_quoting: str = "literal",
+    json_values: bool = False,
 ) -> Iterator[Record]:
     """Every record of `path` with its position and other fields, by the same rules as
-    read_chunks (one Record per utterance read_chunks gives, in the same order).
+    read_chunks (one Record per utterance read_chunks gives, in the same order). `cnnfeat
+    embed`, `cnnfeat train` and `cnnfeat embed-dataset` all read .txt/.csv/.tsv/.jsonl here.
 
     handle: an open binary stream to read instead of opening `path` (it is left open; `path`
     then only names it in errors). fmt: one of FORMATS (default: from the suffix of `path`).
+    tsv_quoting: one of TSV_QUOTING. json_values: JSONL fields keep their JSON values (numbers,
+    booleans, null) instead of JSON text (training checks label types with them).
+    Raises InputError naming the file and line for anything the file gets wrong.
     """
     fmt = _check_format(path, column, encoding_errors, fmt)
     opened = _open(path) if handle is None else handle
-    records = _records(opened, path, fmt, column, encoding_errors, keep=True)
+    options = _Options(encoding_errors, _tsv_quoting(tsv_quoting), json_values)
+    records = _records(opened, path, fmt, column, options, keep=True)
     return _closing(records, opened) if handle is None else records
+
+
+class _Options(NamedTuple):
+    errors: str
+    tsv_quotes: bool
+    json_values: bool
+
+
+def _tsv_quoting(value: str) -> bool:
+    if value not in TSV_QUOTING:
+        raise InputError(f"--tsv-quoting must be one of {', '.join(TSV_QUOTING)}")
+    return value == "csv"
 
 
 def _check_format(path: str, column: str | None, errors: str, fmt: str | None) -> str:
@@ -104,11 +154,11 @@ def _check_format(path: str, column: str | None, errors: str, fmt: str | None) -
 
 
 def _chunks(
-    handle: BinaryIO, path: str, fmt: str, column: str | None, chunk_size: int, errors: str
+    handle: BinaryIO, path: str, fmt: str, column: str | None, chunk_size: int, options: _Options
 ) -> Iterator[list[str]]:
     try:
         chunk: list[str] = []
-        for text in _records(handle, path, fmt, column, errors, keep=False):
+        for text in _records(handle, path, fmt, column, options, keep=False):
             chunk.append(text)
             if len(chunk) >= chunk_size:
                 yield chunk
@@ -127,28 +177,54 @@ def _closing(records: Iterator[Record], handle: BinaryIO) -> Iterator[Record]:
 
 
 def _records(
-    handle: BinaryIO, path: str, fmt: str, column: str | None, errors: str, keep: bool
+    handle: BinaryIO, path: str, fmt: str, column: str | None, options: _Options, keep: bool
 ) -> Iterator[Any]:
     """A Record per utterance if `keep` (read_records), else its text alone (read_chunks:
     `cnnfeat embed` reads millions of lines, and a Record per line would cost plain text ~30%
     more time). Records are built with Record._make, a third cheaper than Record(...)."""
-    lines = _text_lines(handle, path, errors)
+    lines = _text_lines(handle, path, options.errors)
     if fmt == "jsonl":
-        return _jsonl_records(lines, path, column, errors, keep)
+        return _jsonl_records(lines, path, column, options, keep)
     if fmt != "text":
-        return _table_records(lines, path, column, TABLE_SUFFIXES["." + fmt], keep)
+        quotes = fmt == "csv" or options.tsv_quotes
+        return _table_records(lines, path, column, TABLE_SUFFIXES["." + fmt], quotes, keep)
     if keep:
         return (Record._make((number, number - 1, text, {})) for number, text in lines)
     return (text for _, text in lines)
 
 
 def _open(path: str) -> BinaryIO:
+    what = _NOT_TEXT.get(Path(path).suffix.lower()) if path != "-" else None
+    if what is not None:
+        raise not_text_error(path, what)
     if path == "-":
-        return sys.stdin.buffer
+        handle: BinaryIO = sys.stdin.buffer
+    else:
+        try:
+            handle = open(path, "rb")
+        except OSError as exc:
+            raise open_error(exc, path) from None
     try:
-        return open(path, "rb")
-    except OSError as exc:
-        raise open_error(exc, path) from None
+        head = handle.peek(8)[:8] if hasattr(handle, "peek") else b""
+    except OSError:
+        head = b""  # reported with its line when reading
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            _close(handle)
+            raise not_text_error(path, what)
+    return handle
+
+
+def not_text_error(path: str, what: str) -> InputError:
+    """`path` is `what` (a gzip-compressed file, a Parquet file...), not text."""
+    hint = (
+        "decompress it first, or use cnnfeat embed-dataset, which reads compressed text"
+        if "compressed" in what
+        else "cnnfeat embed-dataset reads Parquet"
+        if "Parquet" in what
+        else "give a UTF-8 text, .csv, .tsv or .jsonl file"
+    )
+    return InputError(f"{what} file, not text; cnnfeat reads UTF-8 text ({hint})", path)
 
 
 def open_error(exc: OSError, path: str) -> InputError:
@@ -172,38 +248,94 @@ def _close(handle: BinaryIO) -> None:
 def _text_lines(handle: BinaryIO, path: str, errors: str) -> Iterator[tuple[int, str]]:
     """(line number, text) for every line; CR, LF and CRLF all end a line.
 
-    A line is decoded straight from the bytes read (through a memoryview, without slicing
-    copies), so a several-megabyte line is held once as bytes and once as text.
+    Read MAX_LINE_BYTES at most at a time: a longer line keeps its first MAX_LINE_BYTES (cut at a
+    character boundary) and the rest is read and dropped, so memory is bounded for any input.
     """
     number, offset = 0, 0  # offset: byte position of `raw` in the file
-    reading = iter(handle)  # binary iteration splits on b"\n" only
+    kept = bytearray()  # the start of a line longer than one read
+    kept_at = 0  # its byte offset in the file
+    full = False  # the current line has reached MAX_LINE_BYTES: drop what follows
+    cr = False  # the previous read ended with CR: a LF first in the next one is CRLF
+    readline = handle.readline
     while True:
         try:
-            raw = next(reading, None)
+            raw = readline(MAX_LINE_BYTES)
         except OSError as exc:
             raise InputError(f"read failed: {exc.strerror or exc}", path, number + 1) from None
-        if raw is None:
+        if not raw:
+            if kept or full or cr:  # a last line without a line end (or a lone final CR)
+                if kept or full:
+                    number += 1
+                    yield number, _decode(bytes(kept), 0, len(kept), kept_at, path, number, errors)
             return
-        start = len(_BOM) if offset == 0 and raw.startswith(_BOM) else 0
-        end = len(raw) - 1 if raw.endswith(b"\n") else len(raw)
-        if start == len(raw):  # the file is nothing but a BOM: no lines at all
-            return
-        view = memoryview(raw)
-        for first, last in _line_spans(raw, start, end):
+        start = 0
+        if offset == 0 and raw.startswith(_BOM):
+            start = len(_BOM)
+            if start == len(raw):  # the file is nothing but a BOM: no lines at all
+                return
+        if cr and raw.startswith(b"\n"):
+            start = 1  # the LF of a CRLF split between two reads
+            if len(raw) == 1:
+                cr = False
+                offset += 1
+                continue
+        cr = False
+        ends = raw.endswith(b"\n")
+        end = len(raw) - 1 if ends else len(raw)
+        if not ends and end > start and raw[end - 1] == 13:  # CR at the end of a read
+            cr = True
+        spans = _line_spans(raw, start, end)
+        if not ends and not cr:
+            *complete, (first, _) = spans  # the last span continues in the next read
+        else:
+            complete, first = spans, -1
+        for i, (lo, hi) in enumerate(complete):
             number += 1
-            try:
-                text = str(view[first:last], "utf-8", errors)
-            except UnicodeDecodeError as exc:
-                bad = first + exc.start
-                raise InputError(
-                    f"not valid UTF-8 at byte offset {offset + bad} (byte 0x{raw[bad]:02x}); "
-                    "fix the file or pass --encoding-errors replace",
-                    path,
-                    number,
-                ) from None
-            yield number, text
-        view.release()
+            if i == 0 and (kept or full):
+                piece = kept if full else kept + raw[lo:hi]
+                if len(piece) > MAX_LINE_BYTES:
+                    piece = piece[:MAX_LINE_BYTES]
+                    del piece[_char_boundary(piece) :]
+                yield number, _decode(bytes(piece), 0, len(piece), kept_at, path, number, errors)
+                kept.clear()
+                full = False
+            else:
+                yield number, _decode(raw, lo, hi, offset, path, number, errors)
+        if first >= 0:
+            if not kept and not full:
+                kept_at = offset + first
+            if not full:
+                kept += raw[first : first + MAX_LINE_BYTES - len(kept)]
+                if len(kept) >= MAX_LINE_BYTES:
+                    full = True
+                    del kept[_char_boundary(kept) :]
         offset += len(raw)
+
+
+def _char_boundary(data: bytearray) -> int:
+    """The length of `data` without a UTF-8 character cut off at its end."""
+    end = len(data)
+    for back in range(1, min(4, end) + 1):
+        byte = data[end - back]
+        if byte & 0xC0 != 0x80:  # a lead byte (or ASCII): is its character complete?
+            need = 1 if byte < 0x80 else 2 if byte >> 5 == 6 else 3 if byte >> 4 == 14 else 4
+            return end if back >= need else end - back
+    return end
+
+
+def _decode(
+    raw: bytes, first: int, last: int, offset: int, path: str, number: int, errors: str
+) -> str:
+    try:
+        return str(memoryview(raw)[first:last], "utf-8", errors)
+    except UnicodeDecodeError as exc:
+        bad = first + exc.start
+        raise InputError(
+            f"not valid UTF-8 at byte offset {offset + bad} (byte 0x{raw[bad]:02x}); "
+            "fix the file or pass --encoding-errors replace",
+            path,
+            number,
+        ) from None
 
 
 def _line_spans(raw: bytes, start: int, end: int) -> list[tuple[int, int]]:
@@ -219,13 +351,13 @@ def _line_spans(raw: bytes, start: int, end: int) -> list[tuple[int, int]]:
 
 
 def _jsonl_records(
-    lines: Iterator[tuple[int, str]], path: str, column: str | None, errors: str, keep: bool
+    lines: Iterator[tuple[int, str]], path: str, column: str | None, options: _Options, keep: bool
 ) -> Iterator[Any]:
+    errors = options.errors
+    row = -1
     for number, line in lines:
         if not line.strip():
-            raise InputError(
-                "empty line in a JSONL file (every line must be an object)", path, number
-            )
+            continue  # blank lines hold no record (a trailing one is common)
         try:
             record = json.loads(line)
         except RecursionError:
@@ -255,13 +387,22 @@ def _jsonl_records(
         if not keep:
             yield value
             continue
+        row += 1
+        if options.json_values:
+            yield Record._make((number, row, value, record))
+            continue
         fields = {k: v if isinstance(v, str) or v is None else json.dumps(v, ensure_ascii=False)
                   for k, v in record.items()}  # fmt: skip
-        yield Record._make((number, number - 1, value, fields))
+        yield Record._make((number, row, value, fields))
 
 
 def _table_records(
-    lines: Iterator[tuple[int, str]], path: str, column: str | None, delimiter: str, keep: bool
+    lines: Iterator[tuple[int, str]],
+    path: str,
+    column: str | None,
+    delimiter: str,
+    quotes: bool,
+    keep: bool,
 ) -> Iterator[Any]:
     if csv.field_size_limit() < _CSV_FIELD_LIMIT:
         csv.field_size_limit(_CSV_FIELD_LIMIT)
@@ -275,7 +416,9 @@ def _table_records(
             yield (line.replace("\x00", " ") if "\x00" in line else line) + "\n"
 
     # strict: a stray quote is an error, not a field silently swallowing the rest of the file.
-    reader = csv.reader(feed(), delimiter=delimiter, strict=True)
+    # Without quotes (TSV by default) a `"` is text and every line is one record.
+    quoting = csv.QUOTE_MINIMAL if quotes else csv.QUOTE_NONE
+    reader = csv.reader(feed(), delimiter=delimiter, strict=True, quoting=quoting)
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         while True:
@@ -303,9 +446,13 @@ def _table_records(
         raise InputError(f"no column {column!r} (columns: {', '.join(header)})", path, 1)
     index, width = header.index(column), len(header)
     names = header[:index] + header[index + 1 :]
-    for row_index, (number, row) in enumerate(records):
-        if not row and width == 1:
+    row_index = -1
+    for number, row in records:
+        if not row:
+            if width > 1:
+                continue  # a blank line holds no record (csv.DictReader and pandas skip it too)
             row = [""]  # a blank line in a one-column table is an empty utterance
+        row_index += 1
         if len(row) != width:
             raise InputError(f"{len(row)} fields, the header has {width}", path, number)
         if not keep:
@@ -343,40 +490,75 @@ def iter_lines(text: str) -> list[str]:
 # --- lines before the tokenizer --------------------------------------------------------------
 
 # Tokenizing a line costs `tokenizers` about 90 bytes of memory per character before truncation
-# happens, so a 20 MB line would need ~2 GB. Long lines are cut first, at a space, to a prefix
-# that already holds max_len tokens: splitting at a space never changes the tokens on either
-# side, so the features are exactly those of the whole line.
+# happens, so a 20 MB line would need ~2 GB. Long lines are cut first, to a prefix that already
+# holds max_len tokens, at places where cutting cannot change a token before the cut: whitespace,
+# or (in text without spaces, such as Chinese or Japanese) the start of a token that follows a
+# non-word character, found from the tokenizer's own offsets. The features are exactly those of
+# the whole line. The one thing dropped before max_len tokens is the middle of a single run of
+# more than CLIP_WINDOW letters and digits: it is one token either way, [UNK] (no vocabulary has
+# such a word), and its start and end are kept.
 CLIP_WINDOW = 10_000  # characters tokenized at a time while looking for the cut
+CLIP_MARGIN = 256  # tokens ending this close to a window's end may still change: not counted
 _SPACES = (" ", "\t", "\n")
+_NOT_WORD = re.compile(r"\W")  # a superset of the tokenizer's non-word characters
 
 
-def clip_line(text: str, tokenizer: Any, max_len: int, window: int = CLIP_WINDOW) -> str:
-    """`text`, or its shortest prefix cut at a space that gives the same first max_len tokens.
+def clip_line(
+    text: str, tokenizer: Any, max_len: int, window: int = CLIP_WINDOW, margin: int = CLIP_MARGIN
+) -> str:
+    """`text`, or a shorter string whose first max_len tokens are those of `text`.
 
-    Lines up to `window` characters come back untouched. In a longer line, a run of more than
-    `window` characters without a space, tab or newline keeps only its first `window`
-    characters (no vocabulary has such a word; the README documents it).
+    Lines up to `window` characters come back untouched. Memory and time follow `window` and
+    max_len, not the length of the line (but for the pathological case in _cut_without_spaces).
     """
     if len(text) <= window:
         return text
+    margin = min(margin, window // 3)
     kept: list[str] = []
     tokens, pos = 0, 0
     while pos < len(text) and tokens < max_len:
-        end = resume = min(len(text), pos + window)
-        if end < len(text):
-            space = max(text.rfind(c, pos + 1, end + 1) for c in _SPACES)
-            if space > pos:
-                end = resume = space
-            else:  # a run longer than `window`: keep its start, go on at the next space
-                run = pos + (text[pos] in _SPACES)
-                end = run + window
-                found = [i for i in (text.find(c, end) for c in _SPACES) if i >= 0]
-                resume = min(found, default=len(text))
-        piece = text[pos:end]
+        end = pos + window
+        if end >= len(text):
+            kept.append(text[pos:])
+            break
+        space = max(text.rfind(c, pos + 1, end + 1) for c in _SPACES)
+        if space > pos:
+            cut, resume, count = space, space, None
+        else:
+            cut, resume, count = _cut_without_spaces(text, pos, end, tokenizer, margin)
+        piece = text[pos:cut]
         kept.append(piece)
-        tokens += len(tokenizer.encode(piece, add_special_tokens=False).ids)
+        if count is None:
+            count = len(tokenizer.encode(piece, add_special_tokens=False).ids)
+        tokens += count
         pos = resume
     return "".join(kept)
+
+
+def _cut_without_spaces(
+    text: str, pos: int, end: int, tokenizer: Any, margin: int
+) -> tuple[int, int, int | None]:
+    """(cut, resume, tokens before the cut or None to count them) in a stretch without spaces.
+
+    The cut is the last start of a token that ends at least `margin` characters before `end`
+    and follows a non-word character, so no token before or after it reads differently. Without
+    one: if the stretch starts with a single run of word characters (one token), keep `end -
+    margin` of it and resume just before the next non-word character (one earlier for the n of
+    n't); otherwise keep the whole window, counting only the tokens that end before the margin.
+    """
+    piece = text[pos:end]
+    limit = len(piece) - margin
+    offsets = tokenizer.encode(piece, add_special_tokens=False).offsets
+    for start, _ in reversed(offsets):
+        if 0 < start <= limit and _NOT_WORD.match(piece[start - 1]) and piece[start - 1] != "_":
+            return pos + start, pos + start, None
+    if not _NOT_WORD.search(piece, 0, limit):  # one run of letters, digits and _
+        found = _NOT_WORD.search(text, pos + limit)
+        after = found.start() if found else len(text)
+        if text[after - 1] in "nN":
+            after -= 1
+        return pos + limit, max(after, pos + limit), 1
+    return end, end, sum(1 for _, stop in offsets if stop <= limit)
 
 
 def fit_lines(lines: Sequence[str], tokenizer: Any, max_len: int) -> list[str]:

@@ -253,7 +253,6 @@ def test_jsonl(run, embedder) -> None:
         ("in.jsonl", '{"text": null}\n', (), "in.jsonl:1: field 'text' is null, not a string"),
         ("in.jsonl", '{"text": ["a"]}\n', (), "in.jsonl:1: field 'text' is an array"),
         ("in.jsonl", '{"text": "a"}\n{"text": "b"\n', (), "in.jsonl:2: invalid JSON"),
-        ("in.jsonl", '{"text": "a"}\n\n{"text": "b"}\n', (), "in.jsonl:2: empty line"),
         ("in.jsonl", '"just a string"\n', (), "in.jsonl:1: expected a JSON object"),
         ("in.jsonl", '{"text": "\\udc00"}\n', (),
          "in.jsonl:1: field 'text' holds a lone surrogate"),

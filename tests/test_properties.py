@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import TinyModel
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import cnnfeat
@@ -62,6 +62,10 @@ def read_file(data: bytes, errors: str = "strict") -> list[str]:
 @example(b"\xef\xbb\xbf")
 @example(b"a\r\r\n\r")
 def test_reader_splits_any_bytes_like_the_rule(data: bytes) -> None:
+    from cnnfeat.runtime.reading import _MAGIC
+
+    # Files that start like a compressed or binary format are refused (test_reading_rules.py).
+    assume(not any(data.startswith(magic) for magic, _ in _MAGIC))
     expected = oracle_lines(data)
     assert read_file(data, "replace") == [line.decode("utf-8", "replace") for line in expected]
     try:
@@ -132,10 +136,12 @@ def words(tokenizer, text: str) -> list[str]:
 @example("1.2.3.4.5.6.7.8.9.0.1.2.3 x")
 @example("don't " * 10)
 def test_clipping_keeps_the_first_max_len_tokens(tokenizer, text: str) -> None:
-    # The documented rule: a run of more than WINDOW characters without a space, tab or
-    # newline keeps its first WINDOW characters; otherwise the tokens are exactly the same.
-    ruled = RUN.sub(lambda m: m.group()[:WINDOW], text)
+    # The documented rule: the first MAX_LEN ids are those of the whole line. (A single run of
+    # letters and digits longer than WINDOW may lose its middle: one [UNK] token either way,
+    # since the vocabulary has no word that long.)
     clipped = clip_line(text, tokenizer, MAX_LEN, window=WINDOW)
-    assert words(tokenizer, clipped)[:MAX_LEN] == words(tokenizer, ruled)[:MAX_LEN]
+    assert max(map(len, tokenizer.get_vocab())) < WINDOW * 2 // 3
+    ids = tokenizer.encode(text, add_special_tokens=False).ids[:MAX_LEN]
+    assert tokenizer.encode(clipped, add_special_tokens=False).ids[:MAX_LEN] == ids
     if len(text) > WINDOW:
         assert len(clipped) <= len(text)

@@ -7,7 +7,6 @@ fix raises `InputError` naming the file and, where there is one, the line.
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections.abc import Callable
@@ -19,7 +18,7 @@ import numpy as np
 
 from cnnfeat.runtime.corpora import read_labelled_corpus
 from cnnfeat.runtime.errors import InputError
-from cnnfeat.runtime.reading import TEXT_COLUMNS
+from cnnfeat.runtime.reading import TEXT_COLUMNS, Record, read_records
 
 # Tried in order when no column is named: MELD/EmoryNLP CSVs, generic files, EmoryNLP JSON.
 # TEXT_COLUMNS comes from the reader of `cnnfeat embed`, so both commands pick the same column.
@@ -45,7 +44,11 @@ class LabelledData:
 
 
 def read_labelled(
-    path: str | Path, text_column: str | None = None, label_column: str | None = None
+    path: str | Path,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    tsv_quoting: str = "literal",
+    encoding_errors: str = "strict",
 ) -> LabelledData:
     """Read texts and labels from a .csv, .tsv, .jsonl or EmoryNLP .json file.
 
@@ -57,9 +60,9 @@ def read_labelled(
     if corpus is not None:
         return LabelledData(texts=corpus[0], labels=corpus[1], path=str(path))
     readers: dict[str, Callable[[Path, str | None, str | None], tuple[list[str], list[str]]]] = {
-        ".csv": lambda p, t, lab: _read_delimited(p, ",", t, lab),
-        ".tsv": lambda p, t, lab: _read_delimited(p, "\t", t, lab),
-        ".jsonl": _read_jsonl,
+        ".csv": lambda p, t, lab: _read_table(p, t, lab, "literal", encoding_errors),
+        ".tsv": lambda p, t, lab: _read_table(p, t, lab, tsv_quoting, encoding_errors),
+        ".jsonl": lambda p, t, lab: _read_table(p, t, lab, "literal", encoding_errors),
         ".json": _read_emorynlp_json,
     }
     reader = readers.get(path.suffix.lower())
@@ -144,74 +147,49 @@ def _resolve_columns(
     return text, label
 
 
-def _read_delimited(
-    path: Path, delimiter: str, text_column: str | None, label_column: str | None
+def _read_table(
+    path: Path,
+    text_column: str | None,
+    label_column: str | None,
+    tsv_quoting: str = "literal",
+    encoding_errors: str = "strict",
 ) -> tuple[list[str], list[str]]:
+    """Texts and labels of a .csv, .tsv or .jsonl file, through the reader `cnnfeat embed` and
+    `cnnfeat embed-dataset` use (runtime.reading.read_records), so a file gives the same records
+    to all three: same line endings, blank lines, quoting, UTF-8 checks and error messages."""
     texts: list[str] = []
     labels: list[str] = []
-    # A transcript cell may be longer than csv's default 128 KiB limit (only ever raised).
-    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
-        csv.field_size_limit(_CSV_FIELD_LIMIT)
-    # newline="" lets the csv module keep CRLF and newlines inside quoted fields intact.
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        # strict: a stray quote is an error, not a field silently swallowing the rest of the file.
-        reader = csv.reader(f, delimiter=delimiter, strict=True)
-        try:
-            header = next(reader, [])
-        except csv.Error as err:
-            raise InputError(f"malformed header: {err}", str(path), 1) from None
-        if not header:
-            raise InputError("empty file: no header row", str(path))
-        text_col, label_col = _resolve_columns(header, text_column, label_column, path, 1)
-        text_i, label_i = header.index(text_col), header.index(label_col)
-        # line_num is where a record ends; the next one starts on the following line.
-        start = reader.line_num + 1
-        while True:
-            line = start
-            try:
-                row = next(reader, None)
-            except csv.Error as err:
-                raise InputError(f"malformed record: {err}", str(path), line) from None
-            if row is None:
-                break
-            start = reader.line_num + 1
-            if not row:  # blank line
-                continue
-            if len(row) != len(header):
-                raise InputError(
-                    f"expected {len(header)} fields, found {len(row)}", str(path), line
-                )
-            texts.append(row[text_i])
-            labels.append(_label(row[label_i], path, line))
+    label_col: str | None = None
+    records = read_records(
+        str(path), text_column, encoding_errors, tsv_quoting=tsv_quoting, json_values=True
+    )
+    for record in records:
+        if label_col is None:
+            label_col = _label_column(record, label_column, path)
+        if label_col not in record.fields:
+            raise InputError(f"missing key {label_col!r}", str(path), record.line)
+        texts.append(record.text)
+        labels.append(_label(record.fields[label_col], path, record.line))
     return texts, labels
 
 
-def _read_jsonl(
-    path: Path, text_column: str | None, label_column: str | None
-) -> tuple[list[str], list[str]]:
-    texts: list[str] = []
-    labels: list[str] = []
-    columns: tuple[str, str] | None = None
-    # Text-mode iteration splits only on \n, \r and \r\n, so U+0085 and U+2028 inside a
-    # string stay in it (str.splitlines would break the line there).
-    with path.open(encoding="utf-8-sig") as f:
-        for line, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-            except json.JSONDecodeError as err:
-                raise InputError(f"invalid JSON: {err.msg}", str(path), line) from None
-            if not isinstance(record, dict):
-                raise InputError(
-                    f"expected a JSON object, got {_json_type(record)}", str(path), line
-                )
-            if columns is None:
-                columns = _resolve_columns(list(record), text_column, label_column, path, line)
-            text, label = _fields(record, columns, path, line)
-            texts.append(text)
-            labels.append(label)
-    return texts, labels
+def _label_column(record: Record, label_column: str | None, path: Path) -> str:
+    """The label column, from the first record's other columns (or keys)."""
+    others = list(record.fields)
+    line = record.line if path.suffix.lower() == ".jsonl" else 1  # a table's header line
+    if label_column is not None:
+        if label_column not in others:
+            listing = ", ".join(repr(c) for c in others) or "(none)"
+            raise InputError(f"no label column {label_column!r}; other columns: {listing}",
+                             str(path), line)  # fmt: skip
+        return label_column
+    for candidate in LABEL_COLUMNS:
+        if candidate in others:
+            return candidate
+    expected = ", ".join(repr(c) for c in LABEL_COLUMNS)
+    listing = ", ".join(repr(c) for c in others) or "(none)"
+    raise InputError(f"no label column (looked for {expected}); other columns: {listing}",
+                     str(path), line)  # fmt: skip
 
 
 def _read_emorynlp_json(

@@ -1,8 +1,8 @@
-"""Classification metrics, matching scikit-learn's definitions without depending on it.
+"""Classification metrics, computed by scikit-learn as the papers' evaluation scripts do.
 
-Zero divisions give 0.0 (sklearn's `zero_division=0`), and macro averages run over every given
-label, including ones with no true examples (sklearn's `labels=` behaviour), so reported numbers
-are comparable with the papers' sklearn-based evaluation scripts.
+Zero divisions give 0.0 (`zero_division=0`), and macro averages run over every given label,
+including ones with no true examples (`labels=` every class), so reported numbers are
+comparable with the papers' sklearn-based evaluation scripts.
 """
 
 from __future__ import annotations
@@ -40,13 +40,14 @@ def classification_report(
         if values.min() < 0 or values.max() >= k:
             raise ValueError(f"{name} holds a label outside 0..{k - 1}")
 
-    confusion = np.bincount(true * k + pred, minlength=k * k).reshape(k, k)
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    labels = list(range(k))
+    confusion = confusion_matrix(true, pred, labels=labels)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        true, pred, labels=labels, average=None, zero_division=0
+    )
     tp = np.diag(confusion).astype(np.float64)
-    support = confusion.sum(axis=1)
-    predicted = confusion.sum(axis=0)
-    precision = _safe_div(tp, predicted)
-    recall = _safe_div(tp, support)
-    f1 = _safe_div(2 * precision * recall, precision + recall)
     n = int(true.size)
 
     def weighted(values: np.ndarray) -> float:
@@ -71,9 +72,3 @@ def classification_report(
         "confusion_matrix": confusion.tolist(),
         "labels": names,
     }
-
-
-def _safe_div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """num / den elementwise, with 0.0 where den is 0."""
-    den = np.asarray(den, dtype=np.float64)
-    return np.divide(num, den, out=np.zeros_like(den), where=den != 0)

@@ -14,23 +14,21 @@ import json
 import shlex
 import statistics
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from cnnfeat.export.onnx_export import export_model
 from cnnfeat.runtime.model_dir import CARD_FILE
 from cnnfeat.training.train import TrainConfig, train
 
-# The default model's recipe (chosen on MELD dev weighted-F1; see README "The default model").
-RECIPE = {
-    "vectors": "glove-6b-50d",
-    "pool": "global",
-    "epochs": 60,
-    "patience": 10,
-    "batch_size": 64,
-    "lr": 1e-3,
-    "dropout": 0.5,
-    "fine_tune_embeddings": True,
-}
+# The default model's recipe is `cnnfeat train`'s defaults (chosen on dev weighted-F1 of MELD
+# emotion, MELD sentiment and EmoryNLP; see README "The training recipe"). Every flag is written
+# out in the command, so it rebuilds the same run even if the defaults change later.
+RECIPE_FIELDS = ("vectors", "vocab_top_n", "pool", "epochs", "patience", "batch_size", "lr",
+                 "dropout", "fine_tune_embeddings", "multichannel", "max_norm", "weight_decay",
+                 "lr_schedule", "word_dropout", "label_smoothing", "ema_decay", "class_weights",
+                 "class_weight_power", "threads")  # fmt: skip
+RECIPE = {f.name: f.default for f in fields(TrainConfig) if f.name in RECIPE_FIELDS}
 
 
 def train_command(data: Path, out: Path, seed: int) -> str:
@@ -40,13 +38,13 @@ def train_command(data: Path, out: Path, seed: int) -> str:
         "--dev", str(data / "dev_sent_emo.csv"),
         "--test", str(data / "test_sent_emo.csv"),
         "--out", str(out), "--seed", str(seed),
-        "--vectors", RECIPE["vectors"], "--pool", RECIPE["pool"],
-        "--epochs", str(RECIPE["epochs"]), "--patience", str(RECIPE["patience"]),
-        "--batch-size", str(RECIPE["batch_size"]), "--lr", str(RECIPE["lr"]),
-        "--dropout", str(RECIPE["dropout"]),
     ]  # fmt: skip
-    if RECIPE["fine_tune_embeddings"]:
-        args.append("--fine-tune-embeddings")
+    for name, value in RECIPE.items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            args.append(flag if value else "--no-" + flag[2:])
+        else:
+            args += [flag, str(value)]
     return shlex.join(args)
 
 
@@ -96,6 +94,9 @@ def release(data: Path, out: Path, runs: Path, seeds: list[int], reuse: bool = F
     card_path = out / CARD_FILE
     card = json.loads(card_path.read_text(encoding="utf-8"))
     card["seeds"] = summary
+    # Every recipe flag written out: `cnnfeat train` records only the flags that differ from its
+    # defaults, and those may change; this command rebuilds the shipped run whatever they are.
+    card["training"]["command"] = train_command(data, Path(median["run_dir"]), median["seed"])
     card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     return summary
 

@@ -1,6 +1,7 @@
 """`cnnfeat train`: fit the utterance CNN on labelled utterances and keep the best checkpoint.
 
-Adam, cross-entropy (optionally class-weighted), early stopping on dev weighted-F1. The run
+Adam, cross-entropy, early stopping on dev weighted-F1, plus the recipe options of
+training/recipe.py (the default keeps an EMA of the weights). The run
 directory holds everything export needs: `checkpoint.pt` (weights + spec), `tokenizer.json`,
 `metrics.json`.
 """
@@ -26,10 +27,13 @@ from cnnfeat.runtime.reading import fit_lines
 from cnnfeat.runtime.spec import ModelSpec
 from cnnfeat.runtime.staging import check_replaceable, staged_directory
 from cnnfeat.runtime.tokenizer import build_tokenizer
+from cnnfeat.training import recipe
 from cnnfeat.training.data import LabelledData, read_labelled, stratified_split
 from cnnfeat.training.metrics import classification_report
 from cnnfeat.training.model import UtteranceCNN
-from cnnfeat.training.vocab import build_vocabulary, count_words, vectors_are_uncased
+from cnnfeat.training.report import write_report
+from cnnfeat.training.vectors import describe_notes
+from cnnfeat.training.vocab import build_vocabulary, vectors_casing
 
 CHECKPOINT = "checkpoint.pt"
 # The files a run directory may hold: `train --out` replaces nothing else.
@@ -53,15 +57,26 @@ class TrainConfig:
     min_count: int = 2
     pool: str = "global"
     max_len: int | None = None  # None: 50 for window pooling, 512 for global
-    epochs: int = 30
-    patience: int = 5
+    epochs: int = 60
+    patience: int = 10
     batch_size: int = 64
     lr: float = 1e-3
     dropout: float = 0.5
     seed: int = 1
     class_weights: bool = False
-    fine_tune_embeddings: bool = False
+    class_weight_power: float = 1.0
+    fine_tune_embeddings: bool = True
+    multichannel: bool = False
+    max_norm: float = 0.0
+    weight_decay: float = 0.0
+    lr_schedule: str = "constant"
+    word_dropout: float = 0.0
+    label_smoothing: float = 0.0
+    ema_decay: float = 0.998
     dev_fraction: float = 0.1
+    encoding_errors: str = "strict"  # as `cnnfeat embed --encoding-errors`
+    tsv_quoting: str = "literal"  # as `cnnfeat embed --tsv-quoting`
+    threads: int = 1  # torch intra-op threads; results reproduce exactly for a given count
     command: str = ""
 
     @property
@@ -75,31 +90,38 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
     """Train, evaluate on dev (and test), write the run directory; returns metrics.json's dict."""
     started = time.perf_counter()
     check_replaceable(Path(config.out), "cnnfeat run", CHECKPOINT, RUN_FILES)  # before any work
+    torch.set_num_threads(config.threads)
     _seed_everything(config.seed)
     train_data, dev_data, test_data = _load_splits(config)
     label_names = _label_names(train_data, [d for d in (dev_data, test_data) if d is not None])
 
     if config.vectors != "glove-6b-50d" and not Path(config.vectors).is_file():
         raise InputError("vectors file not found (give a GloVe/word2vec text file)", config.vectors)
-    lowercase = vectors_are_uncased(config.vectors)
-    counts = count_words(train_data.texts, lowercase)
+    casing = vectors_casing(config.vectors)
+    lowercase = casing["lowercase"]
     vocab = build_vocabulary(
-        counts, config.vectors, config.vocab_top_n, config.min_count, config.seed
-    )
+        train_data.texts, lowercase, config.vectors, config.vocab_top_n, config.min_count,
+        config.seed,
+    )  # fmt: skip
+    vectors = vocab.embeddings
+    if config.multichannel:
+        vectors = recipe.multichannel_vectors(vectors)
     spec = ModelSpec(
         vocab_size=vocab.size,
-        embedding_dim=vocab.embeddings.shape[1],
+        embedding_dim=vectors.shape[1],
         pool=config.pool,
         max_len=config.resolved_max_len,
         lowercase=lowercase,
         label_names=tuple(label_names),
         dropout=config.dropout,
     )
-    tokenizer = build_tokenizer(vocab.words, lowercase=lowercase, max_len=spec.max_len)
+    tokenizer = build_tokenizer(vocab.words, lowercase, spec.max_len, vocab.kept_forms)
 
     model = UtteranceCNN(spec)
-    model.embedding.weight.data.copy_(torch.from_numpy(vocab.embeddings))
-    model.embedding.weight.requires_grad_(config.fine_tune_embeddings)
+    model.embedding.weight.data.copy_(torch.from_numpy(vectors))
+    model.embedding.weight.requires_grad_(config.fine_tune_embeddings or config.multichannel)
+    if config.multichannel:
+        recipe.freeze_first_columns(model.embedding, vocab.embeddings.shape[1])
 
     def encode(data: LabelledData) -> tuple[list[list[int]], np.ndarray]:
         # Clip megabyte-long cells first, as the runtime does (same ids, bounded memory).
@@ -110,9 +132,17 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
 
     train_ids, train_y = encode(train_data)
     dev_ids, dev_y = encode(dev_data)
-    weights = _class_weights(train_y, len(label_names)) if config.class_weights else None
-    loss_fn = nn.CrossEntropyLoss(weight=weights)
-    optimizer = torch.optim.Adam((p for p in model.parameters() if p.requires_grad), lr=config.lr)
+    weights = (
+        recipe.class_weights(train_y, len(label_names), config.class_weight_power)
+        if config.class_weights
+        else None
+    )
+    loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=config.label_smoothing)
+    optimizer = recipe.make_optimizer(model, config.lr, config.weight_decay)
+    scheduler = recipe.make_scheduler(optimizer, config.lr_schedule, config.epochs)
+    ema = recipe.make_ema(model, config.ema_decay)
+    evaluated = ema.module if ema is not None else model  # the weights dev sees and we keep
+    word_rng = torch.Generator().manual_seed(config.seed)
 
     best = {"f1": -1.0, "epoch": 0, "state": None}
     history = []
@@ -125,6 +155,9 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
         for start in range(0, len(order), config.batch_size):
             rows = order[start : start + config.batch_size]
             batch = _pad([train_ids[i] for i in rows], spec)
+            batch = recipe.drop_words(
+                batch, config.word_dropout, spec.unk_id, spec.pad_id, word_rng
+            )
             loss = loss_fn(model(batch), torch.from_numpy(train_y[rows]))
             if not torch.isfinite(loss):
                 raise TrainingError(f"epoch {epoch}: the training loss became {loss.item()}; "
@@ -133,15 +166,19 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            recipe.apply_max_norm(model.classifier, config.max_norm)
+            if ema is not None:
+                ema.update_parameters(model)
             total += loss.item() * len(rows)
             seen += len(rows)
-        dev_f1 = classification_report(dev_y, predict(model, dev_ids, spec), label_names)[
+        dev_f1 = classification_report(dev_y, predict(evaluated, dev_ids, spec), label_names)[
             "weighted_f1"
         ]
         history.append({"epoch": epoch, "loss": total / seen, "dev_weighted_f1": dev_f1})
         bar.set_postfix(loss=f"{total / seen:.3f}", dev_f1=f"{dev_f1:.4f}")
+        recipe.step_scheduler(scheduler, dev_f1)
         if dev_f1 > best["f1"]:
-            best = {"f1": dev_f1, "epoch": epoch, "state": copy.deepcopy(model.state_dict())}
+            best = {"f1": dev_f1, "epoch": epoch, "state": copy.deepcopy(evaluated.state_dict())}
         elif epoch - best["epoch"] >= config.patience:
             break
     bar.close()
@@ -162,6 +199,10 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
                 "source": vocab.vectors_source,
                 "pretrained_rows": vocab.pretrained_rows,
                 "random_rows": len(vocab.words) - vocab.pretrained_rows,
+                "kept_forms": len(vocab.kept_forms),
+                "casing": casing,
+                "file_notes": vocab.vector_notes,
+                "notes": describe_notes(vocab.vector_notes, vocab.embeddings.shape[1]),
             },
             "oov_rate": {
                 name: _oov_rate(ids, unk)
@@ -179,7 +220,8 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
             "config": asdict(config),
         }
     )
-    _write_run(Path(config.out), model, spec, tokenizer, metrics)
+    dev_features = features(model, dev_ids, spec)
+    _write_run(Path(config.out), model, spec, tokenizer, metrics, (dev_features, dev_y))
     return metrics
 
 
@@ -190,6 +232,16 @@ def predict(model: UtteranceCNN, ids: list[list[int]], spec: ModelSpec, batch: i
     for start in range(0, len(ids), batch):
         out.append(model(_pad(ids[start : start + batch], spec)).argmax(dim=1).numpy())
     return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+@torch.no_grad()
+def features(model: UtteranceCNN, ids: list[list[int]], spec: ModelSpec, batch: int = 512):
+    """(N, feature_dim) float32: the 100-d layer for each id list (eval mode)."""
+    model.eval()
+    out = [
+        model.features(_pad(ids[i : i + batch], spec)).numpy() for i in range(0, len(ids), batch)
+    ]
+    return np.concatenate(out) if out else np.zeros((0, spec.feature_dim), np.float32)
 
 
 def load_checkpoint(run_dir: str | Path) -> tuple[UtteranceCNN, dict]:
@@ -233,7 +285,10 @@ def _pad(rows: list[list[int]], spec: ModelSpec) -> torch.Tensor:
 
 
 def _load_splits(config: TrainConfig):
-    read = lambda p: read_labelled(p, config.text_column, config.label_column)  # noqa: E731
+    def read(path: str) -> LabelledData:
+        return read_labelled(path, config.text_column, config.label_column, config.tsv_quoting,
+                             config.encoding_errors)  # fmt: skip
+
     train_data = read(config.train)
     if config.dev:
         dev_data = read(config.dev)
@@ -270,12 +325,6 @@ def _label_names(train_data: LabelledData, others: list[LabelledData]) -> list[s
     return names
 
 
-def _class_weights(y: np.ndarray, n: int) -> torch.Tensor:
-    counts = np.bincount(y, minlength=n).astype(np.float64)
-    weights = counts.sum() / (n * np.maximum(counts, 1))
-    return torch.tensor(weights, dtype=torch.float32)
-
-
 def _oov_rate(ids: list[list[int]], unk: int) -> float:
     tokens = sum(len(r) for r in ids)
     return sum(r.count(unk) for r in ids) / tokens if tokens else 0.0
@@ -287,7 +336,9 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _write_run(out: Path, model, spec: ModelSpec, tokenizer, metrics: dict) -> None:
+def _write_run(
+    out: Path, model, spec: ModelSpec, tokenizer, metrics: dict, dev: tuple[np.ndarray, np.ndarray]
+) -> None:
     """Every file of the run goes into a staging directory, which then replaces `out` whole
     (runtime/staging.py): `out` is the old run or the new one, never a mix."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
@@ -300,6 +351,7 @@ def _write_run(out: Path, model, spec: ModelSpec, tokenizer, metrics: dict) -> N
         (staging / CHECKPOINT).write_bytes(checkpoint.getbuffer())
         (staging / "tokenizer.json").write_text(tokenizer.to_str(pretty=True), encoding="utf-8")
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        write_report(staging, metrics, *dev)  # report.html, from the same numbers
 
 
 def _first_line(exc: BaseException) -> str:

@@ -15,7 +15,7 @@ import os
 import zlib
 from collections import Counter
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,6 +27,10 @@ _INSTALL_HINT = "pip install 'cnnfeat[train]'"
 # Hashing all of a multi-GB file just for a provenance string would cost a minute; the first
 # MiB plus the size tells the usual suspects (another GloVe release, a truncated copy) apart.
 _FINGERPRINT_BYTES = 1 << 20
+# Rows for other toolkits' special tokens are not words: [PAD] and [UNK] are our ids 0 and 1 (a
+# row for them would shift every later word's row), the rest mark positions (sentence ends,
+# padding) in the model that made the file. Their rows are skipped and counted.
+RESERVED_TOKENS = frozenset({"[PAD]", "[UNK]", "<unk>", "<pad>", "<s>", "</s>"})
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,9 @@ class WordVectors:
     words: list[str]
     matrix: np.ndarray  # float32, shape (len(words), dim)
     source: str  # human-readable provenance
+    # What was skipped or read in a special way, for the training output and the model card:
+    # {"reserved_rows": n, "words_with_spaces": n, "first_word_with_space": "file:line", ...}
+    notes: dict = field(default_factory=dict)
 
     @property
     def dim(self) -> int:
@@ -86,8 +93,12 @@ def _load_builtin(wanted: set[str], top_n: int) -> WordVectors:
     words: list[str] = []
     rows: list[int] = []
     seen: set[str] = set()
+    reserved = 0
     for i, word in enumerate(all_words):
         if word in seen:
+            continue
+        if word in RESERVED_TOKENS:
+            reserved += 1
             continue
         if len(seen) < top_n or word in wanted:
             words.append(word)
@@ -96,11 +107,16 @@ def _load_builtin(wanted: set[str], top_n: int) -> WordVectors:
     matrix = np.array(emb[np.asarray(rows, dtype=np.int64)], dtype=np.float32).reshape(
         len(rows), emb.shape[1]
     )
+    bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
+    if bad.size:
+        raise InputError(f"row {rows[bad[0]] + 1} ({words[bad[0]]!r}) holds nan or inf; "
+                         f"reinstall {_BUILTIN_PACKAGE}", BUILTIN)  # fmt: skip
     try:
         pkg = f"PyPI {_BUILTIN_PACKAGE} {version(_BUILTIN_PACKAGE)}"
     except PackageNotFoundError:  # importable but not installed as a distribution (vendored)
         pkg = f"{_BUILTIN_PACKAGE} at {root}"
-    return WordVectors(words=words, matrix=matrix, source=f"{BUILTIN} ({pkg})")
+    notes = {"reserved_rows": reserved} if reserved else {}
+    return WordVectors(words=words, matrix=matrix, source=f"{BUILTIN} ({pkg})", notes=notes)
 
 
 def _load_text(path: str, wanted: set[str], top_n: int) -> WordVectors:
@@ -113,14 +129,14 @@ def _load_text(path: str, wanted: set[str], top_n: int) -> WordVectors:
     provenance = _fingerprint(path)
     try:
         with _open(path) as f:
-            words, vectors, dim, skipped = _scan(f, path, wanted, top_n)
+            words, vectors, dim, skipped, notes = _scan(f, path, wanted, top_n)
     except (OSError, EOFError, zlib.error) as e:
         raise InputError(f"cannot read the vector file: {e}", path) from e
 
     for reason, (count, first) in skipped.items():
         log.warning("%s: skipped %d line(s) %s (first: line %d)", path, count, reason, first)
     matrix = np.stack(vectors) if vectors else np.empty((0, dim), dtype=np.float32)
-    return WordVectors(words=words, matrix=matrix, source=provenance)
+    return WordVectors(words=words, matrix=matrix, source=provenance, notes=notes)
 
 
 def _open(path: str) -> io.BufferedIOBase:
@@ -157,8 +173,10 @@ def _header_dim(line: bytes) -> int | None:
 
 def _scan(
     f: io.BufferedIOBase, path: str, wanted: set[str], top_n: int
-) -> tuple[list[str], list[np.ndarray], int, dict[str, tuple[int, int]]]:
-    """One pass over the file: (kept words, their vectors, D, skipped reason -> (count, first))."""
+) -> tuple[list[str], list[np.ndarray], int, dict[str, tuple[int, int]], dict]:
+    """One pass over the file: (kept words, their vectors, D, skipped reason -> (count, first),
+    notes). Rows whose word is in RESERVED_TOKENS are skipped and counted; rows whose word holds
+    a space (840B's `. . .`, or a plain word followed by D + 1 numbers) are counted."""
     words: list[str] = []
     vectors: list[np.ndarray] = []
     kept: set[str] = set()
@@ -167,6 +185,7 @@ def _scan(
     skip_first: dict[str, int] = {}
     dim = 0
     data_lines = 0
+    notes: dict = {}
 
     for number, line in _lines(f):
         if dim == 0:
@@ -205,6 +224,17 @@ def _scan(
             continue
         if word in kept:  # duplicates: the first occurrence wins
             continue
+        if word in RESERVED_TOKENS:
+            notes["reserved_rows"] = notes.get("reserved_rows", 0) + 1
+            notes.setdefault("reserved_tokens", [])
+            if word not in notes["reserved_tokens"]:
+                notes["reserved_tokens"].append(word)
+            continue
+        if spaces > dim:  # the last D fields are the vector, the rest is the word
+            notes["words_with_spaces"] = notes.get("words_with_spaces", 0) + 1
+            notes.setdefault("first_word_with_space", f"{path}:{number}")
+            if _is_number(word.rpartition(" ")[2]):
+                notes["rows_with_extra_number"] = notes.get("rows_with_extra_number", 0) + 1
         # Until top_n is reached every distinct word is kept, so len(kept) counts distinct words.
         is_wanted = word in wanted
         if len(kept) < top_n or is_wanted:
@@ -220,7 +250,32 @@ def _scan(
     if data_lines == 0:
         raise InputError("no vectors found (only blank lines or a header)", path)
     skipped = {reason: (n, skip_first[reason]) for reason, n in skip_count.items()}
-    return words, vectors, dim, skipped
+    return words, vectors, dim, skipped, notes
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def describe_notes(notes: dict, dim: int) -> list[str]:
+    """One line per note of WordVectors.notes, for the training output."""
+    lines = []
+    if notes.get("reserved_rows"):
+        tokens = ", ".join(notes.get("reserved_tokens", [])) or "[PAD]/[UNK]"
+        lines.append(f"skipped {notes['reserved_rows']} row(s) for reserved tokens ({tokens})")
+    if notes.get("words_with_spaces"):
+        lines.append(
+            f"{notes['words_with_spaces']} row(s) have more than {dim} fields after the word, "
+            f"read as words containing spaces (the last {dim} fields are the vector; first: "
+            f"{notes['first_word_with_space']}); "
+            f"{notes.get('rows_with_extra_number', 0)} of them look like a word followed by "
+            f"{dim + 1} numbers"
+        )
+    return lines
 
 
 def _parse_vector(text: bytes, path: str, number: int) -> np.ndarray:
@@ -229,9 +284,11 @@ def _parse_vector(text: bytes, path: str, number: int) -> np.ndarray:
         vector = np.array(text.split(b" "), dtype=np.float32)
     except ValueError as e:
         raise InputError(f"non-numeric value in the vector: {e}", path, number) from e
-    if not np.isfinite(vector).all():  # nan, inf, or too large for float32 (4e38)
-        first = int(np.flatnonzero(~np.isfinite(vector))[0])
-        bad = text.split(b" ")[first].decode("ascii", "replace")
-        raise InputError(f"{bad!r} is not a finite number (in float32); fix the vector file",
-                         path, number)  # fmt: skip
+    if not np.isfinite(vector).all():
+        bad = text.split(b" ")[int(np.flatnonzero(~np.isfinite(vector))[0])].decode(
+            "ascii", "replace"
+        )
+        raise InputError(
+            f"the vector holds {bad!r} (not a finite number); fix or remove this row", path, number
+        )
     return vector

@@ -55,8 +55,12 @@ function preTokenizerOf(config) {
     case 'WhitespaceSplit':
       return splitEach((piece) => piece.split(WHITESPACE).filter((w) => w !== ''));
     case 'Split': {
-      if (config.invert) throw new Error('unsupported Split with invert');
       const regex = regexOf(config.pattern, 'Split') ?? new RegExp(escape(config.pattern.String), 'gu');
+      if (config.invert) {
+        // Inverted: the matches are the pieces; with Removed, everything between them goes.
+        if (config.behavior !== 'Removed') throw new Error(`unsupported inverted Split behavior ${config.behavior}`);
+        return splitEach((piece) => Array.from(piece.matchAll(regex), (m) => m[0]).filter((w) => w !== ''));
+      }
       if (config.behavior === 'Isolated') return splitEach((piece) => isolate(piece, regex));
       if (config.behavior === 'Removed') {
         return splitEach((piece) => piece.split(regex).filter((w) => w !== ''));

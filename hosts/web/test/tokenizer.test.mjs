@@ -66,6 +66,17 @@ test('Split "isolated" keeps matches and the text between them', () => {
   assert.deepEqual(t.words("don't!! ok"), ['do', "n't", '!', '!', 'ok']);
 });
 
+test('Split inverted with "removed": the matches are the pieces, the rest goes', () => {
+  const split = { type: 'Split', pattern: { Regex: '[a-z]+|[^a-z ]' }, behavior: 'Removed', invert: true };
+  const t = tiny([], [split]);
+  assert.deepEqual(t.words('ab, c  d!'), ['ab', ',', 'c', 'd', '!']);
+  const bare = new WordLevelTokenizer({ added_tokens: [], normalizer: null, pre_tokenizer: split,
+    model: { type: 'WordLevel', vocab: { '[UNK]': 0, ab: 1 }, unk_token: '[UNK]' } });
+  assert.deepEqual(bare.encode(' ab ab? '), [1, 1, 0]);
+  const isolatedInverted = { ...split, behavior: 'Isolated' };
+  assert.throws(() => tiny([], [isolatedInverted]), /unsupported inverted Split behavior/);
+});
+
 test('truncation, unknown words and unsupported components', () => {
   const t = tiny([], [WS], { truncation: { max_length: 2 } });
   assert.deepEqual(t.encode('a zzz b a'), [2, 1]);

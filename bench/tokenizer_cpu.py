@@ -1,0 +1,68 @@
+"""Tokenisation alone, in CPU time on one thread: a model's tokenizer.json against a reference.
+
+    python bench/tokenizer_cpu.py MODEL_DIR [--reference TOKENIZER_JSON] [--lines N]
+
+CPU seconds of `encode_batch_fast` (RAYON_NUM_THREADS=1, set here before `tokenizers` loads) in
+the pipeline's 8,192-line chunks, interleaved runs, median of --repeats, on the nearly-all-distinct
+lines of corpus.write_distinct_corpus. CPU time, not wall time: on a machine shared with other
+work the ratio still means something. The reference defaults to the tokenizer.json shipped at
+commit 8e8d869 (before issue 10), read from git. Both ids are compared on every line too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ["RAYON_NUM_THREADS"] = "1"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpus import write_distinct_corpus  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    from tokenizers import Tokenizer
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path)
+    parser.add_argument("--reference", type=Path)
+    parser.add_argument("--lines", type=int, default=50_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "cnnfeat-bench"
+    )
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    path = write_distinct_corpus(args.workdir / f"distinct-{args.lines}.txt", args.lines)
+    lines = path.read_text(encoding="utf-8").split("\n")[:-1]
+    if args.reference is None:
+        text = subprocess.run(["git", "-C", str(REPO), "show",
+                               "8e8d869:models/meld-glove6b50d/tokenizer.json"],
+                              check=True, capture_output=True, text=True).stdout  # fmt: skip
+        reference = Tokenizer.from_str(text)
+    else:
+        reference = Tokenizer.from_file(str(args.reference))
+    ours = Tokenizer.from_file(str(args.model / "tokenizer.json"))
+    seconds: dict[str, list[float]] = {"reference": [], "ours": []}
+    for _ in range(args.repeats):
+        for name, tokenizer in (("reference", reference), ("ours", ours)):
+            started = time.process_time()
+            for start in range(0, len(lines), 8192):
+                tokenizer.encode_batch_fast(lines[start : start + 8192], add_special_tokens=False)
+            seconds[name].append(time.process_time() - started)
+    per_line = {k: statistics.median(v) / len(lines) * 1e6 for k, v in seconds.items()}
+    print(f"{len(lines):,} lines, {len(set(lines)) / len(lines):.1%} distinct; load "
+          f"{os.getloadavg()[0]:.1f}; CPU µs per line (median of {args.repeats}): reference "
+          f"{per_line['reference']:.1f}, ours {per_line['ours']:.1f}; "
+          f"ratio {per_line['reference'] / per_line['ours']:.2f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""report.html next to metrics.json, the recipe options of `cnnfeat train`, and its --help."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import invoke
+from test_cli import write_dataset, write_vectors
+
+RECIPE_FLAGS = ["--multichannel", "--max-norm", "3", "--weight-decay", "0.01",
+                "--lr-schedule", "plateau", "--word-dropout", "0.2", "--label-smoothing", "0.1",
+                "--ema-decay", "0.9", "--class-weights", "--class-weight-power", "0.5"]  # fmt: skip
+
+
+def train_tiny(root: Path, name: str, *flags: str) -> Path:
+    if not (root / "train.csv").exists():
+        write_dataset(root / "train.csv", 80, seed=1)
+        write_dataset(root / "test.csv", 30, seed=2)
+        write_vectors(root / "vectors.txt")
+    run = root / name
+    result = invoke("train", "--train", root / "train.csv", "--test", root / "test.csv",
+                    "--out", run, "--vectors", root / "vectors.txt", "--epochs", "3",
+                    "--patience", "3", "--batch-size", "16", "--seed", "3", "--vocab-top-n", "5",
+                    "-q", *flags)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return run
+
+
+@pytest.fixture(scope="module")
+def recipe_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("torch", reason="the [train] extra (torch) is not installed")
+    return train_tiny(tmp_path_factory.mktemp("report"), "run", *RECIPE_FLAGS)
+
+
+class _Cells(HTMLParser):
+    """Collects data-key/data-value pairs, img sources and any external references."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[str, str] = {}
+        self.images: list[str] = []
+        self.external: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if "data-key" in a:
+            self.values[a["data-key"] or ""] = a.get("data-value") or ""
+        if tag == "img":
+            self.images.append(a.get("src") or "")
+        for name in ("src", "href"):
+            if a.get(name) and not (a[name] or "").startswith("data:"):
+                self.external.append(a[name] or "")
+
+
+def _lookup(metrics: dict, key: str):
+    value = metrics
+    for part in key.split("."):
+        value = value[part]
+    return value
+
+
+@pytest.mark.slow
+def test_report_numbers_equal_metrics_json(recipe_run: Path) -> None:
+    metrics = json.loads((recipe_run / "metrics.json").read_text())
+    cells = _Cells()
+    cells.feed((recipe_run / "report.html").read_text(encoding="utf-8"))
+    expected = {"best_epoch"} | {
+        f"{split}.{k}"
+        for split in ("dev", "test")
+        for k in ("weighted_f1", "macro_f1", "accuracy", "support")
+    }
+    for split in ("dev", "test"):
+        for name in metrics[split]["labels"]:
+            expected |= {f"{split}.per_class.{name}.{k}" for k in ("precision", "recall", "f1")}
+    assert expected <= set(cells.values)
+    for key, shown in cells.values.items():
+        assert float(shown) == _lookup(metrics, key), key
+
+
+@pytest.mark.slow
+def test_report_figures_are_embedded_pngs(recipe_run: Path) -> None:
+    cells = _Cells()
+    cells.feed((recipe_run / "report.html").read_text(encoding="utf-8"))
+    assert cells.external == []  # self-contained: nothing fetched
+    assert len(cells.images) == 4  # curves, confusion matrices, per-class bars, PCA
+    for src in cells.images:
+        head, data = src.split(",", 1)
+        assert head == "data:image/png;base64"
+        png = base64.b64decode(data)
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
+@pytest.mark.slow
+def test_recipe_options_reproduce_exactly(recipe_run: Path) -> None:
+    again = train_tiny(recipe_run.parent, "again", *RECIPE_FLAGS)
+    first, second = (json.loads((r / "metrics.json").read_text()) for r in (recipe_run, again))
+    assert first["history"] == second["history"]
+    assert first["test"] == second["test"]
+
+
+@pytest.mark.slow
+def test_multichannel_keeps_the_static_copy(recipe_run: Path) -> None:
+    import torch
+
+    saved = torch.load(recipe_run / "checkpoint.pt", weights_only=True)
+    table = saved["state_dict"]["embedding.weight"].numpy()
+    dim = table.shape[1] // 2
+    assert dim == 8  # the test vectors are 8-d; the model reads 2 x 8
+    words = json.loads((recipe_run / "tokenizer.json").read_text())["model"]["vocab"]
+    vectors = {
+        line.split()[0]: np.array(line.split()[1:], np.float32)
+        for line in (recipe_run.parent / "vectors.txt").read_text().splitlines()
+    }
+    for word in ("good", "the"):
+        static, tuned = table[words[word], :dim], table[words[word], dim:]
+        assert np.allclose(static, vectors[word], atol=1e-5)  # frozen copy untouched
+        assert not np.allclose(tuned, vectors[word], atol=1e-5)  # the other one trained
+
+
+@pytest.mark.slow
+def test_export_ships_the_report_and_info_points_to_it(recipe_run: Path) -> None:
+    pytest.importorskip("onnx", reason="exporting needs the [train] extra (onnx)")
+    model = recipe_run.parent / "model"
+    result = invoke("export", recipe_run, "--out", model)  # a multichannel model exports as is
+    assert result.exit_code == 0, result.output
+    report = model / "report.html"
+    assert report.read_bytes() == (recipe_run / "report.html").read_bytes()
+    info = invoke("info", model)
+    assert info.exit_code == 0, info.output
+    assert f"report: {report}" in info.stdout.splitlines()
+
+
+def test_info_on_the_shipped_model_names_its_report() -> None:
+    from cnnfeat.runtime.model_dir import default_model_dir
+
+    shipped = default_model_dir()
+    assert (shipped / "report.html").is_file()  # README links to it
+    result = invoke("info", shipped)
+    assert result.exit_code == 0, result.output
+    assert f"report: {shipped / 'report.html'}" in result.stdout.splitlines()
+
+
+def test_train_help_fits_80_columns() -> None:
+    from typer.main import get_command
+
+    from cnnfeat.runtime.cli import app
+
+    env = dict(os.environ, COLUMNS="80")
+    text = subprocess.run([sys.executable, "-m", "cnnfeat", "train", "--help"], env=env,
+                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "…" not in text
+    assert not [line for line in lines if re.search(r"\w-$", line)]  # no word cut at a hyphen
+    train_cmd = get_command(app).commands["train"]  # type: ignore[attr-defined]
+    for param in train_cmd.params:
+        for option in param.opts + param.secondary_opts:
+            assert re.search(rf"(^|[\s/]){re.escape(option)}([\s,]|$)", text), option
+    assert "[default: 60;" in text  # --epochs, with its default whole
