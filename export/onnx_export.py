@@ -232,7 +232,7 @@ def check_out_dir(run_dir: Path, out_dir: Path) -> None:
     if out == run or out in run.parents:
         raise OutputError(f"--out {out_dir} would replace the run directory {run_dir}; it was "
                           "left untouched: choose another --out")  # fmt: skip
-    check_replaceable(out, "cnnfeat model", CARD_FILE, MODEL_FILES)
+    check_replaceable(Path(out_dir), "cnnfeat model", CARD_FILE, MODEL_FILES)  # as given
 
 
 # What `metrics.json` must hold for the card (each optional): key -> accepted JSON types.
@@ -242,7 +242,7 @@ _METRICS_FIELDS = {"dev": dict, "test": dict, "data": dict, "config": dict, "vec
 
 def read_metrics(path: Path) -> dict:
     """`metrics.json` of a run (empty when absent); InputError naming it when it is damaged."""
-    if not path.is_file():
+    if not path.exists():
         return {}
     try:
         metrics = json.loads(path.read_text(encoding="utf-8"))
@@ -261,4 +261,15 @@ def read_metrics(path: Path) -> dict:
     config = metrics.get("config") or {}
     if not isinstance(config.get("command", ""), str | None):
         raise InputError("field 'config.command' is not a string; train again", str(path))
+    # What the card will carry, checked here so that the run's file is named, not the card.
+    nested = [
+        (f"{split}.{score}", (metrics.get(split) or {}).get(score), (int, float))
+        for split in ("dev", "test")
+        for score in ("weighted_f1", "macro_f1", "accuracy")
+    ]
+    nested.append(("vectors.source", (metrics.get("vectors") or {}).get("source"), str))
+    for field, value, kind in nested:
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise InputError(f"field {field!r} has the wrong type ({type(value).__name__}); "
+                             "the file is damaged: train again", str(path))  # fmt: skip
     return metrics

@@ -356,7 +356,7 @@ def train(
     batch_size: Annotated[int, typer.Option(min=1, max=MAX_BATCH)] = 64,
     lr: Annotated[float, typer.Option(min=0.0, callback=_finite)] = 1e-3,
     dropout: Annotated[float, typer.Option(min=0.0, max=0.99, callback=_finite)] = 0.5,
-    seed: Annotated[int, typer.Option()] = 1,
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1)] = 1,  # numpy.random.seed
     class_weights: Annotated[
         bool,
         typer.Option(

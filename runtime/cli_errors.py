@@ -56,6 +56,8 @@ def cli_errors(command):
             raise  # Typer's own deliberate exits
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
+            if not where and _stdout_failed(exc):  # `cnnfeat info > /dev/full`
+                where = "writing to standard output failed: "
             raise _fail(f"{where}{exc.strerror or exc}") from None
         except Exception as exc:
             stopped = _signal_behind(exc)  # an import cut short by Ctrl-C: ImportError
@@ -122,6 +124,22 @@ def _remove_temporaries() -> None:
     writing = sys.modules.get("cnnfeat.runtime.writing")
     if writing is not None:
         writing.remove_temporaries()
+
+
+def _stdout_failed(exc: OSError) -> bool:
+    """Whether writing stdout raised `exc`: the innermost Python frame (click's `echo`, or our
+    own writer) holds sys.stdout. Then stdout goes to /dev/null, so the exit flush stays quiet."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    streams = (sys.stdout, getattr(sys.stdout, "buffer", None))
+    if tb is None or not any(
+        any(value is stream for stream in streams if stream is not None)
+        for value in tb.tb_frame.f_locals.values()
+    ):
+        return False
+    _drop_stdout()
+    return True
 
 
 def _drop_stdout() -> None:

@@ -9,13 +9,14 @@ characters, truncation and padding.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cnnfeat.runtime.errors import ModelError
-from cnnfeat.runtime.model_dir import MODEL_FILE, TOKENIZER_FILE
+from cnnfeat.runtime.errors import ModelError, OutputError
+from cnnfeat.runtime.model_dir import CARD_FILE, MODEL_FILE, TOKENIZER_FILE
 from cnnfeat.runtime.writing import write_file
 
 CONFORMANCE_FILE = "conformance.json"
@@ -141,8 +142,12 @@ def build_conformance(model_dir: str | Path, embedder: Any = None) -> dict[str, 
 
 def write_conformance(model_dir: str | Path, path: str | Path | None = None) -> Path:
     """Write `model_dir/conformance.json` (or `path`) and return where it went."""
-    doc = build_conformance(model_dir)
     out = Path(path) if path is not None else Path(model_dir) / CONFORMANCE_FILE
+    for name in (MODEL_FILE, TOKENIZER_FILE, CARD_FILE):  # never write over what is checked
+        if os.path.realpath(out) == os.path.realpath(Path(model_dir) / name):
+            raise OutputError(f"{out} is part of the model directory {model_dir}; it was left "
+                              "untouched: choose another -o")  # fmt: skip
+    doc = build_conformance(model_dir)
     # ASCII JSON: NUL, BOM and friends travel as \\u escapes that every JSON parser reads back.
     # One case per line keeps diffs between two exports readable.
     text = json.dumps(doc, ensure_ascii=True, separators=(",", ":"))

@@ -7,6 +7,7 @@ length, batch by a token budget, pad per batch, run, and put rows back in input 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from pathlib import Path
@@ -67,6 +68,9 @@ class Embedder:
             raise ArgumentError(f"fp16 must be True or False, got {fp16!r}")
         if not isinstance(device, str):
             raise ArgumentError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+        if model_dir is not None and not isinstance(model_dir, str | os.PathLike):
+            raise ArgumentError(f"model_dir must be a path (str or pathlib.Path) or None, got "
+                                f"{type(model_dir).__name__}")  # fmt: skip
         self.model_dir: ModelDir = load_model_dir(model_dir)
         self.spec: ModelSpec = self.model_dir.spec
         self.batch_size = batch_size
@@ -198,6 +202,9 @@ def as_lines(lines: object) -> list[str]:
     if isinstance(lines, np.ndarray) and lines.ndim != 1:
         raise ArgumentError(f"embed takes a 1-D sequence of strings, got an array of shape "
                             f"{lines.shape}; pick the text column")  # fmt: skip
+    if getattr(lines, "ndim", 1) != 1:  # a pandas DataFrame iterates over its column names
+        raise ArgumentError(f"embed takes a 1-D sequence of strings, got a {what} of shape "
+                            f"{getattr(lines, 'shape', '?')}; pick the text column")  # fmt: skip
     if isinstance(lines, list) and all(type(line) is str for line in lines):
         return lines  # the common case, without a copy
     try:

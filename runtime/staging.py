@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cnnfeat.runtime.errors import OutputError
+from cnnfeat.runtime.errors import CnnfeatError, OutputError
 from cnnfeat.runtime.writing import (
     _LIVE,
     _fsync_dir,
@@ -45,6 +45,7 @@ _AT_FDCWD = -100
 def check_replaceable(target: Path, kind: str, marker: str, known: Iterable[str]) -> None:
     """Refuse `target` unless it is absent, an empty directory, or a `kind` directory: one that
     holds `marker` and nothing but the `known` names. Raises OutputError naming `target`."""
+    _check_writable_beside(target)
     if not target.exists():
         if target.is_symlink():
             raise OutputError(f"{target} is a broken symbolic link; choose another --out")
@@ -66,6 +67,24 @@ def check_replaceable(target: Path, kind: str, marker: str, known: Iterable[str]
         raise OutputError(f"{target} is a {kind} directory but also holds {shown}, which "
                           "cnnfeat did not write; it was left untouched: move them or choose "
                           "another --out")  # fmt: skip
+
+
+def _check_writable_beside(target: Path) -> None:
+    """The staging directory goes beside `target`: refuse now, not after hours of training, a
+    parent that is a file or that cannot be written (permissions, a read-only file system)."""
+    folder = Path(target).parent  # as given, for the message
+    while not folder.exists() and not folder.is_symlink() and folder.parent != folder:
+        folder = folder.parent  # created on saving, if the nearest existing one allows
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {target}: {folder} is not a directory; choose another "
+                          "--out")  # fmt: skip
+    if not os.access(folder, os.W_OK | os.X_OK):
+        try:
+            read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+        except (OSError, AttributeError):
+            read_only = False
+        reason = "Read-only file system" if read_only else "Permission denied"
+        raise OutputError(f"cannot write {target}: {folder}: {reason}; choose another --out")
 
 
 @contextmanager
@@ -100,9 +119,10 @@ def staged_directory(target: str | Path) -> Iterator[Path]:
         if isinstance(exc, OSError):
             raise OutputError(f"writing {shown} failed: {_reason(exc)}; "
                               f"{shown} was left as it was") from None  # fmt: skip
-        if isinstance(exc, OutputError) and str(staging) in str(exc):
-            # A file writer's own message: name the file as the user will know it.
-            raise OutputError(str(exc).replace(str(staging), shown)) from None
+        if isinstance(exc, CnnfeatError) and str(staging) in str(exc):
+            # A file writer's or checker's own message: name the file as the user knows it.
+            exc.args = (str(exc).replace(str(staging), shown),)
+            raise exc from None
         raise
 
 
