@@ -608,7 +608,7 @@ def _training_module(name: str):
     if missing:
         raise CnnfeatError(
             f"training and export need {missing}, which is not installed: "
-            "pip install 'cnnfeat[train]'"
+            "pip install '.[train]' in the cnnfeat clone"
         )
     return importlib.import_module(name)
 

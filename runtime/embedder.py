@@ -16,7 +16,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from cnnfeat.runtime.batching import TokenRows, pad_batch, pad_rows, plan_batches
-from cnnfeat.runtime.errors import InputError, ModelError
+from cnnfeat.runtime.errors import ArgumentError, InputError, ModelError
 from cnnfeat.runtime.model_dir import ModelDir, load_model_dir
 from cnnfeat.runtime.reading import check_lines, fit_lines
 from cnnfeat.runtime.session import CUDA, make_session
@@ -34,10 +34,6 @@ _REDO = "; copy the model directory again or re-run `cnnfeat export`"
 MAX_BATCH_SIZE = 1 << 20
 MAX_TOKENS = 1 << 26
 MAX_THREADS = 1024
-
-
-class ArgumentError(InputError, ValueError):
-    """A wrong argument to the Python API (a ValueError too, as Python's own checks raise)."""
 
 
 class Embedder:

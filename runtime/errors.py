@@ -23,6 +23,10 @@ class InputError(CnnfeatError):
         self.line = line
 
 
+class ArgumentError(InputError, ValueError):
+    """A wrong argument to the Python API (a ValueError too, as Python's own checks raise)."""
+
+
 class ModelError(CnnfeatError):
     """The model directory is missing, damaged, or does not match its spec."""
 

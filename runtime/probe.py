@@ -175,6 +175,6 @@ def _sklearn():
         import sklearn.preprocessing
     except ImportError:
         raise CnnfeatError(
-            "evaluate needs scikit-learn, which is not installed: pip install 'cnnfeat[train]'"
+            "evaluate needs scikit-learn, which is not installed: pip install scikit-learn"
         ) from None
     return sklearn

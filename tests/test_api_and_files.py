@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import cnnfeat
 from cnnfeat.runtime import writing
-from cnnfeat.runtime.embedder import ArgumentError
+from cnnfeat.runtime.errors import ArgumentError
 from cnnfeat.runtime.writing import FeatureWriter
 
 # --- Python API --------------------------------------------------------------------------------

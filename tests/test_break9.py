@@ -9,8 +9,7 @@ import pytest
 from conftest import TinyModel
 
 import cnnfeat
-from cnnfeat.runtime.embedder import ArgumentError
-from cnnfeat.runtime.errors import InputError, OutputError
+from cnnfeat.runtime.errors import ArgumentError, InputError, OutputError
 
 
 class Table2D:

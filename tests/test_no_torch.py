@@ -68,7 +68,7 @@ SCRIPT = textwrap.dedent(
             else:
                 raise SystemExit(f"the torch blocker let {name} through")
         result = CliRunner().invoke(app, ["train", "--train", str(text), "--out", str(work)])
-        assert result.exit_code == 1 and "cnnfeat[train]" in result.output, result.output
+        assert result.exit_code == 1 and "'.[train]'" in result.output, result.output
     print("NO TORCH OK")
     """
 )

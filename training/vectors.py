@@ -281,7 +281,8 @@ def describe_notes(notes: dict, dim: int) -> list[str]:
 def _parse_vector(text: bytes, path: str, number: int) -> np.ndarray:
     # The caller counted the spaces, so `text` holds exactly D fields.
     try:
-        vector = np.array(text.split(b" "), dtype=np.float32)
+        with np.errstate(over="ignore"):  # 4e38 becomes inf, refused below in one line
+            vector = np.array(text.split(b" "), dtype=np.float32)
     except ValueError as e:
         raise InputError(f"non-numeric value in the vector: {e}", path, number) from e
     if not np.isfinite(vector).all():

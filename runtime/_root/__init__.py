@@ -4,11 +4,19 @@
 >>> features = cnnfeat.Embedder().embed(["I can't believe it!"])   # (1, 100) float32
 """
 
-from cnnfeat.runtime.errors import CnnfeatError, DeviceError, InputError, ModelError, OutputError
+from cnnfeat.runtime.errors import (
+    ArgumentError,
+    CnnfeatError,
+    DeviceError,
+    InputError,
+    ModelError,
+    OutputError,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArgumentError",
     "CnnfeatError",
     "DeviceError",
     "Embedder",
