@@ -429,8 +429,9 @@ def train(
     The defaults are the shipped model's recipe, chosen on dev weighted-F1 (MELD emotion, checked
     on MELD sentiment and EmoryNLP): GloVe 6B 50d fine-tuned, Adam (lr 0.001, batch 64), dropout
     0.5, up to 60 epochs, early stopping after 10 without a better dev weighted-F1, and the
-    weights kept as an exponential moving average (decay 0.998). The other options were
-    measured too and did not beat it on dev; see the README, "The training recipe".
+    weights kept as an exponential moving average (decay 0.998; on dev a tie with no average,
+    --ema-decay 0). The other options were measured too and did not beat it on dev; see the
+    README, "The training recipe".
     """
     train_mod = _training_module("cnnfeat.training.train")
     config = train_mod.TrainConfig(
