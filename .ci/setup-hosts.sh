@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python}
+case $PYTHON in /*) ;; */*) PYTHON=$PWD/$PYTHON ;; esac  # the C host's script changes directory
 
 # onnxruntime-node's install script would fetch CUDA libraries from NuGet, outside the npm
 # registry; its CPU build is already in the package (hosts/node/.npmrc says the same).

@@ -27,7 +27,10 @@ fi
 
 # The C API is backward compatible: a header older than the library works, a newer one does not.
 HEADER_API=$(sed -n 's/^#define ORT_API_VERSION \([0-9]*\).*/\1/p' "$HEADER")
-LIB_API=$("$PYTHON" -c "import onnxruntime; print(onnxruntime.__version__.split('.')[1])")
+if ! LIB_API=$("$PYTHON" -c "import onnxruntime; print(onnxruntime.__version__.split('.')[1])" 2>/dev/null); then
+  echo "fetch-header.sh: $PYTHON cannot import onnxruntime; install cnnfeat in it first, or set PYTHON=/path/to/venv/bin/python (an absolute path: this script changes directory)" >&2
+  exit 1
+fi
 if [ "$HEADER_API" -gt "$LIB_API" ]; then
   echo "fetch-header.sh: header API $HEADER_API is newer than onnxruntime 1.$LIB_API; use an older suite" >&2
   exit 1
