@@ -9,8 +9,12 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import os
 import re
 import signal
+import sys
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,3 +170,24 @@ def read_features(path: Path, dim: int = 100) -> np.ndarray:
             header, *rows = csv.reader(f)
         assert header == [f"f{i}" for i in range(dim)]
     return np.array(rows, np.float32).reshape(-1, dim)
+
+
+@contextmanager
+def sigint_at_line(k: int, sources: Collection[str]) -> Iterator[None]:
+    """Deliver a real SIGINT at the k-th line executed in the files `sources` (for every-step
+    interrupt tests: loop k = 1, 2, ... until a run gets through)."""
+    count = 0
+
+    def local(frame, event, arg):
+        nonlocal count
+        if event == "line":
+            count += 1
+            if count == k:
+                os.kill(os.getpid(), signal.SIGINT)
+        return local
+
+    sys.settrace(lambda frame, event, arg: local if frame.f_code.co_filename in sources else None)
+    try:
+        yield
+    finally:
+        sys.settrace(None)

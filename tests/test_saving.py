@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TinyModel
+from conftest import TinyModel, sigint_at_line
 
 from cnnfeat.runtime import staging, writing
 from cnnfeat.runtime.errors import OutputError
@@ -280,27 +280,14 @@ def test_sigint_at_every_line_of_staging(
     runs = 0
     for k in range(1, 5000):
         put(target, OLD)
-        count = 0
-
-        def local(frame, event, arg, k=k):
-            nonlocal count
-            if event == "line":
-                count += 1
-                if count == k:
-                    os.kill(os.getpid(), signal.SIGINT)
-            return local
-
-        sys.settrace(lambda frame, event, arg: local if frame.f_code.co_filename in sources
-                     else None)  # fmt: skip
         try:
-            with staged_directory(target) as folder:
+            with sigint_at_line(k, sources), staged_directory(target) as folder:
                 for name, data in new.items():
                     (folder / name).write_bytes(data)
             interrupted = False
         except KeyboardInterrupt:
             interrupted = True
         finally:
-            sys.settrace(None)
             writing.remove_temporaries()
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
         assert [p.name for p in tmp_path.iterdir()] == ["run"], f"line event {k}"

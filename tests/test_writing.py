@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import read_features
+from conftest import read_features, sigint_at_line
 
 from cnnfeat.runtime import writing
 from cnnfeat.runtime.errors import OutputError
@@ -281,26 +281,12 @@ def test_sigint_at_every_line_of_the_writer(tmp_path: Path, suffix: str, previou
             out.write_bytes(PREVIOUS)
         elif out.exists():
             out.unlink()
-        count = 0
-
-        def local(frame, event, arg, k=k):
-            nonlocal count
-            if event == "line":
-                count += 1
-                if count == k:
-                    os.kill(os.getpid(), signal.SIGINT)
-            return local
-
-        sys.settrace(
-            lambda frame, event, arg: local if frame.f_code.co_filename == source else None
-        )
         try:
-            write_all(out)
+            with sigint_at_line(k, {source}):
+                write_all(out)
             interrupted = False
         except KeyboardInterrupt:
             interrupted = True
-        finally:
-            sys.settrace(None)
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
         if not interrupted:
             assert names(tmp_path) == [out.name] and out.read_bytes() == complete
