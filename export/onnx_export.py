@@ -32,11 +32,16 @@ from cnnfeat.runtime.batching import pad_batch
 from cnnfeat.runtime.conformance import CONFORMANCE_FILE, write_conformance
 from cnnfeat.runtime.embedder import load_tokenizer
 from cnnfeat.runtime.errors import InputError, ModelError, OutputError
-from cnnfeat.runtime.model_dir import CARD_FILE, MODEL_FILE, TOKENIZER_FILE, sha256_file
+from cnnfeat.runtime.model_dir import (
+    CARD_FILE,
+    MODEL_FILE,
+    REPORT_FILE,
+    TOKENIZER_FILE,
+    sha256_file,
+)
 from cnnfeat.runtime.session import make_session
 from cnnfeat.runtime.spec import FORMAT_VERSION, ModelSpec
 from cnnfeat.runtime.staging import check_replaceable, staged_directory
-from cnnfeat.training.report import REPORT_FILE
 from cnnfeat.training.train import load_checkpoint
 
 OPSET = 18
@@ -45,7 +50,7 @@ OUTPUT_NAME = "features"
 BATCH_SIZES = (1, 3, 64)
 LENGTHS = (1, 2, 5, 17, 90)
 GRAPHS = ("auto", "table", "matmul", "conv")
-MODEL_FILES = (MODEL_FILE, TOKENIZER_FILE, CARD_FILE, CONFORMANCE_FILE)
+MODEL_FILES = (MODEL_FILE, TOKENIZER_FILE, CARD_FILE, CONFORMANCE_FILE, REPORT_FILE)
 # The tables cost K x (V+1) x maps x 4 bytes of session memory (93 MB for the shipped model);
 # past this the "matmul" graph, which needs only the embedding, is chosen.
 TABLE_LIMIT = 512 * 2**20

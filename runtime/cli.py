@@ -288,7 +288,9 @@ def info(
     command = (card.get("training") or {}).get("command")
     if command:
         typer.echo(f"reproduce: {command}")
-    report = loaded.path / "report.html"  # written by `cnnfeat train`, copied by export
+    from cnnfeat.runtime.model_dir import REPORT_FILE
+
+    report = loaded.path / REPORT_FILE  # written by `cnnfeat train`, copied by export
     typer.echo(f"report: {report}" if report.is_file() else "report: none in this directory")
     typer.echo(
         f"onnxruntime {ort.__version__}; providers: {', '.join(ort.get_available_providers())}"

@@ -20,6 +20,7 @@ from cnnfeat.runtime.spec import FORMAT_VERSION, ModelSpec
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 CARD_FILE = "cnnfeat.json"
+REPORT_FILE = "report.html"  # the training report, written by train and copied by export
 DEFAULT_MODEL_NAME = "meld-glove6b50d"
 
 

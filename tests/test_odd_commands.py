@@ -79,6 +79,18 @@ def test_export_replaces_a_model_directory_and_fills_an_empty_one(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "old", "run"]
 
 
+@pytest.mark.slow
+def test_export_again_over_a_model_directory_with_its_report(run: Path, tmp_path: Path) -> None:
+    # Export copies the run's report.html into the model directory; exporting again over that
+    # directory is replacing what cnnfeat wrote, not touching a stranger's file.
+    (run / "report.html").write_text("<p>report</p>", encoding="utf-8")
+    out = tmp_path / "model"
+    for _ in range(2):
+        result = invoke("export", run, "--out", out)
+        assert result.exit_code == 0, result.output
+    assert (out / "report.html").read_text(encoding="utf-8") == "<p>report</p>"
+
+
 # --- damaged run directories -----------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-REPORT_FILE = "report.html"
+from cnnfeat.runtime.model_dir import REPORT_FILE
 
 
 def write_report(

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from cnnfeat.runtime.batching import pad_batch
 from cnnfeat.runtime.errors import CnnfeatError, InputError, ModelError
+from cnnfeat.runtime.model_dir import REPORT_FILE
 from cnnfeat.runtime.reading import fit_lines
 from cnnfeat.runtime.spec import ModelSpec
 from cnnfeat.runtime.staging import check_replaceable, staged_directory
@@ -37,7 +38,7 @@ from cnnfeat.training.vocab import build_vocabulary, vectors_casing
 
 CHECKPOINT = "checkpoint.pt"
 # The files a run directory may hold: `train --out` replaces nothing else.
-RUN_FILES = (CHECKPOINT, "tokenizer.json", "metrics.json", "report.html")
+RUN_FILES = (CHECKPOINT, "tokenizer.json", "metrics.json", REPORT_FILE)
 
 
 class TrainingError(CnnfeatError):
