@@ -80,9 +80,14 @@ MAX_LEN = 1_000_000  # the largest max_len a ModelSpec accepts
 MAX_COUNT = 1_000_000_000
 
 
+FLOAT32_MAX = 3.4028234663852886e38  # training runs in float32: a larger value overflows
+
+
 def _finite(value: float) -> float:
     if not math.isfinite(value):
         raise typer.BadParameter(f"{value} is not a finite number")
+    if abs(value) > FLOAT32_MAX:
+        raise typer.BadParameter(f"{value:g} is beyond float32's range (±3.4e38)")
     return value
 
 
@@ -343,7 +348,7 @@ def train(
     max_len: Annotated[
         int | None,
         typer.Option(
-            min=1, max=MAX_LEN, help="Tokens kept per utterance (default 512 global, 50 window)."
+            min=5, max=MAX_LEN, help="Tokens kept per utterance (default 512 global, 50 window)."
         ),
     ] = None,
     epochs: Annotated[int, typer.Option(min=1, max=MAX_COUNT)] = 60,

@@ -316,3 +316,15 @@ def _folder(path: Path, files: dict[str, bytes]) -> Path:
 def _file(path: Path) -> Path:
     path.write_bytes(b"a file of mine\n")
     return path
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--lr", "1e300"], ["--weight-decay", "1e39"], ["--max-len", "4"]],
+)
+def test_train_values_torch_cannot_take_are_usage_errors(tmp_path: Path, args: list[str]) -> None:
+    train, vectors = _data(tmp_path)
+    result = invoke("train", "--train", train, "--out", tmp_path / "run", "--vectors", vectors,
+                    *args)  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert not (tmp_path / "run").exists()

@@ -100,6 +100,13 @@ def test_report_figures_are_embedded_pngs(recipe_run: Path) -> None:
 
 
 @pytest.mark.slow
+def test_report_heading_names_the_run_not_its_staging_folder(recipe_run: Path) -> None:
+    page = (recipe_run / "report.html").read_text(encoding="utf-8")
+    assert f"<h1>cnnfeat training run: {recipe_run.name}</h1>" in page
+    assert "staging" not in page
+
+
+@pytest.mark.slow
 def test_recipe_options_reproduce_exactly(recipe_run: Path) -> None:
     again = train_tiny(recipe_run.parent, "again", *RECIPE_FLAGS)
     first, second = (json.loads((r / "metrics.json").read_text()) for r in (recipe_run, again))

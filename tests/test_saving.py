@@ -117,7 +117,9 @@ def light_report(monkeypatch: pytest.MonkeyPatch) -> tuple[np.ndarray, np.ndarra
     staging directory, so the fault injection still covers a fourth file."""
     from cnnfeat.training import train
 
-    def write(out: Path, metrics: dict, features: np.ndarray, labels: np.ndarray) -> Path:
+    def write(
+        out: Path, metrics: dict, features: np.ndarray, labels: np.ndarray, name: str
+    ) -> Path:
         (out / "report.html").write_text(f"<p>{len(labels)} dev rows</p>", encoding="utf-8")
         return out / "report.html"
 

@@ -25,20 +25,25 @@ from cnnfeat.runtime.model_dir import REPORT_FILE
 
 
 def write_report(
-    out: Path, metrics: dict[str, Any], dev_features: np.ndarray, dev_labels: np.ndarray
+    out: Path,
+    metrics: dict[str, Any],
+    dev_features: np.ndarray,
+    dev_labels: np.ndarray,
+    name: str | None = None,
 ) -> Path:
     """Write `out/report.html` (via a temporary file and rename); returns its path.
 
     metrics: the dict written to metrics.json (`dev`, `test` as from
     `classification_report`, `history`, `best_epoch`, ...). dev_features: (N, feature_dim)
     float32, the 100-d layer on the dev set; dev_labels: (N,) int class indices into
-    `metrics["dev"]["labels"]`.
+    `metrics["dev"]["labels"]`. name: the run's name for the heading (default `out.name`;
+    train writes into a staging directory, so it passes the final directory's name).
     """
     import matplotlib
 
     matplotlib.use("Agg")  # headless: never needs a display
     body = [
-        f"<h1>cnnfeat training run: {_e(out.name)}</h1>",
+        f"<h1>cnnfeat training run: {_e(name or out.name)}</h1>",
         _summary(metrics),
         "<h2>Learning curves</h2>",
         _img(_curves(metrics), "loss and dev weighted-F1 per epoch"),
@@ -181,7 +186,8 @@ def _projection(features: np.ndarray, labels: np.ndarray, names: list[str]):
     if len(features) < 2:
         axis.text(0.5, 0.5, "fewer than 2 dev utterances: nothing to project", ha="center")
         return figure
-    points = PCA(n_components=2, random_state=0).fit_transform(features)
+    with np.errstate(divide="ignore", invalid="ignore"):  # constant features: a point, no warning
+        points = PCA(n_components=2, random_state=0).fit_transform(features)
     for index, name in enumerate(names):
         chosen = labels == index
         axis.scatter(points[chosen, 0], points[chosen, 1], s=6, alpha=0.6, label=name)

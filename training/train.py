@@ -163,7 +163,8 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
             if not torch.isfinite(loss):
                 raise TrainingError(f"epoch {epoch}: the training loss became {loss.item()}; "
                                     f"nothing was written; try a smaller --lr (it was "
-                                    f"{config.lr:g})")  # fmt: skip
+                                    f"{config.lr:g}), or a smaller --weight-decay or "
+                                    "--class-weight-power if you raised them")  # fmt: skip
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -352,7 +353,7 @@ def _write_run(
         (staging / CHECKPOINT).write_bytes(checkpoint.getbuffer())
         (staging / "tokenizer.json").write_text(tokenizer.to_str(pretty=True), encoding="utf-8")
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-        write_report(staging, metrics, *dev)  # report.html, from the same numbers
+        write_report(staging, metrics, *dev, name=out.name)  # from the same numbers
 
 
 def _first_line(exc: BaseException) -> str:
