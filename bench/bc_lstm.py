@@ -35,7 +35,7 @@ from torch import nn
 from cnnfeat.runtime.corpora import read_utterances
 from cnnfeat.runtime.dialogues import embed_texts, group_dialogues
 from cnnfeat.runtime.embedder import Embedder
-from cnnfeat.runtime.probe import linear_probe
+from cnnfeat.training.probe import linear_probe
 
 REPO = Path(__file__).resolve().parents[1]
 SPLITS = {"train": "train_sent_emo.csv", "dev": "dev_sent_emo.csv", "test": "test_sent_emo.csv"}

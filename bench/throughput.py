@@ -109,7 +109,7 @@ def worker_torch(run_dir: str, path: str, limit: int, out: str) -> dict:
     import torch
     from tokenizers import Tokenizer
 
-    from cnnfeat.runtime.batching import pad_batch
+    from cnnfeat.contract.batching import pad_batch
     from cnnfeat.training.train import load_checkpoint
 
     model, _ = load_checkpoint(run_dir)

@@ -22,7 +22,7 @@ would read it, so such windows never win the max; the matmul graph uses an expli
 time, map) mask. The conv bias, equal at every step, is added after the max (max(x + b) =
 max(x) + b exactly: rounding is monotonic). Both graphs accept any sequence length ≥ 1
 (shorter input is padded inside the graph as PyTorch pads it); the runtime still pads batches
-to ≥ max(filter_sizes), the host rule in runtime/batching.py, which costs nothing here.
+to ≥ max(filter_sizes), the host rule in contract/batching.py, which costs nothing here.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from cnnfeat.runtime.spec import ModelSpec
+from cnnfeat.contract.spec import ModelSpec
 
 GRAPHS = ("table", "matmul")
 INPUT_NAME = "input_ids"

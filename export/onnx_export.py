@@ -27,11 +27,12 @@ import onnx
 import torch
 from torch import nn
 
+from cnnfeat.contract.batching import pad_batch
+from cnnfeat.contract.errors import InputError, ModelError, OutputError
+from cnnfeat.contract.spec import FORMAT_VERSION, ModelSpec
 from cnnfeat.export.fast_graph import CnnWeights, build_model, table_bytes
-from cnnfeat.runtime.batching import pad_batch
 from cnnfeat.runtime.conformance import CONFORMANCE_FILE, write_conformance
 from cnnfeat.runtime.embedder import load_tokenizer
-from cnnfeat.runtime.errors import InputError, ModelError, OutputError
 from cnnfeat.runtime.model_dir import (
     CARD_FILE,
     MODEL_FILE,
@@ -40,7 +41,6 @@ from cnnfeat.runtime.model_dir import (
     sha256_file,
 )
 from cnnfeat.runtime.session import make_session
-from cnnfeat.runtime.spec import FORMAT_VERSION, ModelSpec
 from cnnfeat.runtime.staging import check_replaceable, staged_directory
 from cnnfeat.training.train import load_checkpoint
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnfeat.runtime.errors import ModelError, OutputError
+from cnnfeat.contract.errors import ModelError, OutputError
 from cnnfeat.runtime.model_dir import CARD_FILE, MODEL_FILE, TOKENIZER_FILE
 from cnnfeat.runtime.writing import write_file
 
@@ -96,7 +96,7 @@ def build_conformance(model_dir: str | Path, embedder: Any = None) -> dict[str, 
     import onnxruntime
     import tokenizers
 
-    from cnnfeat import __version__
+    from cnnfeat.contract import __version__
     from cnnfeat.runtime.embedder import Embedder
 
     emb = embedder or Embedder(model_dir, device="cpu")

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnnfeat.runtime.errors import InputError
+from cnnfeat.contract.errors import InputError
 from cnnfeat.runtime.reading import Record, default_column, input_format, open_error, read_records
 
 CORPORA = ("table", "emorynlp-json", "dailydialog", "iemocap")

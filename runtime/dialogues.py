@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnfeat.contract.errors import InputError, OutputError
 from cnnfeat.runtime.corpora import Columns, Utterance, read_utterances
 from cnnfeat.runtime.embedder import Embedder
-from cnnfeat.runtime.errors import InputError, OutputError
 from cnnfeat.runtime.pipeline import CHUNK_SIZE, embed_chunks
 from cnnfeat.runtime.writing import FeatureWriter, output_format, staged_file
 

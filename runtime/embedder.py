@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
-from cnnfeat.runtime.batching import TokenRows, pad_batch, pad_rows, plan_batches
-from cnnfeat.runtime.errors import ArgumentError, InputError, ModelError
+from cnnfeat.contract.batching import TokenRows, pad_batch, pad_rows, plan_batches
+from cnnfeat.contract.errors import ArgumentError, InputError, ModelError
+from cnnfeat.contract.spec import ModelSpec
+from cnnfeat.contract.tokenizer import PAD_TOKEN, UNK_TOKEN
 from cnnfeat.runtime.model_dir import ModelDir, load_model_dir
 from cnnfeat.runtime.reading import check_lines, fit_lines
 from cnnfeat.runtime.session import CUDA, make_session
-from cnnfeat.runtime.spec import ModelSpec
-from cnnfeat.runtime.tokenizer import PAD_TOKEN, UNK_TOKEN
 
 INPUT_NAME = "input_ids"
 OUTPUT_NAME = "features"

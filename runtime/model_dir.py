@@ -14,8 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from cnnfeat.runtime.errors import ModelError
-from cnnfeat.runtime.spec import FORMAT_VERSION, ModelSpec
+from cnnfeat.contract.errors import ModelError
+from cnnfeat.contract.spec import FORMAT_VERSION, ModelSpec
 
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
@@ -102,7 +102,7 @@ def _read_card(path: Path) -> dict[str, Any]:
                              "card is damaged: copy the model directory again or re-export "
                              "it")  # fmt: skip
         if found is not None and found > FORMAT_VERSION:
-            from cnnfeat import __version__
+            from cnnfeat.contract import __version__
 
             raise ModelError(f"{path.parent} was written by a newer cnnfeat (model format "
                              f"{found}; cnnfeat {__version__} reads format {FORMAT_VERSION}); "

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from cnnfeat.runtime.batching import TokenRows
+from cnnfeat.contract.batching import TokenRows
 from cnnfeat.runtime.embedder import Embedder
 from cnnfeat.runtime.reading import read_chunks
 from cnnfeat.runtime.writing import FeatureWriter, output_format

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
-from cnnfeat.runtime.errors import InputError
+from cnnfeat.contract.errors import InputError
 
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
 FORMATS = ("text", "csv", "tsv", "jsonl")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
-from cnnfeat.runtime.errors import DeviceError, ModelError
+from cnnfeat.contract.errors import DeviceError, ModelError
 
 DEVICES = ("auto", "cpu", "cuda")
 CUDA = "CUDAExecutionProvider"

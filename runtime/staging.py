@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cnnfeat.runtime.errors import CnnfeatError, OutputError
+from cnnfeat.contract.errors import CnnfeatError, OutputError
 from cnnfeat.runtime.writing import (
     _LIVE,
     _fsync_dir,

@@ -28,7 +28,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from cnnfeat.runtime.errors import OutputError
+from cnnfeat.contract.errors import OutputError
 
 FORMATS = (".npy", ".npz", ".jsonl", ".csv")
 _LIVE: set[Path] = set()  # temporaries (files, staged directories) until renamed or removed

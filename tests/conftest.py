@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnnfeat.runtime.errors import InputError
-from cnnfeat.runtime.spec import ModelSpec
+from cnnfeat.contract.errors import InputError
+from cnnfeat.contract.spec import ModelSpec
 
 # The real data sits beside the repository and is never copied into it.
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -66,8 +66,8 @@ def _build_tiny(pool: str, root: Path) -> TinyModel:
     pytest.importorskip("onnx", reason="exporting needs the [train] extra (onnx)")
     import torch
 
+    from cnnfeat.contract.tokenizer import build_tokenizer
     from cnnfeat.export.onnx_export import export_model
-    from cnnfeat.runtime.tokenizer import build_tokenizer
     from cnnfeat.training.model import UtteranceCNN
 
     spec = ModelSpec(
@@ -139,7 +139,7 @@ def invoke(*args: object, input: bytes | str | None = None):
     """`cnnfeat ARGS` through Typer's CliRunner; arguments may be paths or numbers."""
     from typer.testing import CliRunner
 
-    from cnnfeat.runtime.cli import app
+    from cnnfeat.cli import app
 
     return CliRunner().invoke(app, [str(a) for a in args], input=input)
 

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cnnfeat
+from cnnfeat.contract.errors import ArgumentError
 from cnnfeat.runtime import writing
-from cnnfeat.runtime.errors import ArgumentError
 from cnnfeat.runtime.writing import FeatureWriter
 
 # --- Python API --------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 from conftest import TinyModel
 
 import cnnfeat
-from cnnfeat.runtime.errors import ArgumentError, InputError, OutputError
+from cnnfeat.contract.errors import ArgumentError, InputError, OutputError
 
 
 class Table2D:
@@ -188,7 +188,7 @@ def test_export_names_a_damaged_metrics_file_not_a_staging_path(
 
 def test_any_typed_error_from_inside_staging_names_the_target(tmp_path: Path) -> None:
     """A safety net for the defect above: no typed error names the staging directory."""
-    from cnnfeat.runtime.errors import ModelError
+    from cnnfeat.contract.errors import ModelError
     from cnnfeat.runtime.staging import staged_directory
 
     with pytest.raises(ModelError) as caught:

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from cnnfeat.runtime.cli import app
+from cnnfeat.cli import app
+from cnnfeat.contract.errors import ModelError
 from cnnfeat.runtime.conformance import (
     CASES,
     CONFORMANCE_FILE,
@@ -20,7 +21,6 @@ from cnnfeat.runtime.conformance import (
     write_conformance,
 )
 from cnnfeat.runtime.embedder import Embedder
-from cnnfeat.runtime.errors import ModelError
 from cnnfeat.runtime.model_dir import CARD_FILE, MODEL_FILE, default_model_dir, load_model_dir
 
 

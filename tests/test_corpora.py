@@ -12,8 +12,8 @@ import pytest
 from conftest import TinyModel, invoke, one_error_line, tiny_line
 
 import cnnfeat
+from cnnfeat.contract.errors import InputError
 from cnnfeat.runtime.corpora import read_dailydialog, read_iemocap
-from cnnfeat.runtime.errors import InputError
 from cnnfeat.training.data import read_labelled
 
 # Three dialogues as DailyDialog publishes them: " __eou__ " after every utterance.

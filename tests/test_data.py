@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import SHARED, raises_at, write
 
-from cnnfeat.runtime.errors import InputError
+from cnnfeat.contract.errors import InputError
 from cnnfeat.training.data import LabelledData, read_labelled, stratified_split
 
 # --- CSV / TSV -------------------------------------------------------------------------------

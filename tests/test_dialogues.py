@@ -202,7 +202,7 @@ def test_emorynlp_csv_and_json_scenes(tmp_path: Path) -> None:
 
 
 def test_staged_file_renames_only_on_success(tmp_path: Path) -> None:
-    from cnnfeat.runtime.errors import OutputError
+    from cnnfeat.contract.errors import OutputError
     from cnnfeat.runtime.writing import staged_file
 
     target = tmp_path / "out.npz"

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from conftest import TinyModel, invoke, one_error_line, tiny_line
 
+from cnnfeat.contract.errors import InputError
 from cnnfeat.runtime.corpora import (
     Columns,
     read_dailydialog,
@@ -20,7 +21,6 @@ from cnnfeat.runtime.corpora import (
     read_table,
 )
 from cnnfeat.runtime.dialogues import group_dialogues
-from cnnfeat.runtime.errors import InputError
 
 pq = pytest.importorskip("pyarrow.parquet", reason="Parquet output needs pyarrow")
 

@@ -22,10 +22,15 @@ import pytest
 from conftest import TinyModel, tiny_line
 from typer.testing import CliRunner
 
-from cnnfeat.runtime.cli import app
-from cnnfeat.runtime.distributed import EmbedBatch, embed_dataset, features_matrix, fixed_size_list
+from cnnfeat.cli import app
+from cnnfeat.contract.errors import InputError, OutputError
+from cnnfeat.distributed.embed_dataset import (
+    EmbedBatch,
+    embed_dataset,
+    features_matrix,
+    fixed_size_list,
+)
 from cnnfeat.runtime.embedder import Embedder
-from cnnfeat.runtime.errors import InputError, OutputError
 from cnnfeat.runtime.pipeline import embed_file
 
 pa = pytest.importorskip("pyarrow", reason="needs pyarrow (the [ray] extra)")
@@ -241,8 +246,8 @@ def test_unreadable_file_fails_the_job_naming_it(
 def test_a_worker_that_cannot_start_fails_in_one_line(cluster, tmp_path: Path) -> None:
     """An actor whose __init__ fails (a GPU node without CUDA, say) is not restarted forever:
     the job stops with the worker's own cnnfeat error."""
-    from cnnfeat.runtime.distributed import _run
-    from cnnfeat.runtime.errors import ModelError
+    from cnnfeat.contract.errors import ModelError
+    from cnnfeat.distributed.embed_dataset import _run
 
     missing = tmp_path / "no-model"
     ds = cluster.data.from_items([{"text": "w1 w2"}] * 10).map_batches(
@@ -288,7 +293,7 @@ def test_read_blocks_without_a_cluster(tmp_path: Path) -> None:
     is read by its inner suffix, and a column cnnfeat writes itself is refused."""
     import gzip
 
-    from cnnfeat.runtime.ray_source import read_blocks
+    from cnnfeat.distributed.sources import read_blocks
 
     path = tmp_path / "t.csv.gz"
     path.write_bytes(gzip.compress(b'id,text\n1,"a\nb"\n2,c\n3,d\n'))
@@ -307,5 +312,5 @@ def test_read_blocks_without_a_cluster(tmp_path: Path) -> None:
 
 
 def test_importing_the_module_does_not_import_ray() -> None:
-    code = "import sys, cnnfeat.runtime.distributed; assert 'ray' not in sys.modules"
+    code = "import sys, cnnfeat.distributed.embed_dataset; assert 'ray' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

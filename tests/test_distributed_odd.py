@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import TinyModel, invoke, one_error_line
 
-from cnnfeat.runtime.errors import InputError
-from cnnfeat.runtime.ray_source import list_inputs, read_blocks
+from cnnfeat.contract.errors import InputError
+from cnnfeat.distributed.sources import list_inputs, read_blocks
 
 pa = pytest.importorskip("pyarrow", reason="needs pyarrow (the [ray] extra)")
 pq = pytest.importorskip("pyarrow.parquet", reason="needs pyarrow (the [ray] extra)")

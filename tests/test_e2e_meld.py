@@ -18,9 +18,9 @@ pytest.importorskip("pyarrow", reason="the built-in GloVe vectors need pyarrow")
 import torch  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
-from cnnfeat.runtime.batching import pad_batch  # noqa: E402
-from cnnfeat.runtime.cli import app  # noqa: E402
-from cnnfeat.runtime.spec import ModelSpec  # noqa: E402
+from cnnfeat.cli import app  # noqa: E402
+from cnnfeat.contract.batching import pad_batch  # noqa: E402
+from cnnfeat.contract.spec import ModelSpec  # noqa: E402
 from cnnfeat.training.train import TrainConfig, load_checkpoint, train  # noqa: E402
 
 pytestmark = pytest.mark.slow

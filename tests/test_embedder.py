@@ -13,10 +13,10 @@ import pytest
 from conftest import TinyModel, tiny_line
 
 import cnnfeat
-from cnnfeat.runtime.errors import DeviceError, ModelError
+from cnnfeat.contract.errors import DeviceError, ModelError
+from cnnfeat.contract.tokenizer import build_tokenizer
 from cnnfeat.runtime.model_dir import default_model_dir, sha256_file
 from cnnfeat.runtime.session import cuda_driver_problem
-from cnnfeat.runtime.tokenizer import build_tokenizer
 
 ATOL = 1e-5
 

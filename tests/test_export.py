@@ -16,14 +16,14 @@ onnx = pytest.importorskip("onnx", reason="the [train] extra (onnx) is not insta
 import torch  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
+from cnnfeat.cli import app  # noqa: E402
+from cnnfeat.contract.batching import pad_batch  # noqa: E402
+from cnnfeat.contract.spec import ModelSpec  # noqa: E402
 from cnnfeat.export import onnx_export  # noqa: E402
 from cnnfeat.export.onnx_export import ParityError, validate  # noqa: E402
-from cnnfeat.runtime.batching import pad_batch  # noqa: E402
-from cnnfeat.runtime.cli import app  # noqa: E402
 from cnnfeat.runtime.embedder import Embedder  # noqa: E402
 from cnnfeat.runtime.model_dir import load_model_dir, sha256_file  # noqa: E402
 from cnnfeat.runtime.session import make_session  # noqa: E402
-from cnnfeat.runtime.spec import ModelSpec  # noqa: E402
 
 ATOL = 1e-5
 

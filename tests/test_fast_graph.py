@@ -16,6 +16,8 @@ onnx = pytest.importorskip("onnx", reason="the [train] extra (onnx) is not insta
 import onnxruntime as ort  # noqa: E402
 import torch  # noqa: E402
 
+from cnnfeat.contract.batching import pad_batch  # noqa: E402
+from cnnfeat.contract.spec import ModelSpec  # noqa: E402
 from cnnfeat.export.fast_graph import (  # noqa: E402
     GRAPHS,
     CnnWeights,
@@ -24,9 +26,7 @@ from cnnfeat.export.fast_graph import (  # noqa: E402
     table_bytes,
 )
 from cnnfeat.export.onnx_export import TABLE_LIMIT, choose_graph  # noqa: E402
-from cnnfeat.runtime.batching import pad_batch  # noqa: E402
 from cnnfeat.runtime.session import cuda_driver_problem, float16_graph, make_session  # noqa: E402
-from cnnfeat.runtime.spec import ModelSpec  # noqa: E402
 from cnnfeat.training.model import UtteranceCNN  # noqa: E402
 
 ATOL = 1e-5

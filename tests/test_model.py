@@ -7,8 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the [train] extra (torch) is not installed")
 
-from cnnfeat.runtime.batching import pad_batch  # noqa: E402
-from cnnfeat.runtime.spec import ModelSpec  # noqa: E402
+from cnnfeat.contract.batching import pad_batch  # noqa: E402
+from cnnfeat.contract.spec import ModelSpec  # noqa: E402
 from cnnfeat.training.model import UtteranceCNN  # noqa: E402
 
 ATOL = 1e-5

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import TinyModel, invoke, one_error_line
 
-from cnnfeat.runtime.tokenizer import build_tokenizer
+from cnnfeat.contract.tokenizer import build_tokenizer
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The runtime never imports torch: `import cnnfeat`, every runtime module, Embedder, `embed`.
+"""The runtime never imports torch: `import cnnfeat`, every contract and runtime module,
+Embedder, `embed`.
 
 Checked in a fresh interpreter (this one has torch loaded by other tests), twice: once as is, so
 an optional `try: import torch` anywhere would show up in sys.modules, and once with a meta-path
@@ -37,16 +38,17 @@ SCRIPT = textwrap.dedent(
         return sorted(m for m in sys.modules if m == "torch" or m.startswith("torch."))
 
     import cnnfeat
-    import cnnfeat.runtime
-    for module in pkgutil.iter_modules(cnnfeat.runtime.__path__):
-        importlib.import_module("cnnfeat.runtime." + module.name)
+    import cnnfeat.contract, cnnfeat.runtime
+    for package in (cnnfeat.contract, cnnfeat.runtime):
+        for module in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(package.__name__ + "." + module.name)
     assert torch_loaded() == [], torch_loaded()
 
     embedder = cnnfeat.Embedder(model_dir, device="cpu")
     assert embedder.embed(["I can't believe it!", ""]).shape == (2, embedder.dim)
 
     from typer.testing import CliRunner
-    from cnnfeat.runtime.cli import app
+    from cnnfeat.cli import app
 
     text = work / "in.txt"
     text.write_text("Oh my God!\\n\\nHow you doin'?\\n", encoding="utf-8")

@@ -131,7 +131,7 @@ def test_a_line_of_several_megabytes(run, embedder, tiny_global: TinyModel) -> N
 # starts afresh at exec (ru_maxrss would count the forking pytest process, torch and all).
 _PEAK_RSS = """
 import resource, sys
-from cnnfeat.runtime.cli import app
+from cnnfeat.cli import app
 try:
     app(sys.argv[1:], prog_name="cnnfeat")
 except SystemExit as stop:

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import cnnfeat
-from cnnfeat.runtime.errors import InputError
+from cnnfeat.contract.errors import InputError
 from cnnfeat.runtime.reading import clip_line, iter_lines, read_chunks
 
 # Any code point a UTF-8 file can hold: everything but the surrogates.

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import raises_at, write
 
-from cnnfeat.runtime.errors import InputError
+from cnnfeat.contract.errors import InputError
 from cnnfeat.runtime.reading import (
     CLIP_WINDOW,
     Record,
@@ -376,7 +376,7 @@ def test_long_line_of_whitespace_then_words() -> None:
 def test_runs_without_a_space_lose_only_their_middle() -> None:
     # Issue 10's rule (test_reading_rules.py has the CJK cases): a single run of word
     # characters longer than the window keeps its start and its end, one [UNK] token either way.
-    from cnnfeat.runtime.tokenizer import build_tokenizer
+    from cnnfeat.contract.tokenizer import build_tokenizer
 
     tokenizer = build_tokenizer(["after", "z"], True, 512)
     text = "x" * 3_000_000 + " after " + "y" * (CLIP_WINDOW + 1) + "\tz"

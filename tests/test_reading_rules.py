@@ -17,8 +17,8 @@ from conftest import TinyModel
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cnnfeat.contract.errors import InputError
 from cnnfeat.runtime import reading
-from cnnfeat.runtime.errors import InputError
 
 
 def reference_lines(data: bytes, cap: int) -> list[str]:
@@ -172,7 +172,7 @@ def test_embed_train_and_embed_dataset_read_the_same_records(
     assert [r.text for r in reading.read_records(str(path), "text")] == texts
     assert [r.row for r in reading.read_records(str(path), "text")] == list(range(len(texts)))
     pa = pytest.importorskip("pyarrow", reason="embed-dataset needs the [ray] extra")
-    from cnnfeat.runtime.ray_source import TEXT, read_blocks
+    from cnnfeat.distributed.sources import TEXT, read_blocks
 
     blocks = list(read_blocks(io.BytesIO(data), str(path), "text", "strict", 1000))
     assert pa.concat_tables(blocks)[TEXT].to_pylist() == texts
@@ -210,7 +210,7 @@ def test_embed_cli_takes_tsv_quoting(tmp_path: Path, tiny_global: TinyModel) -> 
 
 
 def _cjk_tokenizer(max_len: int):
-    from cnnfeat.runtime.tokenizer import build_tokenizer
+    from cnnfeat.contract.tokenizer import build_tokenizer
 
     words = ["\u4f60\u597d", "\u6211", ".", ",", "n't", "do", "u.s.", "a"]
     return build_tokenizer(words, True, max_len, kept_forms=["u.s."])

@@ -45,7 +45,7 @@ def test_class_weights_power() -> None:
 
 
 def test_weight_decay_spares_the_word_vectors() -> None:
-    from cnnfeat.runtime.spec import ModelSpec
+    from cnnfeat.contract.spec import ModelSpec
     from cnnfeat.training.model import UtteranceCNN
 
     model = UtteranceCNN(ModelSpec(vocab_size=10, embedding_dim=4, label_names=("a", "b")))
@@ -60,7 +60,7 @@ def test_cli_defaults_are_the_train_config_defaults() -> None:
     """`cnnfeat train`'s flags and TrainConfig (used by release.py) must not drift apart."""
     from typer.main import get_command
 
-    from cnnfeat.runtime.cli import app
+    from cnnfeat.cli import app
 
     params = {p.name: p.default for p in get_command(app).commands["train"].params}  # type: ignore[attr-defined]
     checked = 0

@@ -159,7 +159,7 @@ def test_info_on_the_shipped_model_names_its_report() -> None:
 def test_train_help_fits_80_columns() -> None:
     from typer.main import get_command
 
-    from cnnfeat.runtime.cli import app
+    from cnnfeat.cli import app
 
     env = dict(os.environ, COLUMNS="80")
     text = subprocess.run([sys.executable, "-m", "cnnfeat", "train", "--help"], env=env,

@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 from conftest import TinyModel, sigint_at_line
 
+from cnnfeat.contract.errors import OutputError
 from cnnfeat.runtime import staging, writing
-from cnnfeat.runtime.errors import OutputError
 from cnnfeat.runtime.staging import staged_directory
 
 OLD = {"checkpoint.pt": b"yesterday's weights", "metrics.json": b"{}", "tokenizer.json": b"{}"}

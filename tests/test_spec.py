@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from cnnfeat.runtime.errors import ModelError
-from cnnfeat.runtime.spec import FORMAT_VERSION, ModelSpec
+from cnnfeat.contract.errors import ModelError
+from cnnfeat.contract.spec import FORMAT_VERSION, ModelSpec
 
 SPECS = [
     ModelSpec(vocab_size=400_002, embedding_dim=50),

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from conftest import TinyModel, tiny_line
 
-from cnnfeat.runtime.batching import TokenRows, pad_batch, pad_rows, plan_batches
+from cnnfeat.contract.batching import TokenRows, pad_batch, pad_rows, plan_batches
+from cnnfeat.contract.errors import InputError
+from cnnfeat.contract.spec import ModelSpec
 from cnnfeat.runtime.embedder import Embedder
-from cnnfeat.runtime.errors import InputError
 from cnnfeat.runtime.pipeline import embed_chunks, embed_file
-from cnnfeat.runtime.spec import ModelSpec
 
 ATOL = 1e-5
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
-from cnnfeat.runtime.tokenizer import (
+from cnnfeat.contract.tokenizer import (
     PAD_TOKEN,
     UNK_TOKEN,
     WordSplitter,

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
-from cnnfeat.runtime.tokenizer import REMOVED, WordSplitter, build_tokenizer, split_words
+from cnnfeat.contract.tokenizer import REMOVED, WordSplitter, build_tokenizer, split_words
 from cnnfeat.training.forms import candidate_forms, select_kept_forms
 
 ROOT = Path(__file__).resolve().parents[1]

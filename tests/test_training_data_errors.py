@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cnnfeat.runtime.cli import app
-from cnnfeat.runtime.errors import InputError
+from cnnfeat.cli import app
+from cnnfeat.contract.errors import InputError
 from cnnfeat.training.data import read_labelled, stratified_split
 
 pytest.importorskip("torch", reason="training needs the [train] extra (torch)")

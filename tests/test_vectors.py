@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnnfeat.runtime.errors import InputError
+from cnnfeat.contract.errors import InputError
 from cnnfeat.training.vectors import BUILTIN, WordVectors, load_vectors
 
 

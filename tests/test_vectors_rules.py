@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cnnfeat.runtime.errors import InputError
-from cnnfeat.runtime.tokenizer import build_tokenizer
+from cnnfeat.contract.errors import InputError
+from cnnfeat.contract.tokenizer import build_tokenizer
 from cnnfeat.training.vectors import RESERVED_TOKENS, load_vectors
 from cnnfeat.training.vocab import CASED_SHARE, build_vocabulary, vectors_casing
 
@@ -153,7 +153,7 @@ def test_training_output_and_card_report_the_vector_file(tmp_path: Path) -> None
     pytest.importorskip("torch", reason="the [train] extra (torch) is not installed")
     from typer.testing import CliRunner
 
-    from cnnfeat.runtime.cli import app
+    from cnnfeat.cli import app
 
     rng = np.random.default_rng(0)
     words = ["good", "bad", "fine", "awful", "movie", "plot", "the", "a", "u.s."]

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from conftest import read_features, sigint_at_line
 
+from cnnfeat.contract.errors import OutputError
 from cnnfeat.runtime import writing
-from cnnfeat.runtime.errors import OutputError
 from cnnfeat.runtime.writing import FORMATS, FeatureWriter
 
 DIM = 7

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from cnnfeat.contract.errors import InputError
 from cnnfeat.runtime.corpora import read_labelled_corpus
-from cnnfeat.runtime.errors import InputError
 from cnnfeat.runtime.reading import TEXT_COLUMNS, Record, read_records
 
 # Tried in order when no column is named: MELD/EmoryNLP CSVs, generic files, EmoryNLP JSON.

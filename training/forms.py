@@ -19,7 +19,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-from cnnfeat.runtime.tokenizer import WordSplitter
+from cnnfeat.contract.tokenizer import WordSplitter
 
 MAX_FORM_CHARS = 40  # longer candidates are not looked for in the training text
 _WORD_PLUS_PERIOD = re.compile(r"[^\W_]+\.")

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cnnfeat.runtime.spec import ModelSpec
+from cnnfeat.contract.spec import ModelSpec
 
 
 class UtteranceCNN(nn.Module):

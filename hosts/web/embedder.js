@@ -4,7 +4,7 @@
 //   const embedder = await createEmbedder('../../models/meld-glove6b50d/');
 //   const [features] = await embedder.embed(["I can't believe it!"]);  // Float32Array(100)
 //
-// Same rules as the Python runtime (runtime/embedder.py, runtime/batching.py): truncate to
+// Same rules as the Python runtime (runtime/embedder.py, contract/batching.py): truncate to
 // spec.max_len, sort by length, pad each batch with [PAD] to its longest row but never below the
 // widest filter, or to exactly max_len for window pooling.
 
@@ -27,7 +27,7 @@ async function sha256Hex(bytes) {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** The width a batch is padded to (runtime/batching.py: batch_width). */
+/** The width a batch is padded to (contract/batching.py: batch_width). */
 export function batchWidth(longest, spec) {
   if (spec.pool === 'window') return spec.max_len;
   return Math.max(Math.max(...spec.filter_sizes), Math.min(longest, spec.max_len));

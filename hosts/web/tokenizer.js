@@ -7,7 +7,7 @@
 // ids. Anything this file does not know throws, so a new component can never be ignored quietly.
 //
 // The regexes in tokenizer.json are written to mean the same to Oniguruma (Rust) and to
-// JavaScript with the `u` flag (see runtime/tokenizer.py), so they are compiled as they are.
+// JavaScript with the `u` flag (see contract/tokenizer.py), so they are compiled as they are.
 
 // Unicode White_Space, the set Rust's `char::is_whitespace` uses (no U+FEFF, with U+0085).
 const WHITESPACE = /[\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/u;

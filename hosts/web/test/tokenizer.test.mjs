@@ -26,7 +26,7 @@ test('conformance cases: the same words and ids as Python', () => {
   }
 });
 
-// A small tokenizer.json in the shape runtime/tokenizer.py writes.
+// A small tokenizer.json in the shape contract/tokenizer.py writes.
 function tiny(normalizers, pretokenizers, extra = {}) {
   const vocab = { '[PAD]': 0, '[UNK]': 1, a: 2, b: 3, '$&': 4, 'οδοσ': 5 };
   return new WordLevelTokenizer({

@@ -20,7 +20,7 @@ from itertools import chain
 
 import numpy as np
 
-from cnnfeat.runtime.spec import ModelSpec
+from cnnfeat.contract.spec import ModelSpec
 
 
 def batch_width(longest: int, spec: ModelSpec) -> int:

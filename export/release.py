@@ -1,6 +1,6 @@
 """Build the shipped default model: train one config with several seeds, ship the median run.
 
-    python -m cnnfeat.training.release --data ../shared/data/meld --out models/meld-glove6b50d
+    python -m cnnfeat.export.release --data ../shared/data/meld --out models/meld-glove6b50d
 
 Each seed is trained with `cnnfeat train`'s own code path and metrics; the run whose MELD test
 weighted-F1 is the median is exported with `cnnfeat export`, and its cnnfeat.json gains a
@@ -87,7 +87,7 @@ def release(data: Path, out: Path, runs: Path, seeds: list[int], reuse: bool = F
         "shipped_seed": median["seed"],
         "test_weighted_f1_mean": statistics.mean(scores),
         "test_weighted_f1_std": statistics.stdev(scores) if len(scores) > 1 else 0.0,
-        "reproduce": "python -m cnnfeat.training.release " + shlex.join(
+        "reproduce": "python -m cnnfeat.export.release " + shlex.join(
             ["--data", str(data), "--out", str(out), "--seeds", ",".join(map(str, seeds))]
         ),
     }  # fmt: skip

@@ -1,7 +1,7 @@
 """Typed errors. The CLI turns each into one line on stderr and exit code 1.
 
 Library code raises these instead of printing, so the Python API and every host see the same
-message; only `cnnfeat.runtime.cli` decides how it is shown.
+message; only `cnnfeat.cli` decides how it is shown.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnfeat.runtime.errors import InputError, OutputError
+from cnnfeat.contract.errors import InputError, OutputError
 from cnnfeat.runtime.reading import default_column, open_error, read_records
 
 FEATURES = "features"

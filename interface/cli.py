@@ -16,8 +16,8 @@ from typing import Annotated
 import typer
 from typer.core import TyperCommand
 
-from cnnfeat.runtime.cli_errors import cli_errors
-from cnnfeat.runtime.errors import CnnfeatError
+from cnnfeat.cli_errors import cli_errors
+from cnnfeat.contract.errors import CnnfeatError
 
 app = typer.Typer(
     add_completion=False,
@@ -229,10 +229,10 @@ def _embed_dialogues(input, output, layout, per_dialogue, column, dialogue_colum
                      speaker_column, label_column, labels, model, device, threads, batch_size,
                      fp16, encoding_errors, quiet) -> None:  # fmt: skip
     """`cnnfeat embed` for dialogue layouts (runtime/dialogues.py)."""
+    from cnnfeat.contract.errors import OutputError
     from cnnfeat.runtime.corpora import Columns
     from cnnfeat.runtime.dialogues import embed_dialogues
     from cnnfeat.runtime.embedder import Embedder
-    from cnnfeat.runtime.errors import OutputError
 
     if output is None:
         output = "-" if input == "-" else str(Path(input).with_suffix(".npz"))
@@ -257,7 +257,7 @@ def _embed_dialogues(input, output, layout, per_dialogue, column, dialogue_colum
 
 def _check_output(input: str, output: str) -> None:
     """Refuse a bad output before the model is loaded: a wrong format, a directory, the input."""
-    from cnnfeat.runtime.errors import OutputError
+    from cnnfeat.contract.errors import OutputError
     from cnnfeat.runtime.writing import output_format
 
     output_format(output)
@@ -492,7 +492,7 @@ def evaluate(
     device: Annotated[Device, typer.Option(help="Where the model runs.")] = Device.auto,
 ) -> None:
     """Linear probe: logistic regression on the features of --train, scored on --test (weighted-F1, macro-F1, accuracy)."""
-    from cnnfeat.runtime.probe import evaluate_files
+    from cnnfeat.training.probe import evaluate_files
 
     report = evaluate_files(str(train), str(test), model_dir, text_column, label_column,
                             _str(train_features), _str(test_features), device.value)  # fmt: skip
@@ -592,7 +592,7 @@ def embed_dataset_cmd(
 
     Each output row keeps its input row's columns (all but the text), source_file, source_row and source_line, next to `features` (100 float32).
     """
-    from cnnfeat.runtime.distributed import embed_dataset
+    from cnnfeat.distributed.embed_dataset import embed_dataset
 
     summary = embed_dataset(input, output, column=column, address=address, workers=workers,
                             model_dir=model, device=device.value,
@@ -662,7 +662,7 @@ def _str(path: Path | None) -> str | None:
 
 
 def main() -> None:
-    """The console script (see runtime/entry.py, which installs Ctrl-C handling first)."""
-    from cnnfeat.runtime.entry import main as entry
+    """The console script (see interface/entry.py, which installs Ctrl-C handling first)."""
+    from cnnfeat.entry import main as entry
 
     entry()

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from cnnfeat.runtime.errors import ModelError
+from cnnfeat.contract.errors import ModelError
 
 # Bumped when a model directory written by this version can no longer be read by an older one.
 FORMAT_VERSION = 1

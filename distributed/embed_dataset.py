@@ -18,7 +18,7 @@ Two plain pieces:
   columns of its input row (every column but the text, verbatim as strings for CSV/TSV/JSONL,
   native for Parquet) plus `source_file`, `source_row` (0-based: the row `cnnfeat embed FILE`
   gives it) and `source_line` (1-based line where the record starts; null for Parquet).
-  Finding, reading and writing the files is runtime/ray_source.py; this module runs the job.
+  Finding, reading and writing the files is distributed/sources.py; this module runs the job.
 
 Ray is imported inside functions only: the single-machine path never needs it.
 """
@@ -44,9 +44,9 @@ from typing import Any
 
 import numpy as np
 
-from cnnfeat.runtime import errors
-from cnnfeat.runtime.errors import CnnfeatError, DeviceError, InputError
-from cnnfeat.runtime.ray_source import (
+from cnnfeat.contract import errors
+from cnnfeat.contract.errors import CnnfeatError, DeviceError, InputError
+from cnnfeat.distributed.sources import (
     FEATURES,
     ROWS_PER_BATCH,
     TEXT,
@@ -63,7 +63,7 @@ from cnnfeat.runtime.writing import _signals_deferred
 # A CPU worker holds one CPU, so it runs one thread: onnxruntime's (threads=1) and the
 # tokenizer's (its Rust thread pool would otherwise take every core of the node).
 _ONE_CPU = {"num_cpus": 1, "runtime_env": {"env_vars": {"RAYON_NUM_THREADS": "1"}}}
-_ERROR_LINE = re.compile(r"^cnnfeat\.runtime\.errors\.(\w+Error): (.*)$", re.MULTILINE)
+_ERROR_LINE = re.compile(rf"^{re.escape(errors.__name__)}\.(\w+Error): (.*)$", re.MULTILINE)
 
 
 class EmbedBatch:

@@ -1,5 +1,5 @@
 """`python -m cnnfeat` is the `cnnfeat` command."""
 
-from cnnfeat.runtime.entry import main
+from cnnfeat.entry import main
 
 main()

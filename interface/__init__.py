@@ -4,7 +4,8 @@
 >>> features = cnnfeat.Embedder().embed(["I can't believe it!"])   # (1, 100) float32
 """
 
-from cnnfeat.runtime.errors import (
+from cnnfeat.contract import __version__
+from cnnfeat.contract.errors import (
     ArgumentError,
     CnnfeatError,
     DeviceError,
@@ -13,9 +14,8 @@ from cnnfeat.runtime.errors import (
     OutputError,
 )
 
-__version__ = "0.1.0"
-
 __all__ = [
+    "__version__",
     "ArgumentError",
     "CnnfeatError",
     "DeviceError",
@@ -35,7 +35,7 @@ def __getattr__(name: str):
 
         return Embedder
     if name == "ModelSpec":
-        from cnnfeat.runtime.spec import ModelSpec
+        from cnnfeat.contract.spec import ModelSpec
 
         return ModelSpec
     raise AttributeError(name)

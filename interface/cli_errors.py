@@ -15,7 +15,7 @@ import threading
 
 import typer
 
-from cnnfeat.runtime.errors import CnnfeatError
+from cnnfeat.contract.errors import CnnfeatError
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:

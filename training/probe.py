@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnfeat.runtime.errors import CnnfeatError, InputError
+from cnnfeat.contract.errors import CnnfeatError, InputError
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ def main() -> None:
         if signal.getsignal(signum) not in (None, signal.SIG_IGN):
             signal.signal(signum, exit_at_once)
     _standard_streams()
-    from cnnfeat.runtime.cli import app
+    from cnnfeat.cli import app
 
     try:
         app()
