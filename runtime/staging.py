@@ -5,8 +5,11 @@ it, and only when the block ends cleanly does it take `target`'s place (an atomi
 the system has one, renameat2(RENAME_EXCHANGE) on Linux; else two renames). On any exception,
 SIGINT or SIGTERM (an exception at the CLI) the staging directory is removed and `target` is left
 byte for byte as it was; cut short between the fallback's two renames, the old one is put back.
-No signal handler is touched: a signal landing in the cleanup itself can leave a staging or old
-directory beside `target` (never `target` missing or mixed), which the next staging tidies.
+No signal is held back: everything after the staging directory exists runs inside the `try`
+whose cleanup (`_tidy`) does this, so one signal anywhere leaves nothing else (a SIGINT at every
+line: tests/test_saving.py). Only a second signal during that cleanup can leave a staging or old
+directory beside `target`, as a SIGKILL can (below), with `target` there whole unless the second
+signal lands between the fallback's renames.
 
 A SIGKILL cannot be caught: it may leave `.NAME.staging-PID-XXXX` (always incomplete) or, between
 the two renames of the fallback, `.NAME.old-PID-XXXX` with `target` missing. The next staging of
@@ -104,11 +107,12 @@ def staged_directory(target: str | Path) -> Iterator[Path]:
         _sync_tree(staging)
         _swap(staging, target)
     except BaseException as exc:
-        if staging is None and isinstance(exc, OSError):
-            reason = _reason(exc)
-            raise OutputError(f"cannot write {shown}: {reason}; choose another --out") from None
-        if staging is not None:
-            _tidy(staging, target)
+        if staging is None:  # nothing made yet
+            if isinstance(exc, OSError):
+                reason = _reason(exc)
+                raise OutputError(f"cannot write {shown}: {reason}; choose another --out") from None
+            raise
+        _tidy(staging, target)
         if isinstance(exc, OSError):
             raise OutputError(f"writing {shown} failed: {_reason(exc)}; "
                               f"{shown} was left as it was") from None  # fmt: skip
