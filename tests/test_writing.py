@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import errno
+import gc
 import io
 import json
 import os
@@ -316,3 +318,21 @@ def test_no_stray_temporaries_in_system_tmp(tmp_path: Path) -> None:
     write_all(tmp_path / "out.npz")
     after = set(os.listdir(tempfile.gettempdir()))
     assert not [n for n in after - before if n.endswith((".part", ".zip"))]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_forked_child_that_ends_leaves_the_parents_temporary(tmp_path: Path) -> None:
+    # What a child process runs as it ends (garbage collection, atexit handlers) must never
+    # remove a temporary its parent is still writing.
+    out = tmp_path / "out.npy"
+    with FeatureWriter(str(out), DIM) as writer:
+        writer.write(CHUNKS[0])
+        pid = os.fork()
+        if pid == 0:
+            gc.collect()
+            atexit._run_exitfuncs()
+            os._exit(0)
+        os.waitpid(pid, 0)
+        assert len(names(tmp_path)) == 1  # the parent's .part is still there
+        writer.write(CHUNKS[1])
+    assert np.array_equal(read_features(out, DIM), np.concatenate(CHUNKS))
