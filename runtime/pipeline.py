@@ -119,12 +119,12 @@ def embed_file(
     output_format(output_path)  # reject an unknown format before any work
     embedder = embedder or Embedder()
     chunks = read_chunks(input_path, column, chunk_size, encoding_errors, tsv_quoting)
-    total = Path(input_path).stat().st_size if input_path != "-" else None  # for the bar only
-    bar = tqdm(total=total, unit="B", unit_scale=True, desc="embed", file=sys.stderr,
+    # Utterances written so far, as the summary counts them; no total: counting the rows first
+    # would mean reading the input twice (a .csv row may span lines).
+    bar = tqdm(unit="utt", desc="embed", file=sys.stderr,
                disable=(not progress) if progress is not None else None)  # fmt: skip
     with bar, FeatureWriter(output_path, embedder.dim) as writer:
-        for chunk, features in embed_chunks(embedder, chunks, depth):
+        for _, features in embed_chunks(embedder, chunks, depth):
             writer.write(features)
-            if not bar.disable:
-                bar.update(sum(len(t.encode("utf-8", "surrogatepass")) + 1 for t in chunk))
+            bar.update(len(features))
     return EmbedSummary(writer.rows, time.perf_counter() - started, embedder.provider, output_path)

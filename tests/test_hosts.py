@@ -260,6 +260,22 @@ def test_c_meld(default_model: Path, embed_ids: Path, python_meld, tmp_path: Pat
     compare("c", "meld_test", None, got, None, want, 1e-5, process_seconds=round(seconds, 3))
 
 
+def test_c_features_from_cnnfeat_tokenize(model_dir: Path, embed_ids: Path, tmp_path: Path) -> None:
+    """README's C path: `cnnfeat tokenize` writes ids.txt, and embed_ids gives from it the
+    features `cnnfeat embed` writes for the same file (the conformance texts, as JSON lines)."""
+    texts = [case["text"] for case in conformance(model_dir)["cases"]] + [""]
+    source = tmp_path / "texts.jsonl"
+    source.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
+    cnnfeat = [sys.executable, "-m", "cnnfeat"]
+    common = [str(source), "--column", "text", "--model", str(model_dir)]
+    run([*cnnfeat, "tokenize", *common, "-o", str(tmp_path / "ids.txt")])
+    run([*cnnfeat, "embed", *common, "-o", str(tmp_path / "features.npy"), "--device", "cpu"])
+    out = run([str(embed_ids), str(model_dir / MODEL_FILE), str(tmp_path / "ids.txt")]).stdout
+    got = np.array([[float(v) for v in line.split()] for line in out.splitlines()])
+    compare("c", f"tokenize_{pool(model_dir)}", None, got, None,
+            np.load(tmp_path / "features.npy"), conformance(model_dir)["atol"])  # fmt: skip
+
+
 # --- The MELD test utterances, embedded by Python once ----------------------------------------
 
 
