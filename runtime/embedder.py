@@ -129,14 +129,15 @@ class Embedder:
 
         Rows longer than max_len are cut to max_len; an empty row is all padding.
 
+        `rows` is any iterable of rows (lists, tuples or 1-D integer arrays) or a 2-D integer
+        array; the ids are Python or numpy integers.
+
         Raises:
+            ArgumentError: `rows` is a single str, an unordered container, or a row is not a
+                sequence of integers (floats, bools, None, a str: the message names the row).
             InputError: an id outside 0..vocab_size-1.
         """
-        tokens = TokenRows.from_lists(rows)
-        if tokens.ids.size and not 0 <= tokens.ids.min() <= tokens.ids.max() < self.spec.vocab_size:
-            # Checked here: the graph's lookup would fail, or read its internal sentinel row.
-            raise InputError(f"token ids must lie in 0..{self.spec.vocab_size - 1}")
-        return self._embed_tokens(tokens)
+        return self._embed_tokens(as_id_rows(rows, self.spec.vocab_size))
 
     # --- for runtime/pipeline.py, which overlaps tokenising and inference ---------------------
 
@@ -249,6 +250,54 @@ def as_lines(lines: object) -> list[str]:
             raise ArgumentError(f"line {i + 1} is {type(line).__name__}, not str ({shown}); "
                                 "embed takes one string per row")  # fmt: skip
     return items
+
+
+def as_id_rows(rows: object, vocab_size: int) -> TokenRows:
+    """`rows` of token ids as TokenRows, or ArgumentError / InputError saying what is wrong:
+    refused as `as_lines` refuses (a bare str, a dict or set), and a row that is not a 1-D
+    sequence of integers (no float, bool or None, even 2.0: an id is never computed), or an
+    id outside 0..vocab_size-1 (the graph's lookup would fail, or read its sentinel row)."""
+    what = type(rows).__name__
+    if isinstance(rows, str | bytes | bytearray | memoryview) or rows is None:
+        given = "NoneType" if rows is None else f"a single {what}"
+        raise ArgumentError(f"embed_ids takes a list of rows of token ids, got {given}")
+    if isinstance(rows, Mapping | AbstractSet):
+        raise ArgumentError(f"embed_ids takes rows in order, got a {what}; pass a list")
+    if isinstance(rows, np.ndarray):
+        if rows.ndim != 2:
+            raise ArgumentError(f"embed_ids takes rows of ids (a 2-D array), got an array of "
+                                f"shape {rows.shape}; wrap one row in a list")  # fmt: skip
+        rows = list(rows)
+    try:
+        items = list(rows)  # type: ignore[call-overload]
+    except TypeError:
+        raise ArgumentError(f"embed_ids takes a list of rows of token ids, got {what}") from None
+    arrays = []
+    for i, row in enumerate(items, 1):
+        kind = type(row).__name__
+        if isinstance(row, str | bytes | bytearray | Mapping | AbstractSet) or not (
+            isinstance(row, np.ndarray | Sequence)
+        ):
+            raise ArgumentError(f"row {i} is {kind}, not a sequence of token ids")
+        if isinstance(row, np.ndarray):
+            array = row
+        else:
+            for value in row:
+                if not isinstance(value, int | np.integer) or isinstance(value, bool | np.bool_):
+                    raise ArgumentError(f"row {i} holds {type(value).__name__} {value!r}, not an "
+                                        "integer token id")  # fmt: skip
+                if not 0 <= value < vocab_size:
+                    raise InputError(f"row {i}: token id {value} outside 0..{vocab_size - 1}")
+            array = np.asarray(row, dtype=np.int64) if len(row) else np.empty(0, np.int64)
+        if array.ndim != 1 or (array.size and array.dtype.kind not in "iu"):
+            raise ArgumentError(f"row {i} is a {array.dtype} array of shape {array.shape}, "
+                                "not a row of integer token ids")  # fmt: skip
+        if array.size and not 0 <= array.min() <= array.max() < vocab_size:
+            raise InputError(f"row {i}: token ids must lie in 0..{vocab_size - 1}")
+        arrays.append(array.astype(np.int64, copy=False))
+    lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
+    ids = np.concatenate(arrays) if arrays else np.empty(0, np.int64)
+    return TokenRows(ids.astype(np.int64, copy=False), lengths)
 
 
 def check_metadata(session, model_dir: ModelDir) -> None:

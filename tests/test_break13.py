@@ -1,0 +1,65 @@
+"""Defects found by trying to break issue 13's changes (API surface, tokenize, writing)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import TinyModel
+
+from cnnfeat import ArgumentError, InputError
+from cnnfeat.runtime.embedder import Embedder
+
+
+@pytest.fixture(scope="module")
+def embedder(tiny_global: TinyModel) -> Embedder:
+    return Embedder(tiny_global.model_dir, device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("rows", "error", "words"),
+    [
+        ([[1.5, 2.0]], ArgumentError, "row 1 holds float"),  # was silently truncated to [1, 2]
+        (np.array([[1.7, 2.2]]), ArgumentError, "float64"),
+        ([[2**70]], InputError, "0.."),  # was OverflowError from numpy
+        (np.array([[2**63 + 5]], dtype=np.uint64), InputError, "0.."),
+        ([[float("nan")]], ArgumentError, "row 1"),  # was ValueError
+        ([[1, None]], ArgumentError, "row 1"),  # was TypeError
+        ([[True, False]], ArgumentError, "row 1 holds bool"),
+        ([1, 2, 3], ArgumentError, "row 1 is int"),  # was TypeError: no len()
+        (["12 3"], ArgumentError, "row 1 is str"),  # was ValueError from int()
+        ("123", ArgumentError, "single str"),  # was 3 rows of ids 1, 2, 3
+        (None, ArgumentError, "NoneType"),  # was TypeError
+        ({0: [1]}, ArgumentError, "dict"),  # was TypeError
+        ([{1, 2}], ArgumentError, "row 1 is set"),  # no order: silently some order
+        (np.array([1, 2, 3]), ArgumentError, "shape"),  # 1-D: one id per row? refuse
+    ],
+)
+def test_embed_ids_refuses_odd_rows_with_a_typed_one_line_error(
+    embedder: Embedder, rows: object, error: type, words: str
+) -> None:
+    with pytest.raises(error, match=words) as caught:
+        embedder.embed_ids(rows)  # type: ignore[arg-type]
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [[3, 4], [], [5]],
+        ([3, 4] if i == 0 else [] if i == 1 else [5] for i in range(3)),  # a generator
+        ((3, 4), (), (5,)),
+        [np.array([3, 4], dtype=np.int32), np.array([], dtype=np.int64), np.array([5])],
+        [[np.int64(3), np.uint8(4)], [], [5]],
+    ],
+)
+def test_embed_ids_takes_any_iterable_of_integer_rows(embedder: Embedder, rows: object) -> None:
+    want = embedder.embed_ids([[3, 4], [], [5]])
+    assert want.shape == (3, embedder.dim)
+    assert np.array_equal(embedder.embed_ids(rows), want)  # type: ignore[arg-type]
+
+
+def test_embed_ids_takes_a_2d_integer_array_and_empty_input(embedder: Embedder) -> None:
+    ids = np.array([[3, 4], [5, 6]], dtype=np.int32)
+    assert np.array_equal(embedder.embed_ids(ids), embedder.embed_ids([[3, 4], [5, 6]]))
+    assert embedder.embed_ids([]).shape == (0, embedder.dim)
+    assert embedder.embed_ids(np.zeros((2, 0), dtype=np.int64)).shape == (2, embedder.dim)
