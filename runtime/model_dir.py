@@ -58,7 +58,13 @@ def load_model_dir(path: str | Path | None = None, verify: bool = True) -> Model
     Every problem is a ModelError of one line that says what is wrong and what to do.
     """
     root = Path(path) if path is not None else default_model_dir()
-    if not root.is_dir():
+    try:
+        found = root.is_dir()
+    except OSError as exc:  # a name too long, a parent that cannot be searched
+        reason = exc.strerror or exc
+        raise ModelError(f"model directory {root} cannot be opened ({reason}); give --model "
+                         "a directory written by `cnnfeat export`") from None  # fmt: skip
+    if not found:
         what = "is a file, not a directory" if root.exists() else "does not exist"
         raise ModelError(f"model directory {root} {what} (give --model a directory "
                          "written by `cnnfeat export`)")  # fmt: skip

@@ -63,3 +63,13 @@ def test_embed_ids_takes_a_2d_integer_array_and_empty_input(embedder: Embedder) 
     assert np.array_equal(embedder.embed_ids(ids), embedder.embed_ids([[3, 4], [5, 6]]))
     assert embedder.embed_ids([]).shape == (0, embedder.dim)
     assert embedder.embed_ids(np.zeros((2, 0), dtype=np.int64)).shape == (2, embedder.dim)
+
+
+def test_a_model_dir_name_too_long_is_a_model_error() -> None:
+    """Path.is_dir() raises OSError for ENAMETOOLONG (and EACCES): it reached the API caller
+    as a bare OSError, not a CnnfeatError."""
+    from cnnfeat import ModelError
+
+    with pytest.raises(ModelError, match="File name too long") as caught:
+        Embedder("m" * 5000)
+    assert "\n" not in str(caught.value)
