@@ -16,7 +16,7 @@ from typing import BinaryIO
 from cnnfeat.contract.errors import OutputError
 from cnnfeat.runtime.embedder import Embedder
 from cnnfeat.runtime.reading import read_chunks
-from cnnfeat.runtime.writing import destination, staged_file
+from cnnfeat.runtime.writing import check_output_file, staged_file
 
 CHUNK_SIZE = 8192  # lines tokenised at a time: memory stays a few MB whatever the input's size
 
@@ -36,8 +36,8 @@ def write_token_ids(
     The file appears whole or not at all (runtime/writing.py `staged_file`). Raises InputError
     for the input (naming file and line), OutputError when the output cannot be written.
     """
-    if output_path != "-" and destination(output_path).is_dir():
-        raise OutputError(f"{output_path} is a directory; give a file name")
+    if output_path != "-":
+        check_output_file(output_path)  # before any work: a directory, a device, a FIFO
     if (
         "-" not in (input_path, output_path)
         and Path(input_path).resolve() == Path(output_path).resolve()

@@ -59,9 +59,7 @@ class FeatureWriter:
         if self.path == "-":
             self._handle = sys.stdout.buffer
             return self
-        target = destination(self.path)
-        if target.is_dir():
-            raise OutputError(f"{self.path} is a directory; give a file name")
+        target = check_output_file(self.path)
         try:
             fd = _temporary(target, "choose another -o", self._temps)
             self._handle = os.fdopen(fd, "w+b")
@@ -177,6 +175,28 @@ def destination(path: str | Path) -> Path:
     return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
+_SPECIAL = {stat.S_IFCHR: "character device", stat.S_IFBLK: "block device",
+            stat.S_IFIFO: "FIFO", stat.S_IFSOCK: "socket"}  # fmt: skip
+
+
+def check_output_file(path: str | Path) -> Path:
+    """`destination(path)`, or OutputError when it is a directory or a special file (a device
+    such as /dev/null, a FIFO): renaming a finished file over it would replace it."""
+    target = destination(path)
+    try:
+        mode = os.stat(target).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return target
+    if stat.S_ISDIR(mode):
+        raise OutputError(f"{path} is a directory; give a file name")
+    if not stat.S_ISREG(mode):
+        kind = _SPECIAL.get(stat.S_IFMT(mode), "special file")
+        raise OutputError(f"{path} is a {kind}, not a regular file; cnnfeat writes a file "
+                          "and renames it into place, which would replace it: write to a "
+                          "regular file, or -o - for standard output")  # fmt: skip
+    return target
+
+
 def write_file(path: str | Path, data: bytes) -> None:
     """Write `data` to `path` whole or not at all (`staged_file`); OutputError naming `path`,
     whose old content is then left as it was."""
@@ -287,9 +307,7 @@ def staged_file(path: str | Path, suffix: str = ".part") -> Iterator[Path]:
     symlink's target are respected). Raises OutputError when the directory cannot be written or
     the write fails with an OSError.
     """
-    target = destination(path)
-    if target.is_dir():
-        raise OutputError(f"{path} is a directory; give a file name")
+    target = check_output_file(path)
     temps: list[Path] = []
     try:
         os.close(_temporary(target, "choose another -o", temps, suffix))

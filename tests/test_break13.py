@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import stat
+from pathlib import Path
+
 import numpy as np
 import pytest
-from conftest import TinyModel
+from conftest import TinyModel, invoke, one_error_line, tiny_line, write
 
 from cnnfeat import ArgumentError, InputError
 from cnnfeat.runtime.embedder import Embedder
@@ -73,3 +77,40 @@ def test_a_model_dir_name_too_long_is_a_model_error() -> None:
     with pytest.raises(ModelError, match="File name too long") as caught:
         Embedder("m" * 5000)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("tokenize", "IN", "-o", "OUT"),
+        ("embed", "IN", "-o", "OUT.jsonl", "-q"),
+        ("embed", "IN", "-o", "OUT.csv", "-q"),
+        ("conformance", "MODEL", "-o", "OUT"),
+    ],
+)
+def test_an_output_that_is_a_fifo_is_refused_not_replaced(
+    tiny_global: TinyModel, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """Staging renames a regular file over -o: over a FIFO (or a device such as /dev/null,
+    as root) that replaced the special file with a regular one, exit 0."""
+    source = write(tmp_path, "in.txt", tiny_line(3) + "\n")
+    out = tmp_path / [a for a in args if a.startswith("OUT")][0]
+    os.mkfifo(out)
+    argv = [str(source) if a == "IN" else str(out) if a.startswith("OUT") else a for a in args]
+    argv = [str(tiny_global.model_dir) if a == "MODEL" else a for a in argv]
+    if args[0] != "conformance":
+        argv += ["--model", str(tiny_global.model_dir)]
+    line = one_error_line(invoke(*argv))
+    assert "not a regular file" in line, line
+    assert stat.S_ISFIFO(os.lstat(out).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["in.txt", out.name])
+
+
+def test_a_symlink_to_a_fifo_is_refused_too(tiny_global: TinyModel, tmp_path: Path) -> None:
+    source = write(tmp_path, "in.txt", tiny_line(3) + "\n")
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "ids.txt").symlink_to("pipe")
+    model = tiny_global.model_dir
+    line = one_error_line(invoke("tokenize", source, "-o", tmp_path / "ids.txt", "--model", model))
+    assert "ids.txt is a FIFO" in line, line
+    assert stat.S_ISFIFO(os.stat(tmp_path / "ids.txt").st_mode)
