@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 from cnnfeat.contract.errors import OutputError
 from cnnfeat.runtime.embedder import Embedder
+from cnnfeat.runtime.model_dir import CARD_FILE
 from cnnfeat.runtime.reading import read_chunks
 from cnnfeat.runtime.writing import check_output_file, staged_file
 
@@ -43,6 +44,11 @@ def write_token_ids(
         and Path(input_path).resolve() == Path(output_path).resolve()
     ):
         raise OutputError(f"{output_path} is the input file; choose another -o")
+    model = embedder.model_dir
+    for part in (model.model_path, model.tokenizer_path, model.path / CARD_FILE):
+        if output_path != "-" and Path(output_path).resolve() == part.resolve():
+            raise OutputError(f"{output_path} is part of the model directory {model.path}; it "
+                              "was left untouched: choose another -o")  # fmt: skip
     chunks = read_chunks(input_path, column, chunk_size, encoding_errors, tsv_quoting)
     if output_path == "-":
         rows = _write(chunks, embedder, sys.stdout.buffer)

@@ -114,3 +114,20 @@ def test_a_symlink_to_a_fifo_is_refused_too(tiny_global: TinyModel, tmp_path: Pa
     line = one_error_line(invoke("tokenize", source, "-o", tmp_path / "ids.txt", "--model", model))
     assert "ids.txt is a FIFO" in line, line
     assert stat.S_ISFIFO(os.stat(tmp_path / "ids.txt").st_mode)
+
+
+@pytest.mark.parametrize("name", ["tokenizer.json", "model.onnx", "cnnfeat.json"])
+def test_tokenize_never_writes_over_the_model_it_reads(
+    tiny_global: TinyModel, tmp_path: Path, name: str
+) -> None:
+    """tokenize's -o takes any name (no format suffix as embed's): `-o MODEL/tokenizer.json`
+    replaced the model's tokenizer with ids and exited 0 (conformance refuses this too)."""
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_global.model_dir, model)
+    before = (model / name).read_bytes()
+    source = write(tmp_path, "in.txt", tiny_line(3) + "\n")
+    line = one_error_line(invoke("tokenize", source, "-o", model / name, "--model", model))
+    assert "part of the model directory" in line, line
+    assert (model / name).read_bytes() == before
