@@ -264,7 +264,7 @@ def as_id_rows(rows: object, vocab_size: int) -> TokenRows:
     if isinstance(rows, Mapping | AbstractSet):
         raise ArgumentError(f"embed_ids takes rows in order, got a {what}; pass a list")
     if isinstance(rows, np.ndarray):
-        if rows.ndim != 2:
+        if rows.ndim != 2 and not (rows.ndim == 1 and rows.dtype == object):  # ragged rows
             raise ArgumentError(f"embed_ids takes rows of ids (a 2-D array), got an array of "
                                 f"shape {rows.shape}; wrap one row in a list")  # fmt: skip
         rows = list(rows)

@@ -54,6 +54,7 @@ def test_embed_ids_refuses_odd_rows_with_a_typed_one_line_error(
         ((3, 4), (), (5,)),
         [np.array([3, 4], dtype=np.int32), np.array([], dtype=np.int64), np.array([5])],
         [[np.int64(3), np.uint8(4)], [], [5]],
+        np.array([[3, 4], [], [5]], dtype=object),  # ragged rows in an object array
     ],
 )
 def test_embed_ids_takes_any_iterable_of_integer_rows(embedder: Embedder, rows: object) -> None:
