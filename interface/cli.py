@@ -257,13 +257,16 @@ def _embed_dialogues(input, output, layout, per_dialogue, column, dialogue_colum
 
 def _check_output(input: str, output: str) -> None:
     """Refuse a bad output before the model is loaded: a wrong format, a directory, the input."""
+    import os
+
     from cnnfeat.contract.errors import OutputError
     from cnnfeat.runtime.writing import output_format
 
     output_format(output)
     if output != "-" and Path(output).is_dir():
         raise OutputError(f"{output} is a directory; give a file name")
-    if "-" not in (input, output) and Path(input).resolve() == Path(output).resolve():
+    # realpath, not Path.resolve: that raises RuntimeError on a symlink loop
+    if "-" not in (input, output) and os.path.realpath(input) == os.path.realpath(output):
         raise OutputError(f"{output} is the input file; choose another -o")
 
 

@@ -9,8 +9,8 @@ so the features a host computes from these ids are those `cnnfeat embed` writes.
 
 from __future__ import annotations
 
+import os
 import sys
-from pathlib import Path
 from typing import BinaryIO
 
 from cnnfeat.contract.errors import OutputError
@@ -39,14 +39,12 @@ def write_token_ids(
     """
     if output_path != "-":
         check_output_file(output_path)  # before any work: a directory, a device, a FIFO
-    if (
-        "-" not in (input_path, output_path)
-        and Path(input_path).resolve() == Path(output_path).resolve()
-    ):
+    same = os.path.realpath  # not Path.resolve, which raises RuntimeError on a symlink loop
+    if "-" not in (input_path, output_path) and same(input_path) == same(output_path):
         raise OutputError(f"{output_path} is the input file; choose another -o")
     model = embedder.model_dir
     for part in (model.model_path, model.tokenizer_path, model.path / CARD_FILE):
-        if output_path != "-" and Path(output_path).resolve() == part.resolve():
+        if output_path != "-" and same(output_path) == same(part):
             raise OutputError(f"{output_path} is part of the model directory {model.path}; it "
                               "was left untouched: choose another -o")  # fmt: skip
     chunks = read_chunks(input_path, column, chunk_size, encoding_errors, tsv_quoting)

@@ -187,6 +187,8 @@ def check_output_file(path: str | Path) -> Path:
         mode = os.stat(target).st_mode
     except (FileNotFoundError, NotADirectoryError):
         return target
+    except OSError as exc:  # a symlink loop, a name too long
+        raise OutputError(f"cannot write {path}: {_reason(exc)}; choose another -o") from None
     if stat.S_ISDIR(mode):
         raise OutputError(f"{path} is a directory; give a file name")
     if not stat.S_ISREG(mode):

@@ -132,3 +132,31 @@ def test_tokenize_never_writes_over_the_model_it_reads(
     line = one_error_line(invoke("tokenize", source, "-o", model / name, "--model", model))
     assert "part of the model directory" in line, line
     assert (model / name).read_bytes() == before
+
+
+@pytest.mark.parametrize("command", ["embed", "tokenize"])
+def test_an_output_symlink_loop_is_one_line_not_an_internal_error(
+    tiny_global: TinyModel, tmp_path: Path, command: str
+) -> None:
+    """Path.resolve() raises RuntimeError on a symlink loop: `cnnfeat embed -o loop.npy`
+    said 'internal error: RuntimeError: Symlink loop ... this is a bug in cnnfeat'."""
+    source = write(tmp_path, "in.txt", tiny_line(3) + "\n")
+    (tmp_path / "a.npy").symlink_to("b.npy")
+    (tmp_path / "b.npy").symlink_to("a.npy")
+    model = tiny_global.model_dir
+    line = one_error_line(invoke(command, source, "-o", tmp_path / "a.npy", "--model", model))
+    assert "internal error" not in line and "symbolic links" in line, line
+    assert (tmp_path / "a.npy").is_symlink() and (tmp_path / "b.npy").is_symlink()
+
+
+def test_embed_file_to_a_symlink_loop_raises_output_error(
+    tiny_global: TinyModel, tmp_path: Path
+) -> None:
+    from cnnfeat import OutputError
+    from cnnfeat.runtime.pipeline import embed_file
+
+    source = write(tmp_path, "in.txt", tiny_line(3) + "\n")
+    (tmp_path / "a.npy").symlink_to("b.npy")
+    (tmp_path / "b.npy").symlink_to("a.npy")
+    with pytest.raises(OutputError, match="a.npy"):
+        embed_file(str(source), str(tmp_path / "a.npy"), Embedder(tiny_global.model_dir))
