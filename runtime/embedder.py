@@ -287,7 +287,8 @@ def as_id_rows(rows: object, vocab_size: int) -> TokenRows:
                     raise ArgumentError(f"row {i} holds {type(value).__name__} {value!r}, not an "
                                         "integer token id")  # fmt: skip
                 if not 0 <= value < vocab_size:
-                    raise InputError(f"row {i}: token id {value} outside 0..{vocab_size - 1}")
+                    raise InputError(f"row {i}: token ids must lie in 0..{vocab_size - 1}, "
+                                     f"got {value}")  # fmt: skip
             array = np.asarray(row, dtype=np.int64) if len(row) else np.empty(0, np.int64)
         if array.ndim != 1 or (array.size and array.dtype.kind not in "iu"):
             raise ArgumentError(f"row {i} is a {array.dtype} array of shape {array.shape}, "
