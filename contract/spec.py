@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cnnfeat.contract.errors import ModelError
-
-# Bumped when a model directory written by this version can no longer be read by an older one.
-FORMAT_VERSION = 1
+from cnnfeat.contract.layout import FORMAT_VERSION, check_format_version
 
 POOL_MODES = ("global", "window")
 # Far above any real model, and low enough that sizes computed from them stay sane.
@@ -109,14 +107,8 @@ class ModelSpec:
     def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
         if not isinstance(d, dict):
             raise ModelError("model spec is not a JSON object")
-        version = d.get("format_version", FORMAT_VERSION)
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise ModelError(f"model format version must be an integer, got {version!r}")
-        if version > FORMAT_VERSION:
-            raise ModelError(
-                f"model format version {version} is newer than this cnnfeat understands "
-                f"({FORMAT_VERSION}); upgrade cnnfeat"
-            )
+        if "format_version" in d:
+            check_format_version(d["format_version"], "model spec")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:

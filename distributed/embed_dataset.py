@@ -175,7 +175,8 @@ def embed_dataset(
     and the summary.
     """
     ray = _import_ray()
-    from cnnfeat.runtime.model_dir import CARD_FILE, MODEL_FILE, TOKENIZER_FILE, load_model_dir
+    from cnnfeat.contract.layout import CARD_FILE, MODEL_FILE, TOKENIZER_FILE
+    from cnnfeat.runtime.model_dir import load_model_dir
 
     if encoding_errors not in ENCODING_ERRORS:
         raise InputError(f"--encoding-errors must be one of {', '.join(ENCODING_ERRORS)}")

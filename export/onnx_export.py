@@ -29,24 +29,25 @@ from torch import nn
 
 from cnnfeat.contract.batching import pad_batch
 from cnnfeat.contract.errors import InputError, ModelError, OutputError
-from cnnfeat.contract.spec import FORMAT_VERSION, ModelSpec
+from cnnfeat.contract.layout import (
+    CARD_FILE,
+    FORMAT_VERSION,
+    INPUT_NAME,
+    MODEL_FILE,
+    OPSET,
+    OUTPUT_NAME,
+    REPORT_FILE,
+    TOKENIZER_FILE,
+)
+from cnnfeat.contract.spec import ModelSpec
 from cnnfeat.export.fast_graph import CnnWeights, build_model, table_bytes
 from cnnfeat.runtime.conformance import CONFORMANCE_FILE, write_conformance
 from cnnfeat.runtime.embedder import load_tokenizer
-from cnnfeat.runtime.model_dir import (
-    CARD_FILE,
-    MODEL_FILE,
-    REPORT_FILE,
-    TOKENIZER_FILE,
-    sha256_file,
-)
+from cnnfeat.runtime.model_dir import sha256_file
 from cnnfeat.runtime.session import make_session
 from cnnfeat.runtime.staging import check_replaceable, staged_directory
 from cnnfeat.training.train import load_checkpoint
 
-OPSET = 18
-INPUT_NAME = "input_ids"
-OUTPUT_NAME = "features"
 BATCH_SIZES = (1, 3, 64)
 LENGTHS = (1, 2, 5, 17, 90)
 GRAPHS = ("auto", "table", "matmul", "conv")

@@ -17,8 +17,8 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from cnnfeat.contract.layout import CARD_FILE
 from cnnfeat.export.onnx_export import export_model
-from cnnfeat.runtime.model_dir import CARD_FILE
 from cnnfeat.training.train import TrainConfig, train
 
 # The default model's recipe is `cnnfeat train`'s defaults (chosen on dev weighted-F1 of MELD

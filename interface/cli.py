@@ -293,7 +293,7 @@ def info(
     command = (card.get("training") or {}).get("command")
     if command:
         typer.echo(f"reproduce: {command}")
-    from cnnfeat.runtime.model_dir import REPORT_FILE
+    from cnnfeat.contract.layout import REPORT_FILE
 
     report = loaded.path / REPORT_FILE  # written by `cnnfeat train`, copied by export
     typer.echo(f"report: {report}" if report.is_file() else "report: none in this directory")

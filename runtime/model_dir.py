@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from cnnfeat.contract.errors import ModelError
-from cnnfeat.contract.spec import FORMAT_VERSION, ModelSpec
+from cnnfeat.contract.layout import (
+    CARD_FILE,
+    MODEL_FILE,
+    TOKENIZER_FILE,
+    check_format_version,
+)
+from cnnfeat.contract.spec import ModelSpec
 
-MODEL_FILE = "model.onnx"
-TOKENIZER_FILE = "tokenizer.json"
-CARD_FILE = "cnnfeat.json"
-REPORT_FILE = "report.html"  # the training report, written by train and copied by export
 DEFAULT_MODEL_NAME = "meld-glove6b50d"
 
 
@@ -92,21 +94,11 @@ def _read_card(path: Path) -> dict[str, Any]:
                          "or re-export it") from None  # fmt: skip
     if not isinstance(card, dict):
         raise ModelError(f"{path} is not a cnnfeat model card (a JSON object with a 'spec')")
+    # Before the spec is read: a newer format may well have fields this version refuses.
     spec = card.get("spec")
-    for found in (
-        card.get("format_version"),
-        spec.get("format_version") if isinstance(spec, dict) else None,
-    ):
-        if found is not None and (not isinstance(found, int) or isinstance(found, bool)):
-            raise ModelError(f"{path}: format_version must be an integer, got {found!r}; the "
-                             "card is damaged: copy the model directory again or re-export "
-                             "it")  # fmt: skip
-        if found is not None and found > FORMAT_VERSION:
-            from cnnfeat.contract import __version__
-
-            raise ModelError(f"{path.parent} was written by a newer cnnfeat (model format "
-                             f"{found}; cnnfeat {__version__} reads format {FORMAT_VERSION}); "
-                             "upgrade: pip install -U cnnfeat")  # fmt: skip
+    for versioned, what in ((card, path), (spec, path.parent)):
+        if isinstance(versioned, dict) and "format_version" in versioned:
+            check_format_version(versioned["format_version"], str(what))
     if "spec" not in card:
         raise ModelError(f"{path} has no 'spec'; is this a cnnfeat model directory?")
     _check_card_fields(card, path)

@@ -23,9 +23,9 @@ from tqdm import tqdm
 
 from cnnfeat.contract.batching import pad_batch
 from cnnfeat.contract.errors import CnnfeatError, InputError, ModelError
+from cnnfeat.contract.layout import REPORT_FILE, TOKENIZER_FILE
 from cnnfeat.contract.spec import ModelSpec
 from cnnfeat.contract.tokenizer import build_tokenizer
-from cnnfeat.runtime.model_dir import REPORT_FILE
 from cnnfeat.runtime.reading import fit_lines
 from cnnfeat.runtime.staging import check_replaceable, staged_directory
 from cnnfeat.training import recipe
@@ -38,7 +38,7 @@ from cnnfeat.training.vocab import build_vocabulary, vectors_casing
 
 CHECKPOINT = "checkpoint.pt"
 # The files a run directory may hold: `train --out` replaces nothing else.
-RUN_FILES = (CHECKPOINT, "tokenizer.json", "metrics.json", REPORT_FILE)
+RUN_FILES = (CHECKPOINT, TOKENIZER_FILE, "metrics.json", REPORT_FILE)
 
 
 class TrainingError(CnnfeatError):
@@ -351,7 +351,7 @@ def _write_run(
                checkpoint)  # fmt: skip
     with staged_directory(out) as staging:
         (staging / CHECKPOINT).write_bytes(checkpoint.getbuffer())
-        (staging / "tokenizer.json").write_text(tokenizer.to_str(pretty=True), encoding="utf-8")
+        (staging / TOKENIZER_FILE).write_text(tokenizer.to_str(pretty=True), encoding="utf-8")
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         write_report(staging, metrics, *dev, name=out.name)  # from the same numbers
 
