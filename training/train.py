@@ -13,7 +13,7 @@ import io
 import json
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from cnnfeat.contract.tokenizer import build_tokenizer
 from cnnfeat.runtime.reading import fit_lines
 from cnnfeat.runtime.staging import check_replaceable, staged_directory
 from cnnfeat.training import recipe
+from cnnfeat.training.config import TrainConfig
 from cnnfeat.training.data import LabelledData, read_labelled, stratified_split
 from cnnfeat.training.metrics import classification_report
 from cnnfeat.training.model import UtteranceCNN
@@ -43,48 +44,6 @@ RUN_FILES = (CHECKPOINT, TOKENIZER_FILE, "metrics.json", REPORT_FILE)
 
 class TrainingError(CnnfeatError):
     """Training cannot go on (the loss is no longer a finite number)."""
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    train: str
-    out: str
-    dev: str | None = None
-    test: str | None = None
-    text_column: str | None = None
-    label_column: str | None = None
-    vectors: str = "glove-6b-50d"
-    vocab_top_n: int = 30000
-    min_count: int = 2
-    pool: str = "global"
-    max_len: int | None = None  # None: 50 for window pooling, 512 for global
-    epochs: int = 60
-    patience: int = 10
-    batch_size: int = 64
-    lr: float = 1e-3
-    dropout: float = 0.5
-    seed: int = 1
-    class_weights: bool = False
-    class_weight_power: float = 1.0
-    fine_tune_embeddings: bool = True
-    multichannel: bool = False
-    max_norm: float = 0.0
-    weight_decay: float = 0.0
-    lr_schedule: str = "constant"
-    word_dropout: float = 0.0
-    label_smoothing: float = 0.0
-    ema_decay: float = 0.998
-    dev_fraction: float = 0.1
-    encoding_errors: str = "strict"  # as `cnnfeat embed --encoding-errors`
-    tsv_quoting: str = "literal"  # as `cnnfeat embed --tsv-quoting`
-    threads: int = 1  # torch intra-op threads; results reproduce exactly for a given count
-    command: str = ""
-
-    @property
-    def resolved_max_len(self) -> int:
-        if self.max_len is not None:
-            return self.max_len
-        return 50 if self.pool == "window" else 512
 
 
 def train(config: TrainConfig, progress: bool = True) -> dict:
