@@ -17,7 +17,7 @@ from typer.core import TyperCommand
 
 from cnnfeat.cli_errors import cli_errors
 from cnnfeat.contract.errors import CnnfeatError
-from cnnfeat.options import config_values, finite, with_options
+from cnnfeat.options import config_values, field_help, finite, with_options
 from cnnfeat.training.config import MAX_COUNT, TrainConfig
 
 app = typer.Typer(
@@ -78,16 +78,11 @@ ModelOption = Annotated[
     Path | None,
     typer.Option(help="Model directory from `cnnfeat export` (default: the shipped model)."),
 ]
+# Their help is `cnnfeat train`'s (TrainConfig's), so the commands read input alike.
 EncodingErrorsOption = Annotated[
-    EncodingErrors,
-    typer.Option(help="strict: stop at bytes that are not UTF-8; replace: use U+FFFD and go on."),
+    EncodingErrors, typer.Option(help=field_help(TrainConfig, "encoding_errors"))
 ]
-TsvQuotingOption = Annotated[
-    TsvQuoting,
-    typer.Option(
-        help="A .tsv file's quotes: literal (a \" is text, every line one record) or csv (quoted fields may hold tabs and line breaks)."
-    ),
-]
+TsvQuotingOption = Annotated[TsvQuoting, typer.Option(help=field_help(TrainConfig, "tsv_quoting"))]
 
 
 @app.command()

@@ -42,6 +42,11 @@ def with_options(config: type) -> Callable[[F], F]:
     return decorate
 
 
+def field_help(config: type, name: str) -> str:
+    """The help text a config declares for one of its fields (for options other commands share)."""
+    return str(config.__dataclass_fields__[name].metadata["help"])
+
+
 def config_values(options: dict[str, Any]) -> dict[str, Any]:
     """The parsed options as config values: enums as their strings, paths as str."""
     values = {}
