@@ -30,11 +30,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnfeat.contract.errors import InputError
-from cnnfeat.runtime.reading import Record, default_column, input_format, open_error, read_records
+from cnnfeat.runtime.reading import (
+    SURROGATE,
+    Record,
+    default_column,
+    input_format,
+    open_error,
+    read_records,
+)
 
 CORPORA = ("table", "emorynlp-json", "dailydialog", "iemocap")
 SPEAKER_COLUMNS = ("Speaker", "speaker", "speakers")
-LABEL_COLUMNS = ("Emotion", "label", "emotion")  # as `cnnfeat train`
+LABEL_COLUMNS = ("Emotion", "label", "emotion")  # also `cnnfeat train`'s (training/data.py)
 DAILYDIALOG_EMOTIONS = (
     "no emotion",
     "anger",
@@ -49,7 +56,6 @@ _IEMOCAP_NAME = re.compile(r"Ses\d\d[FM]_\w+\.txt")
 _IEMOCAP_SUMMARY = re.compile(r"\[\d+(?:\.\d*)? - \d+(?:\.\d*)?\]")
 _IEMOCAP_LINE = re.compile(r"(\S+) \[(\d+(?:\.\d*)?)-(\d+(?:\.\d*)?)\]:\s?(.*)")
 _EOU = "__eou__"
-_SURROGATE = re.compile("[\ud800-\udfff]")  # only JSON "\\ud800" escapes can produce these
 
 
 @dataclass(frozen=True)
@@ -274,7 +280,7 @@ def _chain(first: Record, rest: Iterator[Record]) -> Iterator[Record]:
 def _sound_fields(record: Record, path: str, errors: str) -> Record:
     """`record` with every field checked by _sound_text (reading.py does the text column)."""
     fields = record.fields
-    if any(v is not None and _SURROGATE.search(v) for v in fields.values()):
+    if any(v is not None and SURROGATE.search(v) for v in fields.values()):
         fields = {
             k: _sound_text(v, f"field {k!r}", path, record.line, errors) for k, v in fields.items()
         }
@@ -286,10 +292,10 @@ def _sound_text(value: str | None, what: str, path: str, line: int | None, error
     """`value` if it has a UTF-8 form; its lone surrogates (U+D800-U+DFFF, which only a JSON
     escape can produce) as U+FFFD if errors == "replace"; else an InputError: written as a .npz
     key or a Parquet string it would fail."""
-    if value is None or not _SURROGATE.search(value):
+    if value is None or not SURROGATE.search(value):
         return value
     if errors == "replace":
-        return _SURROGATE.sub("\ufffd", value)
+        return SURROGATE.sub("\ufffd", value)
     raise InputError(
         f"{what} holds a lone surrogate escape (\\ud800-\\udfff), which is not a character; "
         "fix the file or pass --encoding-errors replace",
