@@ -108,7 +108,7 @@ class ModelSpec:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
+    def from_dict(cls, d: object) -> ModelSpec:
         if not isinstance(d, dict):
             raise ModelError("model spec is not a JSON object")
         if "format_version" in d:

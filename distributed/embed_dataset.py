@@ -295,7 +295,7 @@ def _start_ray(ray, address: str | None, workers: int | None, verbose: bool = Fa
     sigterm = signal.getsignal(signal.SIGTERM)
     utils = getattr(getattr(ray, "_private", None), "utils", None)
     setter = getattr(utils, "set_sigterm_handler", None)
-    if setter is not None and callable(sigterm):
+    if utils is not None and setter is not None and callable(sigterm):
         utils.set_sigterm_handler = lambda handler: None
     try:
         with _signals_deferred() if address is None else nullcontext():
@@ -308,7 +308,7 @@ def _start_ray(ray, address: str | None, workers: int | None, verbose: bool = Fa
         ray.shutdown()
         raise
     finally:
-        if setter is not None:
+        if utils is not None and setter is not None:
             utils.set_sigterm_handler = setter
         if callable(sigterm) and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, sigterm)

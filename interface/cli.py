@@ -59,7 +59,7 @@ class Corpus(str, Enum):
 
 class EncodingErrors(str, Enum):
     strict = "strict"
-    replace = "replace"
+    replace_ = "replace"  # a member named `replace` would hide str.replace
 
 
 # Upper bounds of numeric options, far above any useful value: a typo such as
@@ -311,10 +311,11 @@ def evaluate(
     model_dir: Annotated[
         Path | None, typer.Argument(help="Model directory (default: the shipped model).")
     ] = None,
+    *,  # required options after the optional argument
     train: Annotated[
         Path, typer.Option(help="Labelled training file (any format `cnnfeat train` reads).")
-    ] = ...,
-    test: Annotated[Path, typer.Option(help="Labelled test file.")] = ...,
+    ],
+    test: Annotated[Path, typer.Option(help="Labelled test file.")],
     text_column: Annotated[
         str | None, typer.Option(help="Text column (default: Utterance/text/transcript).")
     ] = None,

@@ -36,6 +36,8 @@ def with_options(config: type) -> Callable[[F], F]:
         # Required options first: Python wants them before those with defaults.
         generated.sort(key=lambda p: p.default is not inspect.Parameter.empty)
         params = generated + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
+        # inspect.signature (and so Typer) reads __signature__ (PEP 362); mypy's function type
+        # has no such attribute, though every function takes it.
         command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         return command
 
@@ -44,7 +46,8 @@ def with_options(config: type) -> Callable[[F], F]:
 
 def field_help(config: type, name: str) -> str:
     """The help text a config declares for one of its fields (for options other commands share)."""
-    return str(config.__dataclass_fields__[name].metadata["help"])
+    (field,) = [f for f in dataclasses.fields(config) if f.name == name]
+    return str(field.metadata["help"])
 
 
 def config_values(options: dict[str, Any]) -> dict[str, Any]:
@@ -61,12 +64,12 @@ def config_values(options: dict[str, Any]) -> dict[str, Any]:
 
 def _parameter(field: dataclasses.Field, hint: Any) -> inspect.Parameter:
     meta = field.metadata
-    kind = _base(hint)
+    kind: Any = _base(hint)
     optional = kind is not hint  # X | None
     help_text = meta["help"] or None
     settings: dict[str, Any] = {}
     if meta["choices"]:
-        kind = Enum(field.name.title().replace("_", ""), {c: c for c in meta["choices"]}, type=str)  # type: ignore[misc]
+        kind = _choices(meta["choices"])
     elif meta["path"]:
         kind = Path
     if kind is bool:  # Click shows "[default: no-multichannel]"; say on/off instead
@@ -84,7 +87,7 @@ def _parameter(field: dataclasses.Field, hint: Any) -> inspect.Parameter:
     if kind is float:
         settings["callback"] = finite
     annotation: Any = Annotated[
-        (kind | None) if optional else kind,  # type: ignore[operator]
+        (kind | None) if optional else kind,
         typer.Option(help=help_text, **settings),
     ]
     if field.default is dataclasses.MISSING:
@@ -95,6 +98,11 @@ def _parameter(field: dataclasses.Field, hint: Any) -> inspect.Parameter:
         default = field.default
     return inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=default,
                              annotation=annotation)  # fmt: skip
+
+
+def _choices(values: tuple[str, ...]) -> Any:
+    """A str Enum of `values`: Typer shows it as <a|b|c> and refuses anything else."""
+    return Enum("Choices", {value: value for value in values}, type=str)
 
 
 def _base(hint: Any) -> Any:

@@ -228,7 +228,7 @@ def _dialogue_columns(
 ) -> tuple[tuple[str, ...], str | None, bool]:
     """(dialogue id columns, order column, whether the id is EmoryNLP's sNN_eNN_cNN)."""
     order = columns.order or _if_there("Utterance_ID", available)
-    if order not in available + [None]:
+    if order is not None and order not in available:
         raise _no_column(order, available, path)
     if columns.dialogue is not None:
         for name in columns.dialogue:
@@ -455,7 +455,7 @@ def read_dailydialog(
         if pieces and not pieces[-1]:
             pieces.pop()  # the text after the last __eou__
         labels: list[str | None] = [None] * len(pieces)
-        if label_lines is not None:
+        if label_lines is not None and labels_path is not None:
             labels = _dailydialog_labels(
                 label_lines, record.line, len(pieces), labels_path, text_path
             )
@@ -488,7 +488,7 @@ def _dailydialog_labels(
             text_path,
             line,
         )
-    names = []
+    names: list[str | None] = []
     for value in lines[line - 1].split():
         if not _is_ascii_digits(value) or int(value) >= len(DAILYDIALOG_EMOTIONS):
             raise InputError(f"emotion {value!r} is not one of 0..6", path, line)
@@ -565,7 +565,11 @@ def read_labelled_corpus(path: str | Path) -> tuple[list[str], list[str]] | None
     corpus = corpus_format(path)
     if corpus == "dailydialog":
         labels_path = dailydialog_labels_path(path)
-        utterances = read_dailydialog(path, str(labels_path)) if labels_path.is_file() else None
+        utterances = (
+            read_dailydialog(path, str(labels_path))
+            if labels_path is not None and labels_path.is_file()
+            else None
+        )
     elif corpus == "iemocap":
         labels_path = iemocap_labels_path(path)
         utterances = read_iemocap(path, str(labels_path)) if labels_path.is_file() else None
@@ -577,7 +581,7 @@ def read_labelled_corpus(path: str | Path) -> tuple[list[str], list[str]] | None
             "training needs the labels",
             path,
         )
-    labelled = [u for u in utterances if u.label is not None]
+    labelled = [(u.text, u.label) for u in utterances if u.label is not None]
     if not labelled:
         raise InputError("no labelled utterances", path)
-    return [u.text for u in labelled], [u.label for u in labelled]  # type: ignore[misc]
+    return [text for text, _ in labelled], [label for _, label in labelled]

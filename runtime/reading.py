@@ -370,8 +370,8 @@ def _jsonl_records(
         if column is None:
             column = default_column(list(record), path, number)
         if column not in record:
-            fields = ", ".join(map(repr, record)) or "none"
-            raise InputError(f"no field {column!r} (fields: {fields})", path, number)
+            names = ", ".join(map(repr, record)) or "none"
+            raise InputError(f"no field {column!r} (fields: {names})", path, number)
         value = record.pop(column)
         if not isinstance(value, str):
             raise InputError(f"field {column!r} is {_json_type(value)}, not a string", path, number)
@@ -417,8 +417,8 @@ def _table_records(
 
     # strict: a stray quote is an error, not a field silently swallowing the rest of the file.
     # Without quotes (TSV by default) a `"` is text and every line is one record.
-    quoting = csv.QUOTE_MINIMAL if quotes else csv.QUOTE_NONE
-    reader = csv.reader(feed(), delimiter=delimiter, strict=True, quoting=quoting)
+    reader = csv.reader(feed(), delimiter=delimiter, strict=True,
+                        quoting=csv.QUOTE_MINIMAL if quotes else csv.QUOTE_NONE)  # fmt: skip
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         while True:

@@ -24,7 +24,7 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -105,6 +105,7 @@ class FeatureWriter:
             if exc_type is not None:
                 self._discard()
             elif self.path == "-":
+                assert self._handle is not None  # set by __enter__
                 self._handle.flush()
             else:
                 self._finish()
@@ -118,6 +119,7 @@ class FeatureWriter:
 
     def _finish(self) -> None:
         handle = self._handle
+        assert handle is not None  # set by __enter__
         if self.format in (".npy", ".npz"):
             handle.seek(0)
             handle.write(_npy_header(self.rows, self.dim))
@@ -276,7 +278,7 @@ def _signals_deferred() -> Iterator[None]:
         yield  # signals are only ever raised in the main thread
         return
     caught: list[int] = []
-    previous: dict[int, object] = {}
+    previous: dict[int, Any] = {}  # signal handlers as signal.getsignal gives them
     try:
         for sig in (signal.SIGINT, signal.SIGTERM):
             if signal.getsignal(sig) is not None:  # None: set outside Python, leave it alone

@@ -15,6 +15,7 @@ import random
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -104,7 +105,7 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
     evaluated = ema.module if ema is not None else model  # the weights dev sees and we keep
     word_rng = torch.Generator().manual_seed(config.seed)
 
-    best = {"f1": -1.0, "epoch": 0, "state": None}
+    best: dict[str, Any] = {"f1": -1.0, "epoch": 0, "state": None}
     history = []
     rng = np.random.default_rng(config.seed)
     bar = tqdm(range(1, config.epochs + 1), desc="train", unit="epoch", disable=not progress)
@@ -145,7 +146,7 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
     bar.close()
 
     model.load_state_dict(best["state"])
-    metrics = {
+    metrics: dict[str, Any] = {
         "dev": classification_report(dev_y, predict(model, dev_ids, spec), label_names),
         "test": None,
     }
@@ -187,7 +188,7 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
 
 
 @torch.no_grad()
-def predict(model: UtteranceCNN, ids: list[list[int]], spec: ModelSpec, batch: int = 512):
+def predict(model: nn.Module, ids: list[list[int]], spec: ModelSpec, batch: int = 512):
     model.eval()
     out = []
     for start in range(0, len(ids), batch):
