@@ -250,18 +250,25 @@ def info(
     import onnxruntime as ort
 
     from cnnfeat.runtime.embedder import Embedder
+    from cnnfeat.runtime.model_dir import describe
     from cnnfeat.runtime.session import cuda_driver_problem
 
     loaded = Embedder(model_dir, device="cpu").model_dir  # the whole directory is checked
     card = loaded.card
     typer.echo(f"model: {loaded.path}")
     typer.echo("spec: " + json.dumps(loaded.spec.to_dict(), sort_keys=True))
-    typer.echo(f"vectors: {(card.get('vectors') or {}).get('source')}")
+    vectors = card.get("vectors") or {}
+    pretrained, random = vectors.get("pretrained_rows"), vectors.get("random_rows")
+    words = "" if pretrained is None or random is None else (
+        f"; {pretrained} of {pretrained + random} words pretrained")  # fmt: skip
+    typer.echo(f"vectors: {vectors.get('source')}{words}")
     for split in ("dev", "test"):
         m = (card.get("metrics") or {}).get(split)
         if m and all(m.get(k) is not None for k in ("weighted_f1", "macro_f1", "accuracy")):
             typer.echo(f"{split}: weighted-F1 {m['weighted_f1']:.4f}  macro-F1 "
                        f"{m['macro_f1']:.4f}  accuracy {m['accuracy']:.4f}")  # fmt: skip
+    for line in describe(loaded):  # graph, export and training records
+        typer.echo(line)
     command = (card.get("training") or {}).get("command")
     if command:
         typer.echo(f"reproduce: {command}")
