@@ -182,6 +182,7 @@ def worker_matmul() -> dict:
 
 def worker_infer(model_dir: str, path: str, limit: int, threads: int) -> dict:
     """Inference alone (already tokenised, the runtime's batching) and session memory."""
+    from cnnfeat.contract.batching import TokenRows
     from cnnfeat.runtime.embedder import Embedder
 
     before = _rss_now()
@@ -189,12 +190,12 @@ def worker_infer(model_dir: str, path: str, limit: int, threads: int) -> dict:
     embedder = Embedder(model_dir, device="cpu", threads=threads or None)
     start_seconds = time.perf_counter() - started
     session_mib = _rss_now() - before
-    tokens = embedder.encode(read_lines(path, limit))
-    embedder.embed_tokens(tokens)  # warm-up: arena, prepacking
+    tokens = TokenRows.from_lists(embedder.tokenize(read_lines(path, limit)))
+    embedder._embed_tokens(tokens)  # warm-up: arena, prepacking
     best = float("inf")
     for _ in range(3):
         started = time.perf_counter()
-        embedder.embed_tokens(tokens)
+        embedder._embed_tokens(tokens)
         best = min(best, time.perf_counter() - started)
     return {"rows": len(tokens), "seconds": best, "session_start": start_seconds,
             "session_mib": session_mib, "peak_rss_mib": peak_rss_mib()}  # fmt: skip

@@ -184,13 +184,9 @@ def build_pre_tokenizer(kept_forms: Iterable[str] = ()) -> pre_tokenizers.PreTok
     return pre_tokenizers.Split(Regex(pattern), behavior="removed", invert=True)
 
 
-def split_words(text: str, lowercase: bool, kept_forms: Sequence[str] = ()) -> list[str]:
-    """The tokens `text` becomes, before vocabulary lookup (used to count training words)."""
-    return WordSplitter(lowercase, kept_forms)(text)
-
-
 class WordSplitter:
-    """`split_words` with the normaliser and pre-tokeniser built once (for whole corpora)."""
+    """The tokens a text becomes before vocabulary lookup (used to count training words), with
+    the normaliser and pre-tokeniser built once for a whole corpus."""
 
     def __init__(self, lowercase: bool, kept_forms: Sequence[str] = ()):
         self._normalizer = build_normalizer(lowercase)

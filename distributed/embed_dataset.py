@@ -36,10 +36,11 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -58,7 +59,6 @@ from cnnfeat.distributed.sources import (
     remove_output,
 )
 from cnnfeat.runtime.reading import ENCODING_ERRORS
-from cnnfeat.runtime.writing import _signals_deferred
 
 # A CPU worker holds one CPU, so it runs one thread: onnxruntime's (threads=1) and the
 # tokenizer's (its Rust thread pool would otherwise take every core of the node).
@@ -298,7 +298,7 @@ def _start_ray(ray, address: str | None, workers: int | None, verbose: bool = Fa
     if utils is not None and setter is not None and callable(sigterm):
         utils.set_sigterm_handler = lambda handler: None
     try:
-        with _signals_deferred() if address is None else nullcontext():
+        with _signals_held() if address is None else nullcontext():
             ray.init(address=address, **options)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise CnnfeatError(
@@ -312,6 +312,32 @@ def _start_ray(ray, address: str | None, workers: int | None, verbose: bool = Fa
             utils.set_sigterm_handler = setter
         if callable(sigterm) and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, sigterm)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block is done, then take effect. Only for starting a
+    local Ray cluster (seconds): cut short, its processes outlive the job
+    (tests/test_distributed_odd.py, test_sigterm_exits_143_and_leaves_no_ray_process[4.0])."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # handlers can only be set, and signals only arrive, in the main thread
+        return
+    caught: list[int] = []
+    previous: dict[int, Callable[[int, FrameType | None], Any] | int | None] = {}
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(signum) is not None:  # None: set outside Python; keep it
+                previous[signum] = signal.signal(signum, lambda got, frame: caught.append(got))
+        yield
+    finally:
+        for held, handler in previous.items():
+            signal.signal(held, handler)
+    if caught:
+        handler = previous[caught[0]]
+        if callable(handler):
+            handler(caught[0], None)  # default_int_handler raises KeyboardInterrupt, and so on
+        elif handler != signal.SIG_IGN:
+            os.kill(os.getpid(), caught[0])
 
 
 def _check_workers(workers: int | None, gpus: int | None, resources: dict) -> int:

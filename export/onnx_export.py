@@ -89,6 +89,22 @@ def choose_graph(spec: ModelSpec) -> str:
 def export_model(
     run_dir: str | Path, out_dir: str | Path, atol: float = 1e-5, graph: str = "auto"
 ) -> ExportReport:
+    """Cut a trained run at its 100-d layer (`UtteranceCNN.features`) and write a model directory.
+
+    `out_dir` gets model.onnx (input `input_ids` int64 (batch, seq), output `features` float32
+    (batch, feature_dim)), tokenizer.json, the card cnnfeat.json (spec, sha256, metrics, parity),
+    conformance.json and the run's report.html; it is staged and swapped in whole only when
+    validation passes. Validation, like HuggingFace Optimum's exporter: input/output names and
+    shapes, then values against PyTorch on a grid of batch sizes and lengths on a fresh
+    onnxruntime session; a max abs difference above `atol` (float32 features) fails the export.
+
+    graph: "auto", "table" or "matmul" (export/fast_graph.py: same features, different cost).
+
+    Raises:
+        InputError: `run_dir` is not a complete training run (names the missing/damaged file).
+        OutputError: `out_dir` is something export did not write (never replaced) or unwritable.
+        ModelError: an unknown graph, or parity above atol (nothing is written).
+    """
     if graph not in GRAPHS:
         raise ModelError(f"unknown graph {graph!r}; use one of {', '.join(GRAPHS)}")
     started = time.perf_counter()

@@ -241,6 +241,41 @@ def _check_output(input: str, output: str) -> None:
 
 @app.command()
 @cli_errors
+def tokenize(
+    input: Annotated[
+        str,
+        typer.Argument(
+            help="Transcript, read exactly as `cnnfeat embed` reads it: one utterance per line (.txt), or .csv/.tsv/.jsonl with --column; '-' for stdin."
+        ),
+    ],
+    output: Annotated[
+        str,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Where the ids go, one utterance per line, ids separated by spaces (what hosts/c's embed_ids reads); '-' (default) for stdout.",
+        ),
+    ] = "-",
+    column: Annotated[
+        str | None,
+        typer.Option(
+            help="Text column of a .csv/.tsv/.jsonl input (default: the first of Utterance, text, utterance, transcript)."
+        ),
+    ] = None,
+    model: ModelOption = None,
+    encoding_errors: EncodingErrorsOption = EncodingErrors.strict,
+    tsv_quoting: TsvQuotingOption = TsvQuoting.literal,
+) -> None:
+    """Write the model's token ids of every utterance of INPUT, line i for row i of `cnnfeat embed`."""
+    from cnnfeat.runtime.embedder import Embedder
+    from cnnfeat.runtime.token_ids import write_token_ids
+
+    write_token_ids(input, output, Embedder(model, device="cpu"), column=column,
+                    encoding_errors=encoding_errors.value, tsv_quoting=tsv_quoting.value)  # fmt: skip
+
+
+@app.command()
+@cli_errors
 def info(
     model_dir: Annotated[
         Path | None, typer.Argument(help="Model directory (default: the shipped model).")

@@ -70,7 +70,6 @@ def cli_errors(command):
                 "report it with the command you ran (CNNFEAT_DEBUG=1 shows the traceback)"
             ) from None
         finally:
-            _remove_temporaries()
             _restore_signals(previous)
 
     return wrapper
@@ -116,14 +115,6 @@ def _signal_behind(exc: BaseException | None) -> tuple[str, int] | None:
             return "terminated; no partial output was written", 143
         exc = exc.__cause__ or exc.__context__
     return None
-
-
-def _remove_temporaries() -> None:
-    # The writer removes its own temporary file; this also catches the one signal that can
-    # land as Python enters the writer's __exit__, before its cleanup code (runtime/writing.py).
-    writing = sys.modules.get("cnnfeat.runtime.writing")
-    if writing is not None:
-        writing.remove_temporaries()
 
 
 def _stdout_failed(exc: OSError) -> bool:

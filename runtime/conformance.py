@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnfeat.contract.errors import ModelError, OutputError
+from cnnfeat.contract.errors import OutputError
 from cnnfeat.contract.layout import CARD_FILE, MODEL_FILE, TOKENIZER_FILE
 from cnnfeat.runtime.writing import write_file
 
@@ -154,13 +154,3 @@ def write_conformance(model_dir: str | Path, path: str | Path | None = None) -> 
     # Whole or not at all: an interrupted or failed write leaves the old file as it was.
     write_file(out, (text.replace('{"name":', '\n{"name":') + "\n").encode("ascii"))
     return out
-
-
-def load_conformance(path: str | Path) -> dict[str, Any]:
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{path}: cannot read conformance file ({exc})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("version") != VERSION:
-        raise ModelError(f"{path} is not a {FORMAT} v{VERSION} file")
-    return doc

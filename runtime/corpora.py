@@ -113,7 +113,12 @@ def read_utterances(
     encoding_errors: str = "strict",
     dialogues: bool = True,
 ) -> list[Utterance]:
-    """Every utterance of `path` in file order. Raises InputError naming the file and line.
+    """Every utterance of `path` in file order, as `Utterance`s (text, dialogue id, position,
+    speaker, label, the record's other fields).
+
+    corpus: "table" (.csv/.tsv/.jsonl, read by runtime/reading.py with MELD's and EmoryNLP's
+    column names by default), "emorynlp-json", "dailydialog" or "iemocap" (formats as
+    published; module docstring). Raises InputError naming the file and line.
 
     dialogues=False reads a table without asking for a dialogue column (every record its own
     dialogue: the line-by-line layout). labels_path: DailyDialog's emotion file (default: the

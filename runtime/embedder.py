@@ -36,10 +36,27 @@ MAX_THREADS = 1024
 
 
 class Embedder:
-    """Load a model directory once; embed any number of lines.
+    """Load a model directory once; embed any number of utterances.
 
-    batch_size caps the rows of one inference batch and max_tokens its rows x width, so long
-    lines make smaller batches. fp16 runs the lookup tables in float16 (CUDA; ~1e-3 off fp32).
+    Args:
+        model_dir: a directory written by `cnnfeat export` (str or Path), or None for the
+            shipped default model (models/meld-glove6b50d).
+        device: "auto" (CUDA when its execution provider starts, else CPU), "cpu" or "cuda".
+        threads: onnxruntime intra-op threads on the CPU (1..1024; None: onnxruntime's default).
+        batch_size: the most rows in one inference batch (1..2**20).
+        max_tokens: the most rows x padded width in one batch (None: 2,048 on the CPU, 65,536
+            on CUDA), so long utterances make smaller batches.
+        fp16: run the lookup tables in float16 (CUDA only; features within ~1e-3 of float32).
+
+    Raises:
+        ArgumentError: an argument of the wrong type or out of range.
+        ModelError: the directory is missing, damaged, or its files disagree (checked whole
+            at load: card, tokenizer, graph names and shapes, and a 2-row test batch).
+        DeviceError: device="cuda" and the CUDA execution provider cannot start.
+
+    Attributes: `model_dir` (the loaded ModelDir), `spec` (its ModelSpec), `tokenizer` (the
+    `tokenizers.Tokenizer` of tokenizer.json, truncating to max_len), `provider` (the execution
+    provider actually running, e.g. "CPUExecutionProvider"), `dim` (the feature size).
 
     >>> Embedder().embed(["Oh my God!", ""]).shape
     (2, 100)
@@ -68,29 +85,63 @@ class Embedder:
                                 f"{type(model_dir).__name__}")  # fmt: skip
         self.model_dir: ModelDir = load_model_dir(model_dir)
         self.spec: ModelSpec = self.model_dir.spec
-        self.batch_size = batch_size
+        self._batch_size = batch_size
         self.tokenizer = load_tokenizer(self.model_dir.tokenizer_path, self.spec)
-        self.session, self.provider = make_session(
+        self._session, self.provider = make_session(
             self.model_dir.model_path, device, threads, fp16=fp16
         )
-        check_graph(self.session, self.spec, self.model_dir.model_path)
-        check_metadata(self.session, self.model_dir)
+        check_graph(self._session, self.spec, self.model_dir.model_path)
+        check_metadata(self._session, self.model_dir)
         on_gpu = self.provider == CUDA
-        self.max_tokens = max_tokens or (CUDA_MAX_TOKENS if on_gpu else CPU_MAX_TOKENS)
+        self._max_tokens = max_tokens or (CUDA_MAX_TOKENS if on_gpu else CPU_MAX_TOKENS)
         self._run = self._run_bound if on_gpu else self._run_plain
         probe(self._run, self.spec, self.model_dir.model_path)
 
     @property
     def dim(self) -> int:
+        """The feature size (the spec's feature_dim: 100 for the papers' network)."""
         return self.spec.feature_dim
 
-    def tokenize(self, lines: Sequence[str]) -> list[list[int]]:
-        """Token ids per line, truncated to the model's max_len (no padding)."""
-        return [e.ids for e in self.encodings(lines)]
+    def embed(self, lines: Sequence[str]) -> np.ndarray:
+        """The features of `lines`: float32 array of shape (len(lines), dim), row i for line i.
 
-    def encodings(self, lines: Sequence[str]) -> list:
-        """The tokenizer's Encodings. Runs in Rust without the GIL (the pipeline overlaps it
-        with inference in another thread)."""
+        Each line is one utterance; an empty line gives the features of an utterance of
+        padding only. Lines longer than the spec's max_len tokens are cut to max_len.
+
+        Raises:
+            ArgumentError: `lines` is a single str, an unordered container, a 2-D array, or
+                holds something that is not a str (the message names the item).
+            InputError: a line holds a lone surrogate or cannot be tokenised (names the line).
+        """
+        return self._embed_tokens(TokenRows.from_lists(self.tokenize(lines)))
+
+    def tokenize(self, lines: Sequence[str]) -> list[list[int]]:
+        """The token ids of each line (the model's tokenizer.json, cut to max_len, no padding).
+
+        What the Node, browser and C hosts feed their ONNX session (`cnnfeat tokenize` writes
+        them to a file). Raises as `embed` does.
+        """
+        return [e.ids for e in self._encodings(lines)]
+
+    def embed_ids(self, rows: Sequence[Sequence[int]]) -> np.ndarray:
+        """The features of already tokenised rows: float32 (len(rows), dim).
+
+        Rows longer than max_len are cut to max_len; an empty row is all padding.
+
+        Raises:
+            InputError: an id outside 0..vocab_size-1.
+        """
+        tokens = TokenRows.from_lists(rows)
+        if tokens.ids.size and not 0 <= tokens.ids.min() <= tokens.ids.max() < self.spec.vocab_size:
+            # Checked here: the graph's lookup would fail, or read its internal sentinel row.
+            raise InputError(f"token ids must lie in 0..{self.spec.vocab_size - 1}")
+        return self._embed_tokens(tokens)
+
+    # --- for runtime/pipeline.py, which overlaps tokenising and inference ---------------------
+
+    def _encodings(self, lines: Sequence[str]) -> list:
+        """The tokenizer's Encodings. Runs in Rust without the GIL (the pipeline runs it in a
+        worker thread while this one runs inference)."""
         lines = as_lines(lines)
         lines = fit_lines(lines, self.tokenizer, self.spec.max_len)
         try:
@@ -99,39 +150,24 @@ class Embedder:
             check_lines(lines)  # says which line and why
             raise
 
-    def encode(self, lines: Sequence[str]) -> TokenRows:
-        """`tokenize` as one flat id array plus lengths, what `embed_tokens` takes."""
-        return TokenRows.from_lists(self.tokenize(lines))
-
-    def embed(self, lines: Sequence[str]) -> np.ndarray:
-        """(len(lines), feature_dim) float32, row i for line i."""
-        return self.embed_tokens(self.encode(lines))
-
-    def embed_ids(self, rows: Sequence[Sequence[int]]) -> np.ndarray:
-        """Features of already tokenised rows (longer rows are cut to max_len)."""
-        tokens = TokenRows.from_lists(rows)
-        if tokens.ids.size and not 0 <= tokens.ids.min() <= tokens.ids.max() < self.spec.vocab_size:
-            # Checked here: the graph's lookup would fail, or read its internal sentinel row.
-            raise InputError(f"token ids must lie in 0..{self.spec.vocab_size - 1}")
-        return self.embed_tokens(tokens)
-
-    def embed_tokens(self, tokens: TokenRows) -> np.ndarray:
+    def _embed_tokens(self, tokens: TokenRows) -> np.ndarray:
+        """Sort by length, batch by the token budget, pad per batch, run, restore order."""
         out = np.empty((len(tokens), self.spec.feature_dim), dtype=np.float32)
         starts = tokens.starts
-        for rows in plan_batches(tokens.lengths, self.spec, self.batch_size, self.max_tokens):
+        for rows in plan_batches(tokens.lengths, self.spec, self._batch_size, self._max_tokens):
             out[rows] = self._run(pad_rows(tokens, starts, rows, self.spec))
         return out
 
     def _run_plain(self, ids: np.ndarray) -> np.ndarray:
-        return self.session.run([OUTPUT_NAME], {INPUT_NAME: ids})[0]
+        return self._session.run([OUTPUT_NAME], {INPUT_NAME: ids})[0]
 
     def _run_bound(self, ids: np.ndarray) -> np.ndarray:
         # I/O binding: the ids go to the device once, the output is allocated there and copied
         # back once, with no intermediate host buffers.
-        binding = self.session.io_binding()
+        binding = self._session.io_binding()
         binding.bind_cpu_input(INPUT_NAME, ids)
         binding.bind_output(OUTPUT_NAME, "cuda")
-        self.session.run_with_iobinding(binding)
+        self._session.run_with_iobinding(binding)
         return binding.copy_outputs_to_cpu()[0]
 
 

@@ -74,7 +74,7 @@ def embed_chunks(
                 except Exception as exc:  # a bad line: first finish what was read before it
                     failure = exc
                     break
-                pending.append((chunk, worker.submit(embedder.encodings, chunk)))
+                pending.append((chunk, worker.submit(embedder._encodings, chunk)))
                 if len(pending) > depth:
                     yield _finish(embedder, *pending.popleft())
             while pending:
@@ -88,7 +88,7 @@ def embed_chunks(
 
 def _finish(embedder: Embedder, chunk: list[str], future: Future) -> tuple[list[str], np.ndarray]:
     tokens = TokenRows.from_lists([e.ids for e in future.result()])
-    return chunk, embedder.embed_tokens(tokens)
+    return chunk, embedder._embed_tokens(tokens)
 
 
 def embed_file(
@@ -102,18 +102,29 @@ def embed_file(
     progress: bool | None = None,
     depth: int = DEPTH,
 ) -> EmbedSummary:
-    """Embed every line (or `column` value) of `input_path` into `output_path`."""
+    """Embed every utterance of `input_path` (lines, or `column` of a table) into `output_path`.
+
+    Reads by runtime/reading.py's rules (read_chunks) in chunks of `chunk_size` lines, tokenises
+    up to `depth` chunks ahead in a worker thread, and writes float32 rows of `embedder.dim`, row
+    i for utterance i: `.npy` (N, dim), `.npz`, `.jsonl` or `.csv` (runtime/writing.py), staged
+    and renamed when complete; "-" writes JSON lines to stdout. Memory is bounded by a few
+    chunks, whatever N is.
+
+    Returns: EmbedSummary (rows, seconds of wall time, execution provider, output path).
+    Raises: InputError (names file and line), OutputError (unknown format, unwritable), and the
+        Embedder's errors; on any error or interrupt the output path is left as it was.
+    """
     started = time.perf_counter()
     output_path = output_path or default_output(input_path)
     output_format(output_path)  # reject an unknown format before any work
     embedder = embedder or Embedder()
     chunks = read_chunks(input_path, column, chunk_size, encoding_errors, tsv_quoting)
-    total = Path(input_path).stat().st_size if input_path != "-" else None  # for the bar only
-    bar = tqdm(total=total, unit="B", unit_scale=True, desc="embed", file=sys.stderr,
+    # Utterances written so far, as the summary counts them; no total: counting the rows first
+    # would mean reading the input twice (a .csv row may span lines).
+    bar = tqdm(unit="utt", desc="embed", file=sys.stderr,
                disable=(not progress) if progress is not None else None)  # fmt: skip
     with bar, FeatureWriter(output_path, embedder.dim) as writer:
-        for chunk, features in embed_chunks(embedder, chunks, depth):
+        for _, features in embed_chunks(embedder, chunks, depth):
             writer.write(features)
-            if not bar.disable:
-                bar.update(sum(len(t.encode("utf-8", "surrogatepass")) + 1 for t in chunk))
+            bar.update(len(features))
     return EmbedSummary(writer.rows, time.perf_counter() - started, embedder.provider, output_path)

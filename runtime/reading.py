@@ -13,7 +13,6 @@ its line, row and other columns (`cnnfeat embed-dataset`). Both read through the
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 import sys
@@ -94,10 +93,22 @@ def read_chunks(
     encoding_errors: str = "strict",
     tsv_quoting: str = "literal",
 ) -> Iterator[list[str]]:
-    """Lists of up to chunk_size utterances, in file order. `-` reads stdin.
+    """Lists of up to chunk_size utterances (str), in file order. `-` reads stdin.
 
-    The file is opened here, before the first chunk is asked for, so a missing input is
-    reported before any output is created.
+    `.txt` (or any other suffix): one utterance per line; `\n`, `\r\n` and `\r` end a line,
+    a leading UTF-8 BOM is dropped, empty lines are kept (they are utterances too). `.csv`
+    (RFC 4180), `.tsv` (quotes literal unless tsv_quoting="csv") and `.jsonl`: `column`, or the
+    first of TEXT_COLUMNS present (README, "What cnnfeat does with odd input", states every rule).
+
+    Args:
+        encoding_errors: "strict" (invalid UTF-8 is an error naming the line) or "replace"
+            (each invalid byte becomes U+FFFD).
+
+    Raises:
+        InputError: a missing or unreadable file, a missing column, invalid UTF-8 (strict), a
+            malformed record; the message names the file and line. The file is opened here,
+            before the first chunk is asked for, so a missing input is reported before any
+            output is created.
     """
     fmt = _check_format(path, column, encoding_errors, None)
     options = _Options(encoding_errors, _tsv_quoting(tsv_quoting), False)
@@ -480,11 +491,6 @@ def _json_type(value: Any) -> str:
         return "null"
     names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
     return names.get(type(value), "an array" if isinstance(value, list) else "an object")
-
-
-def iter_lines(text: str) -> list[str]:
-    """Split a string the way files are read (for tests and the Python API)."""
-    return [t for _, t in _text_lines(io.BytesIO(text.encode("utf-8")), "<string>", "strict")]
 
 
 # --- lines before the tokenizer --------------------------------------------------------------

@@ -3,8 +3,13 @@
 `staged_directory(target)` gives an empty directory beside `target`; everything is written into
 it, and only when the block ends cleanly does it take `target`'s place (an atomic exchange where
 the system has one, renameat2(RENAME_EXCHANGE) on Linux; else two renames). On any exception,
-SIGINT or SIGTERM the staging directory is removed and `target` is left byte for byte as it was.
-Signals are held (runtime/writing.py) while the directory is created and swapped.
+SIGINT or SIGTERM (an exception at the CLI) the staging directory is removed and `target` is left
+byte for byte as it was; cut short between the fallback's two renames, the old one is put back.
+No signal is held back: everything after the staging directory exists runs inside the `try`
+whose cleanup (`_tidy`) does this, so one signal anywhere leaves nothing else (a SIGINT at every
+line: tests/test_saving.py). Only a second signal during that cleanup can leave a staging or old
+directory beside `target`, as a SIGKILL can (below), with `target` there whole unless the second
+signal lands between the fallback's renames.
 
 A SIGKILL cannot be caught: it may leave `.NAME.staging-PID-XXXX` (always incomplete) or, between
 the two renames of the fallback, `.NAME.old-PID-XXXX` with `target` missing. The next staging of
@@ -27,15 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from cnnfeat.contract.errors import CnnfeatError, OutputError
-from cnnfeat.runtime.writing import (
-    _LIVE,
-    _fsync_dir,
-    _reason,
-    _remove,
-    _signals_deferred,
-    replaced_mode,
-    temporary_prefix,
-)
+from cnnfeat.runtime.writing import _fsync_dir, _reason, _remove, replaced_mode, temporary_prefix
 
 _STAGING, _OLD = "staging", "old"
 _RENAME_EXCHANGE = 2  # linux/fs.h
@@ -100,22 +97,22 @@ def staged_directory(target: str | Path) -> Iterator[Path]:
         target = Path(os.path.realpath(target))
     if target.parent == target:
         raise OutputError(f"{target} cannot be replaced; choose another --out")
+    staging = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         sweep_leftovers(target)
-        with _signals_deferred():
-            staging = Path(tempfile.mkdtemp(prefix=_prefix(target, _STAGING), dir=target.parent))
-            _LIVE.add(staging)
+        staging = Path(tempfile.mkdtemp(prefix=_prefix(target, _STAGING), dir=target.parent))
         os.chmod(staging, replaced_mode(target, 0o777))  # mkdtemp makes it private
-    except OSError as exc:
-        raise OutputError(f"cannot write {shown}: {_reason(exc)}; choose another --out") from None
-    try:
         yield staging
         _sync_tree(staging)
         _swap(staging, target)
     except BaseException as exc:
-        with _signals_deferred():
-            _remove(staging)
+        if staging is None:  # nothing made yet
+            if isinstance(exc, OSError):
+                reason = _reason(exc)
+                raise OutputError(f"cannot write {shown}: {reason}; choose another --out") from None
+            raise
+        _tidy(staging, target)
         if isinstance(exc, OSError):
             raise OutputError(f"writing {shown} failed: {_reason(exc)}; "
                               f"{shown} was left as it was") from None  # fmt: skip
@@ -140,29 +137,30 @@ def sweep_leftovers(target: Path) -> None:
 
 
 def _swap(staging: Path, target: Path) -> None:
-    with _signals_deferred():
-        if not target.exists():
-            os.rename(staging, target)
-            _LIVE.discard(staging)
-        elif _exchange(staging, target):
-            pass  # staging now holds the old directory; it goes below
-        else:
-            old = Path(tempfile.mkdtemp(prefix=_prefix(target, _OLD), dir=target.parent))
-            try:
-                os.rename(target, old)  # replaces the empty `old` made to reserve the name
-            except BaseException:
-                os.rmdir(old)
-                raise
-            try:
-                os.rename(staging, target)
-            except BaseException:
-                os.rename(old, target)  # the old one goes back; only a SIGKILL can stop this
-                raise
-            _LIVE.discard(staging)
-            _LIVE.add(old)  # only now, with the new one in place, may the old one go
-            staging = old
-        _fsync_dir(target.parent)
-        _remove(staging)
+    """Put `staging` in `target`'s place: one atomic exchange (staging then holds the old
+    directory), else two renames, target -> old and staging -> target. Then the old one goes."""
+    if not target.exists():
+        os.rename(staging, target)
+    elif not _exchange(staging, target):
+        os.rename(target, _old(staging, target))
+        os.rename(staging, target)
+    _fsync_dir(target.parent)
+    _tidy(staging, target)
+
+
+def _tidy(staging: Path, target: Path) -> None:
+    """After a swap, or on the way out of one: `target` back if the two renames were cut short
+    between them, then nothing left beside it. Harmless to repeat."""
+    old = _old(staging, target)
+    if not target.exists() and old.is_dir():
+        os.rename(old, target)
+    _remove(staging)
+    _remove(old)
+
+
+def _old(staging: Path, target: Path) -> Path:
+    """Where the fallback swap moves `target` aside: `.NAME.old-PID-` and staging's random part."""
+    return staging.with_name(_prefix(target, _OLD) + staging.name.rsplit("-", 1)[1])
 
 
 def _exchange(a: Path, b: Path) -> bool:

@@ -1,37 +1,33 @@
 """Writing features: .npy, .npz, .jsonl or .csv, streamed, and never half-written.
 
-Everything goes to a temporary file (`.NAME.XXXX.part`) in the destination's directory and is
-renamed over the destination only when complete, so an interrupted or failed run leaves the
-previous file (or none) and no temporary file. SIGINT and SIGTERM are held back for the few
-steps that create, rename or remove the temporary file, so a signal cannot land between them.
-A signal can still arrive as Python enters `__exit__`, before any of our code runs; for that,
-every live temporary is also listed in `_LIVE`, which the CLI sweeps on failure and `atexit`
-sweeps at the end.
+Everything goes to a temporary file (`.NAME.XXXX.part`) in the destination's directory, is
+fsynced, and is renamed over the destination only when complete; on any exception (a full disk,
+KeyboardInterrupt, SIGTERM, which the CLI turns into an exception) the temporary is removed. So
+the destination is, at every instant, the previous file (or none) or the complete new one.
+This module installs no signal handlers. A signal landing in the few bytecodes between creating
+a temporary and entering the `try` that removes it can leave that hidden `.part` file behind,
+never a changed destination (tests/test_writing.py, test_sigint_at_every_line_of_the_writer).
 `.npy` is streamed with a fixed-size header that is rewritten with the final row count.
 """
 
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
-import signal
 import stat
 import sys
 import tempfile
-import threading
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import numpy as np
 
 from cnnfeat.contract.errors import OutputError
 
 FORMATS = (".npy", ".npz", ".jsonl", ".csv")
-_LIVE: set[Path] = set()  # temporaries (files, staged directories) until renamed or removed
 _NAME_KEPT = 200  # bytes of the destination's name kept in a temporary's name
 _NPY_HEADER_BYTES = 128  # magic(6) + version(2) + length(2) + dict padded to a 64-byte multiple
 
@@ -67,10 +63,8 @@ class FeatureWriter:
         if target.is_dir():
             raise OutputError(f"{self.path} is a directory; give a file name")
         try:
-            with _signals_deferred():  # no signal between creating the file and noting it
-                fd, tmp = _temporary(target, "choose another -o")
-                self._temps.append(tmp)
-                self._handle = os.fdopen(fd, "w+b")
+            fd = _temporary(target, "choose another -o", self._temps)
+            self._handle = os.fdopen(fd, "w+b")
             if self.format in (".npy", ".npz"):
                 self._handle.write(_npy_header(0, self.dim))
             elif self.format == ".csv":
@@ -135,40 +129,43 @@ class FeatureWriter:
         # An .npz is a zip of .npy members; ours holds one, "features", stored uncompressed,
         # with a fixed date (as numpy.savez) so that the same features give the same bytes.
         npy = self._temps[-1]
-        with _signals_deferred():
-            fd, zipped = tempfile.mkstemp(prefix=npy.name, suffix=".zip", dir=npy.parent)
-            os.close(fd)
-            self._temps.append(Path(zipped))
-            _LIVE.add(Path(zipped))
+        os.close(_temporary(npy, "choose another -o", self._temps, ".zip"))
+        zipped = self._temps[-1]
         member = zipfile.ZipInfo("features.npy", date_time=(1980, 1, 1, 0, 0, 0))
         member.external_attr = 0o644 << 16
         member.file_size = npy.stat().st_size  # decides whether ZIP64 records are needed
-        # Signals wait for the copy (about a second per GB): zipfile cannot be stopped half way
-        # without raising its own errors over the KeyboardInterrupt.
-        with _signals_deferred():
-            with zipfile.ZipFile(zipped, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
-                with open(npy, "rb") as source, archive.open(member, "w") as target:
-                    shutil.copyfileobj(source, target, 1 << 20)
+        archive = zipfile.ZipFile(zipped, "w", zipfile.ZIP_STORED, allowZip64=True)
+        target = None
+        try:
+            target = archive.open(member, "w")
+            with open(npy, "rb") as source:
+                shutil.copyfileobj(source, target, 1 << 20)
+            target.close()
+            archive.close()
+        except BaseException:
+            # The member first: zipfile refuses to close an archive whose member is open, with
+            # a ValueError over this exception (and again when the archive is collected).
+            if target is not None:
+                target.close()
+            archive.close()
+            raise
         fd = os.open(zipped, os.O_RDWR)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
-        with _signals_deferred():
-            npy.unlink()
-            _LIVE.discard(npy)
-            self._temps.remove(npy)
+        npy.unlink()  # then forgotten: removing a listed temporary that is gone is harmless
+        self._temps.remove(npy)
 
     def _discard(self) -> None:
-        with _signals_deferred():
-            if self.path != "-" and self._handle is not None and not self._handle.closed:
-                try:
-                    self._handle.close()
-                except OSError:
-                    pass  # a full disk fails the final flush too; the file goes anyway
-            while self._temps:
-                _remove(self._temps[-1])
-                self._temps.pop()
+        if self.path != "-" and self._handle is not None and not self._handle.closed:
+            try:
+                self._handle.close()
+            except OSError:
+                pass  # a full disk fails the final flush too; the file goes anyway
+        while self._temps:
+            _remove(self._temps[-1])
+            self._temps.pop()
 
     def _failed(self, exc: OSError) -> OutputError:
         if self.path == "-":
@@ -193,18 +190,16 @@ def write_file(path: str | Path, data: bytes) -> None:
         raise OutputError(f"{str(exc).split('; ')[0]}; {path} was left as it was") from None
 
 
-def _temporary(target: Path, advice: str, suffix: str = ".part") -> tuple[int, Path]:
-    """Create and track `.NAME.XXXXXXXX.part` beside `target` (an fd open for writing)."""
-    with _signals_deferred():  # no signal between creating the file and noting it
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(target), suffix=suffix,
-                                       dir=target.parent)  # fmt: skip
-        except OSError as exc:
-            raise OutputError(
-                f"cannot write in {target.parent}: {_reason(exc)}; {advice}"
-            ) from None
-        _LIVE.add(Path(tmp))
-    return fd, Path(tmp)
+def _temporary(target: Path, advice: str, temps: list[Path], suffix: str = ".part") -> int:
+    """Create `.NAME.XXXXXXXX.part` beside `target` and add it to `temps`, which the caller
+    removes on failure; returns an fd open for writing."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(target), suffix=suffix,
+                                   dir=target.parent)  # fmt: skip
+    except OSError as exc:
+        raise OutputError(f"cannot write in {target.parent}: {_reason(exc)}; {advice}") from None
+    temps.append(Path(tmp))  # a signal just before this line leaves the file behind
+    return fd
 
 
 def temporary_prefix(target: Path) -> str:
@@ -217,9 +212,7 @@ def _install(tmp: Path, target: Path) -> None:
     """Rename the complete temporary over `target`: the mode of the file it replaces, else the
     umask's (mkstemp makes files private)."""
     os.chmod(tmp, replaced_mode(target, 0o666))
-    with _signals_deferred():
-        os.replace(tmp, target)
-        _LIVE.discard(tmp)
+    os.replace(tmp, target)
     _fsync_dir(target.parent)
 
 
@@ -244,12 +237,6 @@ def _umask() -> int:
     return mask
 
 
-def remove_temporaries() -> None:
-    """Remove every temporary file a writer of this process still has (after a failure)."""
-    for path in list(_LIVE):
-        _remove(path)
-
-
 def _remove(path: Path) -> None:
     try:
         if path.is_dir() and not path.is_symlink():
@@ -258,50 +245,6 @@ def _remove(path: Path) -> None:
             path.unlink(missing_ok=True)
     except OSError:
         pass  # nothing more can be done; never hide the error that got us here
-    _LIVE.discard(path)
-
-
-atexit.register(remove_temporaries)
-if hasattr(os, "register_at_fork"):  # a forked child must never sweep its parent's files
-    os.register_at_fork(after_in_child=_LIVE.clear)
-
-
-@contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM until the block is done, then deliver them.
-
-    Python handlers run only in the main thread, and masking the signal there would not stop
-    onnxruntime's threads from taking it, so the handlers themselves are swapped for a
-    recorder while the block runs.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signals are only ever raised in the main thread
-        return
-    caught: list[int] = []
-    previous: dict[int, Any] = {}  # signal handlers as signal.getsignal gives them
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            if signal.getsignal(sig) is not None:  # None: set outside Python, leave it alone
-                previous[sig] = signal.signal(sig, lambda signum, frame: caught.append(signum))
-        yield
-    finally:
-        # Nested so that a signal raised as soon as one handler is back cannot leave the
-        # other one recording forever.
-        try:
-            if signal.SIGTERM in previous:
-                signal.signal(signal.SIGTERM, previous[signal.SIGTERM])
-        finally:
-            if signal.SIGINT in previous:
-                signal.signal(signal.SIGINT, previous[signal.SIGINT])
-    if caught:
-        _deliver(caught[0], previous[caught[0]])
-
-
-def _deliver(signum: int, handler) -> None:
-    if callable(handler):
-        handler(signum, None)  # default_int_handler raises KeyboardInterrupt, and so on
-    elif handler != signal.SIG_IGN:
-        os.kill(os.getpid(), signum)  # the default action, now that the files are in order
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -341,7 +284,7 @@ def staged_file(path: str | Path, suffix: str = ".part") -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds.
 
     For writers that need a file name rather than a stream (zipfile, pyarrow.parquet): the same
-    promise as FeatureWriter (fsync, rename, directory fsync; on any exception or signal the
+    promise as FeatureWriter (fsync, rename, directory fsync; on any exception the
     temporary is removed and `path` is left as it was; the umask, a replaced file's mode and a
     symlink's target are respected). Raises OutputError when the directory cannot be written or
     the write fails with an OSError.
@@ -349,9 +292,10 @@ def staged_file(path: str | Path, suffix: str = ".part") -> Iterator[Path]:
     target = destination(path)
     if target.is_dir():
         raise OutputError(f"{path} is a directory; give a file name")
-    fd, temp = _temporary(target, "choose another -o", suffix)
-    os.close(fd)
+    temps: list[Path] = []
     try:
+        os.close(_temporary(target, "choose another -o", temps, suffix))
+        temp = temps[0]
         yield temp
         fd = os.open(temp, os.O_RDONLY)
         try:
@@ -362,6 +306,5 @@ def staged_file(path: str | Path, suffix: str = ".part") -> Iterator[Path]:
     except OSError as exc:
         raise OutputError(f"writing {path} failed: {_reason(exc)}; nothing was written") from None
     finally:
-        if temp in _LIVE:
-            with _signals_deferred():
-                _remove(temp)
+        for temp in temps:
+            _remove(temp)  # gone already once renamed

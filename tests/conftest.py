@@ -30,6 +30,13 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 TINY_WORDS = [f"w{i}" for i in range(200)]  # ids 2..201; [PAD]=0, [UNK]=1
 
 
+def split_words(text: str, lowercase: bool, kept_forms: Collection[str] = ()) -> list[str]:
+    """The tokens `text` becomes before vocabulary lookup (WordSplitter, built per call)."""
+    from cnnfeat.contract.tokenizer import WordSplitter
+
+    return WordSplitter(lowercase, list(kept_forms))(text)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # torch's ONNX exporter trips over its own deprecations; they say nothing about cnnfeat.
     config.addinivalue_line("filterwarnings", "ignore:.*LeafSpec:FutureWarning")

@@ -175,5 +175,5 @@ def test_cuda_matches_cpu(tmp_path) -> None:
     assert np.abs(half.run(None, {"input_ids": ids})[0] - want).max() <= 2e-2
     # The Embedder's I/O-binding path.
     embedder = Embedder.__new__(Embedder)
-    embedder.session, embedder.provider = gpu, provider
+    embedder._session, embedder.provider = gpu, provider
     assert np.abs(embedder._run_bound(ids) - want).max() <= 1e-4

@@ -177,12 +177,13 @@ def http_root(tmp_path_factory: pytest.TempPathFactory):
         server.wait(timeout=10)
 
 
-def page(http_root, model: Path, name: str, conformance: bool) -> str:
+def page(http_root, model: Path, name: str, conformance: bool, slash: bool = True) -> str:
     root, base = http_root
     link = root / name
     if not link.exists():
         link.symlink_to(model)
-    return f"{base}/web/index.html?model=../{name}/" + ("&conformance=1" if conformance else "")
+    return (f"{base}/web/index.html?model=../{name}" + ("/" if slash else "")
+            + ("&conformance=1" if conformance else ""))  # fmt: skip
 
 
 def need_browser() -> str:
@@ -195,7 +196,9 @@ def test_web_page_conformance(model_dir: Path, http_root) -> None:
     """The page in headless Chromium computes the conformance vectors; screenshot kept."""
     node = need_browser()
     ARTIFACTS.mkdir(exist_ok=True)
-    url = page(http_root, model_dir, f"model-{pool(model_dir)}", conformance=True)
+    # ?model= with and without the trailing slash (one each): both name the directory.
+    url = page(http_root, model_dir, f"model-{pool(model_dir)}", conformance=True,
+               slash=pool(model_dir) == "global")  # fmt: skip
     shot = ARTIFACTS / ("page.png" if pool(model_dir) == "global" else "page-window.png")
     done = run([node, "tools/browser.mjs", url, "--screenshot", str(shot)], cwd=HOSTS / "web")
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -256,6 +259,22 @@ def test_c_meld(default_model: Path, embed_ids: Path, python_meld, tmp_path: Pat
     ids, want = python_meld
     got, seconds = run_c(embed_ids, default_model, ids, tmp_path)
     compare("c", "meld_test", None, got, None, want, 1e-5, process_seconds=round(seconds, 3))
+
+
+def test_c_features_from_cnnfeat_tokenize(model_dir: Path, embed_ids: Path, tmp_path: Path) -> None:
+    """README's C path: `cnnfeat tokenize` writes ids.txt, and embed_ids gives from it the
+    features `cnnfeat embed` writes for the same file (the conformance texts, as JSON lines)."""
+    texts = [case["text"] for case in conformance(model_dir)["cases"]] + [""]
+    source = tmp_path / "texts.jsonl"
+    source.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
+    cnnfeat = [sys.executable, "-m", "cnnfeat"]
+    common = [str(source), "--column", "text", "--model", str(model_dir)]
+    run([*cnnfeat, "tokenize", *common, "-o", str(tmp_path / "ids.txt")])
+    run([*cnnfeat, "embed", *common, "-o", str(tmp_path / "features.npy"), "--device", "cpu"])
+    out = run([str(embed_ids), str(model_dir / MODEL_FILE), str(tmp_path / "ids.txt")]).stdout
+    got = np.array([[float(v) for v in line.split()] for line in out.splitlines()])
+    compare("c", f"tokenize_{pool(model_dir)}", None, got, None,
+            np.load(tmp_path / "features.npy"), conformance(model_dir)["atol"])  # fmt: skip
 
 
 # --- The MELD test utterances, embedded by Python once ----------------------------------------

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 import cnnfeat
 from cnnfeat.contract.errors import InputError
-from cnnfeat.runtime.reading import clip_line, iter_lines, read_chunks
+from cnnfeat.runtime.reading import clip_line, read_chunks
 
 # Any code point a UTF-8 file can hold: everything but the surrogates.
 ANY_CHAR = st.characters(exclude_categories=("Cs",))
@@ -96,7 +96,7 @@ def embedder(tiny_global: TinyModel):
 @example("")
 @example("\ufeff\r\n\x00\u2028")
 def test_any_text_embeds_one_finite_nonnegative_row_per_line(embedder, text: str) -> None:
-    lines = iter_lines(text)
+    lines = read_file(text.encode("utf-8"))
     assert lines == [b.decode() for b in oracle_lines(text.encode("utf-8"))]
     features = embedder.embed(lines)
     assert features.shape == (len(lines), 100) and features.dtype == np.float32

@@ -87,10 +87,10 @@ def test_worker_really_runs_ahead(alone) -> None:
     started = threading.Event()
 
     class Watched(Embedder):
-        def encodings(self, chunk):
+        def _encodings(self, chunk):
             if chunk[0] == "second":
                 started.set()
-            return super().encodings(chunk)
+            return super()._encodings(chunk)
 
     watched = Watched(embedder.model_dir.path, device="cpu")
     stream = embed_chunks(watched, iter([["first"], ["second"], ["third"]]), depth=1)

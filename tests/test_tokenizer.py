@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import split_words
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer
@@ -14,7 +15,6 @@ from cnnfeat.contract.tokenizer import (
     UNK_TOKEN,
     WordSplitter,
     build_tokenizer,
-    split_words,
 )
 
 

@@ -9,11 +9,12 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from conftest import split_words
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
-from cnnfeat.contract.tokenizer import REMOVED, WordSplitter, build_tokenizer, split_words
+from cnnfeat.contract.tokenizer import REMOVED, WordSplitter, build_tokenizer
 from cnnfeat.training.forms import candidate_forms, select_kept_forms
 
 ROOT = Path(__file__).resolve().parents[1]

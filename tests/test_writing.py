@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import errno
+import gc
 import io
 import json
 import os
@@ -268,14 +270,16 @@ def test_sigint_at_every_line_of_the_writer(tmp_path: Path, suffix: str, previou
     """Send a real SIGINT at the k-th line the writer executes, for every k.
 
     Afterwards there is either no file, the previous file, or (once the rename is done) the
-    complete new file, and never a changed signal handler. A temporary may only be left when
-    the signal lands as Python enters `__exit__`, before any writer code runs; it must then be
-    listed for `remove_temporaries()`, which the CLI runs on every failure.
+    complete new file, and never a changed signal handler. The writer holds no signals back and
+    keeps no registry of its temporaries: where the signal lands between creating one and
+    noting it for removal (the line after `mkstemp`), or before Python has entered the `try`
+    that removes it (the first line of `__exit__`), that hidden `.NAME.*` file stays behind; it
+    never changes the output. Those line events are counted, and must stay that few.
     """
     complete = _complete_bytes(suffix, tmp_path)
     out = tmp_path / f"out{suffix}"
     source = writing.__file__
-    interrupted_runs, swept = 0, []
+    interrupted_runs, left = 0, []
     for k in range(1, 10_000):
         if previous:
             out.write_bytes(PREVIOUS)
@@ -290,43 +294,21 @@ def test_sigint_at_every_line_of_the_writer(tmp_path: Path, suffix: str, previou
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
         if not interrupted:
             assert names(tmp_path) == [out.name] and out.read_bytes() == complete
-            assert not writing._LIVE
             break
         interrupted_runs += 1
-        stray = {tmp_path / n for n in names(tmp_path)} - {out}
-        assert stray <= writing._LIVE, f"signal at line event {k} left {stray} untracked"
+        stray = [n for n in names(tmp_path) if n != out.name]
         if stray:
-            swept.append(k)
-            writing.remove_temporaries()
-        assert names(tmp_path) in ([], [out.name]), f"signal at line event {k}"
-        assert not writing._LIVE
+            assert all(n.startswith(".") and f"{out.name}." in n for n in stray), stray
+            left.append(k)
+            for name in stray:
+                (tmp_path / name).unlink()
         if out.exists():
             assert out.read_bytes() in ((PREVIOUS, complete) if previous else (complete,))
         elif previous:
             pytest.fail(f"signal at line event {k} removed the previous output")
     assert interrupted_runs > 30  # the writer really was interrupted all along its way
-    # Only the `try:` opening __exit__ (Python has not entered the try yet) needs the sweep.
-    assert len(swept) <= 1, f"the writer left its temporary to the sweep at line events {swept}"
-
-
-def test_signals_are_held_during_critical_steps() -> None:
-    if sys.platform == "win32":
-        pytest.skip("POSIX signals")
-    with pytest.raises(KeyboardInterrupt):
-        with writing._signals_deferred():
-            os.kill(os.getpid(), signal.SIGINT)
-            done = True  # still running: the signal waits for the block to end
-    assert done
-
-    terminated = []
-    previous = signal.signal(signal.SIGTERM, lambda s, f: terminated.append(s))
-    try:
-        with writing._signals_deferred():
-            os.kill(os.getpid(), signal.SIGTERM)
-            assert terminated == []
-        assert terminated == [signal.SIGTERM]
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    # The two lines named above, and for .npz the same first one for the zip's temporary.
+    assert len(left) <= 2 + (suffix == ".npz"), f"temporaries left at line events {left}"
 
 
 def test_no_stray_temporaries_in_system_tmp(tmp_path: Path) -> None:
@@ -339,13 +321,16 @@ def test_no_stray_temporaries_in_system_tmp(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
-def test_a_forked_child_never_sweeps_the_parents_temporary(tmp_path: Path) -> None:
+def test_a_forked_child_that_ends_leaves_the_parents_temporary(tmp_path: Path) -> None:
+    # What a child process runs as it ends (garbage collection, atexit handlers) must never
+    # remove a temporary its parent is still writing.
     out = tmp_path / "out.npy"
     with FeatureWriter(str(out), DIM) as writer:
         writer.write(CHUNKS[0])
         pid = os.fork()
-        if pid == 0:  # the child: what atexit would do at its end
-            writing.remove_temporaries()
+        if pid == 0:
+            gc.collect()
+            atexit._run_exitfuncs()
             os._exit(0)
         os.waitpid(pid, 0)
         assert len(names(tmp_path)) == 1  # the parent's .part is still there

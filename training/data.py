@@ -46,10 +46,15 @@ def read_labelled(
     tsv_quoting: str = "literal",
     encoding_errors: str = "strict",
 ) -> LabelledData:
-    """Read texts and labels from a .csv, .tsv, .jsonl or EmoryNLP .json file.
+    """Texts and labels from a .csv, .tsv, .jsonl, EmoryNLP .json or DailyDialog file.
 
-    Columns default to the first of TEXT_COLUMNS / LABEL_COLUMNS present; MELD sentiment is
-    `label_column="Sentiment"`. Labels are stripped of surrounding whitespace; texts are not.
+    Records are read by the runtime's reader (runtime/reading.py), so `cnnfeat train` sees
+    exactly the utterances `cnnfeat embed` would. Columns default to the first of TEXT_COLUMNS /
+    LABEL_COLUMNS present; MELD sentiment is `label_column="Sentiment"`. Labels are stripped of
+    surrounding whitespace; texts are not.
+
+    Returns: LabelledData (texts: list[str], labels: list[str], in file order).
+    Raises: InputError naming the file and line (missing column, empty label, bad record).
     """
     path = Path(path)
     corpus = read_labelled_corpus(path)  # DailyDialog (runtime/corpora.py)

@@ -122,10 +122,6 @@ def vectors_casing(source: str, sample: int = CASING_SAMPLE) -> dict:
     }
 
 
-def vectors_are_uncased(source: str, sample: int = CASING_SAMPLE) -> bool:
-    return bool(vectors_casing(source, sample)["lowercase"])
-
-
 def _first_words(source: str, sample: int) -> list[str]:
     if source == BUILTIN:
         return load_vectors(BUILTIN, wanted=(), top_n=sample).words

@@ -2,7 +2,7 @@
 // ?model=URL picks the model directory (default: the shipped model, when the repository root is
 // served); ?conformance=1 also checks MODEL/conformance.json and shows the result.
 
-import { createEmbedder } from './embedder.js';
+import { createEmbedder, modelBase } from './embedder.js';
 
 const EXAMPLES = [
   "I'm so happy for you, this is wonderful!",
@@ -53,7 +53,7 @@ function renderRow(text, features, words, ids, examples, unkId) {
 }
 
 async function checkConformance(embedder) {
-  const doc = await (await fetch(new URL('conformance.json', new URL(modelUrl, location.href)))).json();
+  const doc = await (await fetch(new URL('conformance.json', modelBase(modelUrl)))).json();
   const ids = embedder.tokenize(doc.cases.map((c) => c.text));
   const features = await embedder.embedIds(ids);
   let idsEqual = 0, worst = 0;

@@ -43,12 +43,23 @@ function padBatch(rows, spec) {
 }
 
 /**
+ * The URL of a model directory, as a base its files resolve against: with or without the
+ * trailing '/' ('../m' would otherwise resolve 'model.onnx' beside the directory, not in it).
+ * @param {string} modelUrl URL of the directory, relative to the page or absolute
+ */
+export function modelBase(modelUrl) {
+  const url = new URL(modelUrl, location.href);
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  return url;
+}
+
+/**
  * Load a model directory served over HTTP (model.onnx, tokenizer.json, cnnfeat.json).
- * @param {string} modelUrl URL of the directory, ending in '/'
+ * @param {string} modelUrl URL of the directory (a trailing '/' is optional)
  */
 export async function createEmbedder(modelUrl, { batchSize = 256 } = {}) {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error('batchSize must be a positive integer');
-  const base = new URL(modelUrl, location.href);
+  const base = modelBase(modelUrl);
   const [card, tokenizerBytes, modelBytes] = await Promise.all([
     fetchOk(new URL('cnnfeat.json', base)).then((r) => r.json()),
     fetchOk(new URL('tokenizer.json', base)).then((r) => r.arrayBuffer()),
