@@ -13,14 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cnnfeat.contract.errors import ModelError
-
-# Bumped when a model directory written by this version can no longer be read by an older one.
-FORMAT_VERSION = 1
+from cnnfeat.contract.layout import FORMAT_VERSION, check_format_version
 
 POOL_MODES = ("global", "window")
+# Tokens kept per utterance when no max_len is given: any length up to it for global pooling;
+# window pooling pads or cuts every utterance to exactly max_len, so it gets a short one.
+DEFAULT_MAX_LEN = {"global": 512, "window": 50}
+MAX_LEN = 1_000_000  # the largest max_len a spec accepts
 # Far above any real model, and low enough that sizes computed from them stay sane.
 _LIMITS = {"vocab_size": 2**31 - 1, "embedding_dim": 100_000, "feature_maps": 100_000,
-           "max_len": 1_000_000, "feature_dim": 100_000, "pool_window": 1_000_000}  # fmt: skip
+           "max_len": MAX_LEN, "feature_dim": 100_000, "pool_window": 1_000_000}  # fmt: skip
 _INTS = ("vocab_size", "embedding_dim", "feature_maps", "pool_window", "max_len", "feature_dim",
          "pad_id", "unk_id", "format_version")  # fmt: skip
 
@@ -40,7 +42,7 @@ class ModelSpec:
     feature_maps: int = 50
     pool: str = "global"
     pool_window: int = 2
-    max_len: int = 512
+    max_len: int = DEFAULT_MAX_LEN["global"]
     feature_dim: int = 100
     pad_id: int = 0
     unk_id: int = 1
@@ -106,17 +108,11 @@ class ModelSpec:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ModelSpec:
+    def from_dict(cls, d: object) -> ModelSpec:
         if not isinstance(d, dict):
             raise ModelError("model spec is not a JSON object")
-        version = d.get("format_version", FORMAT_VERSION)
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise ModelError(f"model format version must be an integer, got {version!r}")
-        if version > FORMAT_VERSION:
-            raise ModelError(
-                f"model format version {version} is newer than this cnnfeat understands "
-                f"({FORMAT_VERSION}); upgrade cnnfeat"
-            )
+        if "format_version" in d:
+            check_format_version(d["format_version"], "model spec")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:

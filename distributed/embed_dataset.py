@@ -36,10 +36,11 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -174,7 +175,8 @@ def embed_dataset(
     and the summary.
     """
     ray = _import_ray()
-    from cnnfeat.runtime.model_dir import CARD_FILE, MODEL_FILE, TOKENIZER_FILE, load_model_dir
+    from cnnfeat.contract.layout import CARD_FILE, MODEL_FILE, TOKENIZER_FILE
+    from cnnfeat.runtime.model_dir import load_model_dir
 
     if encoding_errors not in ENCODING_ERRORS:
         raise InputError(f"--encoding-errors must be one of {', '.join(ENCODING_ERRORS)}")
@@ -293,7 +295,7 @@ def _start_ray(ray, address: str | None, workers: int | None, verbose: bool = Fa
     sigterm = signal.getsignal(signal.SIGTERM)
     utils = getattr(getattr(ray, "_private", None), "utils", None)
     setter = getattr(utils, "set_sigterm_handler", None)
-    if setter is not None and callable(sigterm):
+    if utils is not None and setter is not None and callable(sigterm):
         utils.set_sigterm_handler = lambda handler: None
     try:
         with _signals_held() if address is None else nullcontext():
@@ -306,7 +308,7 @@ def _start_ray(ray, address: str | None, workers: int | None, verbose: bool = Fa
         ray.shutdown()
         raise
     finally:
-        if setter is not None:
+        if utils is not None and setter is not None:
             utils.set_sigterm_handler = setter
         if callable(sigterm) and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, sigterm)
@@ -321,15 +323,15 @@ def _signals_held() -> Iterator[None]:
         yield  # handlers can only be set, and signals only arrive, in the main thread
         return
     caught: list[int] = []
-    previous = {}
+    previous: dict[int, Callable[[int, FrameType | None], Any] | int | None] = {}
     try:
         for signum in (signal.SIGINT, signal.SIGTERM):
             if signal.getsignal(signum) is not None:  # None: set outside Python; keep it
                 previous[signum] = signal.signal(signum, lambda got, frame: caught.append(got))
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for held, handler in previous.items():
+            signal.signal(held, handler)
     if caught:
         handler = previous[caught[0]]
         if callable(handler):

@@ -33,12 +33,10 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from cnnfeat.contract.layout import INPUT_NAME, OPSET, OUTPUT_NAME
 from cnnfeat.contract.spec import ModelSpec
 
 GRAPHS = ("table", "matmul")
-INPUT_NAME = "input_ids"
-OUTPUT_NAME = "features"
-OPSET = 18
 # A masked window's response: far below any real one, and finite (see _table_maps).
 MASKED = -1e30
 

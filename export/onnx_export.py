@@ -29,24 +29,26 @@ from torch import nn
 
 from cnnfeat.contract.batching import pad_batch
 from cnnfeat.contract.errors import InputError, ModelError, OutputError
-from cnnfeat.contract.spec import FORMAT_VERSION, ModelSpec
+from cnnfeat.contract.layout import (
+    CARD_FILE,
+    FORMAT_VERSION,
+    INPUT_NAME,
+    MODEL_FILE,
+    OPSET,
+    OUTPUT_NAME,
+    REPORT_FILE,
+    TOKENIZER_FILE,
+)
+from cnnfeat.contract.spec import ModelSpec
 from cnnfeat.export.fast_graph import CnnWeights, build_model, table_bytes
 from cnnfeat.runtime.conformance import CONFORMANCE_FILE, write_conformance
 from cnnfeat.runtime.embedder import load_tokenizer
-from cnnfeat.runtime.model_dir import (
-    CARD_FILE,
-    MODEL_FILE,
-    REPORT_FILE,
-    TOKENIZER_FILE,
-    sha256_file,
-)
+from cnnfeat.runtime.model_dir import sha256_file
 from cnnfeat.runtime.session import make_session
 from cnnfeat.runtime.staging import check_replaceable, staged_directory
+from cnnfeat.training.model import UtteranceCNN
 from cnnfeat.training.train import load_checkpoint
 
-OPSET = 18
-INPUT_NAME = "input_ids"
-OUTPUT_NAME = "features"
 BATCH_SIZES = (1, 3, 64)
 LENGTHS = (1, 2, 5, 17, 90)
 GRAPHS = ("auto", "table", "matmul", "conv")
@@ -71,7 +73,7 @@ class ExportReport:
 class _FeatureGraph(nn.Module):
     """The "conv" graph: PyTorch's export of the model's own `features` method."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: UtteranceCNN):
         super().__init__()
         self.model = model
 
@@ -162,7 +164,7 @@ def export_model(
     return ExportReport(out_dir, diff, cases, time.perf_counter() - started)
 
 
-def _export_onnx(model: nn.Module, spec: ModelSpec, path: Path, graph: str = "table") -> None:
+def _export_onnx(model: UtteranceCNN, spec: ModelSpec, path: Path, graph: str = "table") -> None:
     if graph == "conv":
         proto = _torch_export(model, spec)
     else:
@@ -178,7 +180,7 @@ def _export_onnx(model: nn.Module, spec: ModelSpec, path: Path, graph: str = "ta
     onnx.save_model(proto, str(path))
 
 
-def _torch_export(model: nn.Module, spec: ModelSpec) -> onnx.ModelProto:
+def _torch_export(model: UtteranceCNN, spec: ModelSpec) -> onnx.ModelProto:
     graph = _FeatureGraph(model).eval()
     seq = spec.fixed_len or 17
     example = torch.randint(2, spec.vocab_size, (3, seq), dtype=torch.int64)
@@ -198,10 +200,12 @@ def _torch_export(model: nn.Module, spec: ModelSpec) -> onnx.ModelProto:
             dynamic_shapes={"input_ids": dims},
             verbose=False,
         )
+    if program is None:  # only the legacy exporter (dynamo=False) returns nothing
+        raise ModelError("torch.onnx.export returned no ONNX program; use --graph table")
     return program.model_proto
 
 
-def _torch_reference(model: nn.Module) -> Callable[[np.ndarray], np.ndarray]:
+def _torch_reference(model: UtteranceCNN) -> Callable[[np.ndarray], np.ndarray]:
     def run(ids: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             return model.features(torch.from_numpy(ids)).numpy()
@@ -225,12 +229,13 @@ def validate(
         raise ParityError(f"exported graph has inputs {inputs} and outputs {outputs}")
     rng = np.random.default_rng(seed)
     worst, cases = 0.0, 0
-    lengths = (spec.fixed_len,) if spec.fixed_len else tuple(min(n, spec.max_len) for n in LENGTHS)
+    fixed = spec.fixed_len
+    lengths = (fixed,) if fixed is not None else tuple(min(n, spec.max_len) for n in LENGTHS)
     for batch in BATCH_SIZES:
         for longest in lengths:
             # Rows of mixed lengths (the longest first), so padding is exercised too.
-            sizes = [longest] + list(rng.integers(0, longest + 1, size=batch - 1))
-            rows = [list(rng.integers(2, spec.vocab_size, size=n)) for n in sizes]
+            sizes = [longest, *rng.integers(0, longest + 1, size=batch - 1).tolist()]
+            rows = [rng.integers(2, spec.vocab_size, size=n).tolist() for n in sizes]
             ids = pad_batch(rows, spec)
             got = session.run([OUTPUT_NAME], {INPUT_NAME: ids})[0]
             if got.shape != (batch, spec.feature_dim) or got.dtype != np.float32:
@@ -257,8 +262,9 @@ def check_out_dir(run_dir: Path, out_dir: Path) -> None:
 
 
 # What `metrics.json` must hold for the card (each optional): key -> accepted JSON types.
-_METRICS_FIELDS = {"dev": dict, "test": dict, "data": dict, "config": dict, "vectors": dict,
-                   "oov_rate": dict, "best_epoch": int, "train_seconds": (int, float)}  # fmt: skip
+_METRICS_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "dev": dict, "test": dict, "data": dict, "config": dict, "vectors": dict, "oov_rate": dict,
+    "best_epoch": int, "train_seconds": (int, float)}  # fmt: skip
 
 
 def read_metrics(path: Path) -> dict:
@@ -283,7 +289,7 @@ def read_metrics(path: Path) -> dict:
     if not isinstance(config.get("command", ""), str | None):
         raise InputError("field 'config.command' is not a string; train again", str(path))
     # What the card will carry, checked here so that the run's file is named, not the card.
-    nested = [
+    nested: list[tuple[str, object, type | tuple[type, ...]]] = [
         (f"{split}.{score}", (metrics.get(split) or {}).get(score), (int, float))
         for split in ("dev", "test")
         for score in ("weighted_f1", "macro_f1", "accuracy")

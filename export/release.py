@@ -14,36 +14,42 @@ import json
 import shlex
 import statistics
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
+from cnnfeat.contract.layout import CARD_FILE
 from cnnfeat.export.onnx_export import export_model
-from cnnfeat.runtime.model_dir import CARD_FILE
-from cnnfeat.training.train import TrainConfig, train
+from cnnfeat.training.config import TrainConfig
+from cnnfeat.training.train import train
 
 # The default model's recipe is `cnnfeat train`'s defaults (chosen on dev weighted-F1 of MELD
-# emotion, MELD sentiment and EmoryNLP; see README "The training recipe"). Every flag is written
-# out in the command, so it rebuilds the same run even if the defaults change later.
-RECIPE_FIELDS = ("vectors", "vocab_top_n", "pool", "epochs", "patience", "batch_size", "lr",
-                 "dropout", "fine_tune_embeddings", "multichannel", "max_norm", "weight_decay",
-                 "lr_schedule", "word_dropout", "label_smoothing", "ema_decay", "class_weights",
-                 "class_weight_power", "threads")  # fmt: skip
-RECIPE = {f.name: f.default for f in fields(TrainConfig) if f.name in RECIPE_FIELDS}
+# emotion, MELD sentiment and EmoryNLP; see README "The training recipe"): the fields that
+# training/config.py marks `recipe`. Every one is written out in the command, so it rebuilds the
+# same run even if the defaults change later.
+RECIPE_FIELDS = tuple(f.name for f in fields(TrainConfig) if f.metadata.get("recipe"))
 
 
-def train_command(data: Path, out: Path, seed: int) -> str:
-    args = [
-        "cnnfeat", "train",
-        "--train", str(data / "train_sent_emo.csv"),
-        "--dev", str(data / "dev_sent_emo.csv"),
-        "--test", str(data / "test_sent_emo.csv"),
-        "--out", str(out), "--seed", str(seed),
-    ]  # fmt: skip
-    for name, value in RECIPE.items():
+def release_config(data: Path, run_dir: Path, seed: int) -> TrainConfig:
+    """The config of one seed: TrainConfig's defaults on MELD's three splits."""
+    config = TrainConfig(
+        train=str(data / "train_sent_emo.csv"),
+        dev=str(data / "dev_sent_emo.csv"),
+        test=str(data / "test_sent_emo.csv"),
+        out=str(run_dir),
+        seed=seed,
+    )
+    return replace(config, command=train_command(config))
+
+
+def train_command(config: TrainConfig) -> str:
+    """`cnnfeat train` with the config's data, seed and every recipe option written out."""
+    args = ["cnnfeat", "train"]
+    for name in ("train", "dev", "test", "out", "seed", *RECIPE_FIELDS):
+        value = getattr(config, name)
         flag = "--" + name.replace("_", "-")
         if isinstance(value, bool):
             args.append(flag if value else "--no-" + flag[2:])
-        else:
+        elif value is not None:
             args += [flag, str(value)]
     return shlex.join(args)
 
@@ -53,15 +59,7 @@ def release(data: Path, out: Path, runs: Path, seeds: list[int], reuse: bool = F
     results = []
     for seed in seeds:
         run_dir = runs / f"seed-{seed}"
-        config = TrainConfig(
-            train=str(data / "train_sent_emo.csv"),
-            dev=str(data / "dev_sent_emo.csv"),
-            test=str(data / "test_sent_emo.csv"),
-            out=str(run_dir),
-            seed=seed,
-            command=train_command(data, run_dir, seed),
-            **RECIPE,
-        )
+        config = release_config(data, run_dir, seed)
         metrics_path = run_dir / "metrics.json"
         if reuse and metrics_path.is_file():
             metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
@@ -96,7 +94,9 @@ def release(data: Path, out: Path, runs: Path, seeds: list[int], reuse: bool = F
     card["seeds"] = summary
     # Every recipe flag written out: `cnnfeat train` records only the flags that differ from its
     # defaults, and those may change; this command rebuilds the shipped run whatever they are.
-    card["training"]["command"] = train_command(data, Path(median["run_dir"]), median["seed"])
+    card["training"]["command"] = release_config(
+        data, Path(median["run_dir"]), median["seed"]
+    ).command
     card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     return summary
 

@@ -7,17 +7,18 @@ and exit code 1 (2 is Typer's own for wrong usage, 130/143 for SIGINT/SIGTERM).
 from __future__ import annotations
 
 import json
-import math
 import shlex
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperCommand
 
 from cnnfeat.cli_errors import cli_errors
 from cnnfeat.contract.errors import CnnfeatError
+from cnnfeat.options import config_values, field_help, finite, with_options
+from cnnfeat.training.config import MAX_COUNT, TrainConfig
 
 app = typer.Typer(
     add_completion=False,
@@ -33,23 +34,12 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
-class Pool(str, Enum):
-    global_ = "global"
-    window = "window"
-
-
 class PlainHelp(TyperCommand):
     """Click's own help layout (no Rich table): wraps to 80 columns and cuts no option name."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.rich_markup_mode = None
-
-
-class LrSchedule(str, Enum):
-    constant = "constant"
-    plateau = "plateau"
-    cosine = "cosine"
 
 
 class ExportGraph(str, Enum):
@@ -69,26 +59,13 @@ class Corpus(str, Enum):
 
 class EncodingErrors(str, Enum):
     strict = "strict"
-    replace = "replace"
+    replace_ = "replace"  # a member named `replace` would hide str.replace
 
 
 # Upper bounds of numeric options, far above any useful value: a typo such as
 # --threads 99999999999 is a usage error (exit 2), not a failure deep inside a library.
 MAX_THREADS = 1024  # = cnnfeat.runtime.embedder.MAX_THREADS (not imported: it loads onnxruntime)
 MAX_BATCH = 1 << 20  # = embedder.MAX_BATCH_SIZE
-MAX_LEN = 1_000_000  # the largest max_len a ModelSpec accepts
-MAX_COUNT = 1_000_000_000
-
-
-FLOAT32_MAX = 3.4028234663852886e38  # training runs in float32: a larger value overflows
-
-
-def _finite(value: float) -> float:
-    if not math.isfinite(value):
-        raise typer.BadParameter(f"{value} is not a finite number")
-    if abs(value) > FLOAT32_MAX:
-        raise typer.BadParameter(f"{value:g} is beyond float32's range (±3.4e38)")
-    return value
 
 
 class TsvQuoting(str, Enum):
@@ -101,16 +78,11 @@ ModelOption = Annotated[
     Path | None,
     typer.Option(help="Model directory from `cnnfeat export` (default: the shipped model)."),
 ]
+# Their help is `cnnfeat train`'s (TrainConfig's), so the commands read input alike.
 EncodingErrorsOption = Annotated[
-    EncodingErrors,
-    typer.Option(help="strict: stop at bytes that are not UTF-8; replace: use U+FFFD and go on."),
+    EncodingErrors, typer.Option(help=field_help(TrainConfig, "encoding_errors"))
 ]
-TsvQuotingOption = Annotated[
-    TsvQuoting,
-    typer.Option(
-        help="A .tsv file's quotes: literal (a \" is text, every line one record) or csv (quoted fields may hold tabs and line breaks)."
-    ),
-]
+TsvQuotingOption = Annotated[TsvQuoting, typer.Option(help=field_help(TrainConfig, "tsv_quoting"))]
 
 
 @app.command()
@@ -316,22 +288,29 @@ def info(
     import onnxruntime as ort
 
     from cnnfeat.runtime.embedder import Embedder
+    from cnnfeat.runtime.model_dir import describe
     from cnnfeat.runtime.session import cuda_driver_problem
 
     loaded = Embedder(model_dir, device="cpu").model_dir  # the whole directory is checked
     card = loaded.card
     typer.echo(f"model: {loaded.path}")
     typer.echo("spec: " + json.dumps(loaded.spec.to_dict(), sort_keys=True))
-    typer.echo(f"vectors: {(card.get('vectors') or {}).get('source')}")
+    vectors = card.get("vectors") or {}
+    pretrained, random = vectors.get("pretrained_rows"), vectors.get("random_rows")
+    words = "" if pretrained is None or random is None else (
+        f"; {pretrained} of {pretrained + random} words pretrained")  # fmt: skip
+    typer.echo(f"vectors: {vectors.get('source')}{words}")
     for split in ("dev", "test"):
         m = (card.get("metrics") or {}).get(split)
         if m and all(m.get(k) is not None for k in ("weighted_f1", "macro_f1", "accuracy")):
             typer.echo(f"{split}: weighted-F1 {m['weighted_f1']:.4f}  macro-F1 "
                        f"{m['macro_f1']:.4f}  accuracy {m['accuracy']:.4f}")  # fmt: skip
+    for line in describe(loaded):  # graph, export and training records
+        typer.echo(line)
     command = (card.get("training") or {}).get("command")
     if command:
         typer.echo(f"reproduce: {command}")
-    from cnnfeat.runtime.model_dir import REPORT_FILE
+    from cnnfeat.contract.layout import REPORT_FILE
 
     report = loaded.path / REPORT_FILE  # written by `cnnfeat train`, copied by export
     typer.echo(f"report: {report}" if report.is_file() else "report: none in this directory")
@@ -344,153 +323,22 @@ def info(
 
 @app.command(cls=PlainHelp)
 @cli_errors
+@with_options(TrainConfig)
 def train(
     ctx: typer.Context,
-    train: Annotated[
-        Path,
-        typer.Option(
-            help="Training file (.csv, .tsv, .jsonl, EmoryNLP .json, DailyDialog, IEMOCAP)."
-        ),
-    ],
-    out: Annotated[
-        Path, typer.Option(help="Run directory to write (checkpoint, tokenizer, metrics.json).")
-    ],
-    dev: Annotated[
-        Path | None,
-        typer.Option(help="Dev file; without it a stratified dev split is taken from --train."),
-    ] = None,
-    test: Annotated[Path | None, typer.Option(help="Test file (optional).")] = None,
-    text_column: Annotated[
-        str | None, typer.Option(help="Text column (default: Utterance/text/transcript).")
-    ] = None,
-    label_column: Annotated[
-        str | None,
-        typer.Option(help="Label column (default: Emotion/label); e.g. Sentiment for MELD."),
-    ] = None,
-    vectors: Annotated[
-        str,
-        typer.Option(
-            help="'glove-6b-50d' (bundled package) or a GloVe/word2vec text file, e.g. glove.840B.300d.txt."
-        ),
-    ] = "glove-6b-50d",
-    vocab_top_n: Annotated[
-        int,
-        typer.Option(min=0, max=MAX_COUNT, help="Also keep the vectors' N most frequent words."),
-    ] = 30000,
-    pool: Annotated[
-        Pool,
-        typer.Option(
-            help="global: max over time (authors' code); window: max-pool width 2 (paper text)."
-        ),
-    ] = Pool.global_,
-    max_len: Annotated[
-        int | None,
-        typer.Option(
-            min=5, max=MAX_LEN, help="Tokens kept per utterance (default 512 global, 50 window)."
-        ),
-    ] = None,
-    epochs: Annotated[int, typer.Option(min=1, max=MAX_COUNT)] = 60,
-    patience: Annotated[
-        int,
-        typer.Option(
-            min=1,
-            max=MAX_COUNT,
-            help="Stop after this many epochs without a better dev weighted-F1.",
-        ),
-    ] = 10,
-    batch_size: Annotated[int, typer.Option(min=1, max=MAX_BATCH)] = 64,
-    lr: Annotated[float, typer.Option(min=0.0, callback=_finite)] = 1e-3,
-    dropout: Annotated[float, typer.Option(min=0.0, max=0.99, callback=_finite)] = 0.5,
-    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1)] = 1,  # numpy.random.seed
-    class_weights: Annotated[
-        bool,
-        typer.Option(
-            show_default=False, help="Weight the loss by inverse class frequency (default: off)."
-        ),
-    ] = False,
-    fine_tune_embeddings: Annotated[
-        bool,
-        typer.Option(
-            show_default=False,
-            help="Train the word vectors too (default: on; --no-... keeps them frozen).",
-        ),
-    ] = True,
-    class_weight_power: Annotated[
-        float,
-        typer.Option(
-            min=0.0, callback=_finite, help="With --class-weights: (inverse frequency) ** P."
-        ),
-    ] = 1.0,
-    multichannel: Annotated[
-        bool,
-        typer.Option(
-            show_default=False,
-            help="Two copies of the vectors, one frozen, one fine-tuned (Kim 2014; default: off).",
-        ),
-    ] = False,
-    max_norm: Annotated[
-        float,
-        typer.Option(
-            min=0.0, callback=_finite, help="Max L2 norm of each classifier weight row; 0 = off."
-        ),
-    ] = 0.0,
-    weight_decay: Annotated[
-        float,
-        typer.Option(
-            min=0.0, callback=_finite, help="AdamW weight decay (not on the vectors); 0 = Adam."
-        ),
-    ] = 0.0,
-    lr_schedule: Annotated[
-        LrSchedule, typer.Option(help="plateau: halve the LR when dev F1 stalls 2 epochs.")
-    ] = LrSchedule.constant,
-    word_dropout: Annotated[
-        float,
-        typer.Option(
-            min=0.0, max=0.99, callback=_finite, help="Share of tokens turned [UNK] in training."
-        ),
-    ] = 0.0,
-    label_smoothing: Annotated[float, typer.Option(min=0.0, max=0.99, callback=_finite)] = 0.0,
-    ema_decay: Annotated[
-        float,
-        typer.Option(
-            min=0.0,
-            max=0.9999,
-            callback=_finite,
-            help="Evaluate and keep an EMA of the weights (per step); 0 = off.",
-        ),
-    ] = 0.998,
-    threads: Annotated[
-        int,
-        typer.Option(
-            min=1, max=MAX_THREADS, help="CPU threads; a seed reproduces exactly for a given count."
-        ),
-    ] = 1,
-    encoding_errors: EncodingErrorsOption = EncodingErrors.strict,
-    tsv_quoting: TsvQuotingOption = TsvQuoting.literal,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    **options: Any,
 ) -> None:
     """Train the utterance CNN on labelled utterances; writes OUT/metrics.json and OUT/report.html.
 
     The defaults are the shipped model's recipe, chosen on dev weighted-F1 (MELD emotion, checked
-    on MELD sentiment and EmoryNLP): GloVe 6B 50d fine-tuned, Adam (lr 0.001, batch 64), dropout
-    0.5, up to 60 epochs, early stopping after 10 without a better dev weighted-F1, and the
-    weights kept as an exponential moving average (decay 0.998; on dev a tie with no average,
-    --ema-decay 0). The other options were measured too and did not beat it on dev; see the
-    README, "The training recipe".
+    on MELD sentiment and EmoryNLP): GloVe 6B 50d fine-tuned, Adam, dropout, early stopping on
+    dev weighted-F1, and the weights kept as an exponential moving average (on dev a tie with no
+    average, --ema-decay 0). The other options were measured too and did not beat it on dev;
+    see the README, "The training recipe".
     """
     train_mod = _training_module("cnnfeat.training.train")
-    config = train_mod.TrainConfig(
-        train=str(train), out=str(out), dev=_str(dev), test=_str(test),
-        text_column=text_column, label_column=label_column, vectors=vectors,
-        vocab_top_n=vocab_top_n, pool=pool.value, max_len=max_len, epochs=epochs,
-        patience=patience, batch_size=batch_size, lr=lr, dropout=dropout, seed=seed,
-        class_weights=class_weights, fine_tune_embeddings=fine_tune_embeddings,
-        encoding_errors=encoding_errors.value, tsv_quoting=tsv_quoting.value,
-        class_weight_power=class_weight_power, multichannel=multichannel, max_norm=max_norm,
-        weight_decay=weight_decay, lr_schedule=lr_schedule.value, word_dropout=word_dropout,
-        label_smoothing=label_smoothing, ema_decay=ema_decay, threads=threads,
-        command=_command_line(ctx),
-    )  # fmt: skip
+    config = TrainConfig(**config_values(options), command=_command_line(ctx))
     metrics = train_mod.train(config, progress=not quiet)
     for note in metrics["vectors"].get("notes", []):
         typer.echo(f"vectors: {note}", err=True)
@@ -499,7 +347,7 @@ def train(
             m = metrics[split]
             typer.echo(f"{split}: weighted-F1 {m['weighted_f1']:.4f}  macro-F1 {m['macro_f1']:.4f}"
                        f"  accuracy {m['accuracy']:.4f}", err=True)  # fmt: skip
-    typer.echo(f"wrote {out}/metrics.json ({metrics['train_seconds']} s)", err=True)
+    typer.echo(f"wrote {config.out}/metrics.json ({metrics['train_seconds']} s)", err=True)
 
 
 @app.command()
@@ -508,10 +356,11 @@ def evaluate(
     model_dir: Annotated[
         Path | None, typer.Argument(help="Model directory (default: the shipped model).")
     ] = None,
+    *,  # required options after the optional argument
     train: Annotated[
         Path, typer.Option(help="Labelled training file (any format `cnnfeat train` reads).")
-    ] = ...,
-    test: Annotated[Path, typer.Option(help="Labelled test file.")] = ...,
+    ],
+    test: Annotated[Path, typer.Option(help="Labelled test file.")],
     text_column: Annotated[
         str | None, typer.Option(help="Text column (default: Utterance/text/transcript).")
     ] = None,
@@ -544,9 +393,7 @@ def export_cmd(
     out: Annotated[Path, typer.Option(help="Model directory to write.")],
     atol: Annotated[
         float,
-        typer.Option(
-            min=0.0, callback=_finite, help="Largest ONNX-vs-PyTorch difference accepted."
-        ),
+        typer.Option(min=0.0, callback=finite, help="Largest ONNX-vs-PyTorch difference accepted."),
     ] = 1e-5,
     graph: Annotated[
         ExportGraph,

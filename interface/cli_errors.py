@@ -103,7 +103,7 @@ def _restore_signals(previous: list) -> None:
         signal.signal(signum, handler)
 
 
-def _signal_behind(exc: BaseException) -> tuple[str, int] | None:
+def _signal_behind(exc: BaseException | None) -> tuple[str, int] | None:
     """(message, exit code) when a signal caused `exc` (a library that turns an interrupted
     import into ImportError, say), else None."""
     seen: set[int] = set()

@@ -15,8 +15,12 @@ import io
 import os
 import signal
 import sys
+from typing import NoReturn
 
-_WORDS = {signal.SIGINT: (130, "interrupted"), signal.SIGTERM: (143, "terminated")}
+_WORDS: dict[int, tuple[int, str]] = {
+    signal.SIGINT: (130, "interrupted"),
+    signal.SIGTERM: (143, "terminated"),
+}
 
 
 def main() -> None:
@@ -54,10 +58,21 @@ class _Closed(io.TextIOBase):
         super().__init__()
         self._name = name
 
-    def _fail(self, *args: object) -> None:
+    def _fail(self) -> NoReturn:
         raise OSError(errno.EBADF, f"standard {self._name} is closed")
 
-    write = read = readline = fileno = _fail
+    def write(self, text: str) -> int:
+        self._fail()
+
+    def read(self, size: int | None = -1) -> str:
+        self._fail()
+
+    # typeshed gives io.TextIOBase two readline types (str, and _IOBase's bytes): one must lose
+    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
+        self._fail()
+
+    def fileno(self) -> int:
+        self._fail()
 
     @property
     def buffer(self) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from cnnfeat.contract.errors import OutputError
-from cnnfeat.runtime.model_dir import CARD_FILE, MODEL_FILE, TOKENIZER_FILE
+from cnnfeat.contract.layout import CARD_FILE, MODEL_FILE, TOKENIZER_FILE
 from cnnfeat.runtime.writing import write_file
 
 CONFORMANCE_FILE = "conformance.json"

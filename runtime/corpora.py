@@ -30,11 +30,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnfeat.contract.errors import InputError
-from cnnfeat.runtime.reading import Record, default_column, input_format, open_error, read_records
+from cnnfeat.runtime.reading import (
+    SURROGATE,
+    Record,
+    default_column,
+    input_format,
+    open_error,
+    read_records,
+)
 
 CORPORA = ("table", "emorynlp-json", "dailydialog", "iemocap")
 SPEAKER_COLUMNS = ("Speaker", "speaker", "speakers")
-LABEL_COLUMNS = ("Emotion", "label", "emotion")  # as `cnnfeat train`
+LABEL_COLUMNS = ("Emotion", "label", "emotion")  # also `cnnfeat train`'s (training/data.py)
 DAILYDIALOG_EMOTIONS = (
     "no emotion",
     "anger",
@@ -49,7 +56,6 @@ _IEMOCAP_NAME = re.compile(r"Ses\d\d[FM]_\w+\.txt")
 _IEMOCAP_SUMMARY = re.compile(r"\[\d+(?:\.\d*)? - \d+(?:\.\d*)?\]")
 _IEMOCAP_LINE = re.compile(r"(\S+) \[(\d+(?:\.\d*)?)-(\d+(?:\.\d*)?)\]:\s?(.*)")
 _EOU = "__eou__"
-_SURROGATE = re.compile("[\ud800-\udfff]")  # only JSON "\\ud800" escapes can produce these
 
 
 @dataclass(frozen=True)
@@ -227,7 +233,7 @@ def _dialogue_columns(
 ) -> tuple[tuple[str, ...], str | None, bool]:
     """(dialogue id columns, order column, whether the id is EmoryNLP's sNN_eNN_cNN)."""
     order = columns.order or _if_there("Utterance_ID", available)
-    if order not in available + [None]:
+    if order is not None and order not in available:
         raise _no_column(order, available, path)
     if columns.dialogue is not None:
         for name in columns.dialogue:
@@ -279,7 +285,7 @@ def _chain(first: Record, rest: Iterator[Record]) -> Iterator[Record]:
 def _sound_fields(record: Record, path: str, errors: str) -> Record:
     """`record` with every field checked by _sound_text (reading.py does the text column)."""
     fields = record.fields
-    if any(v is not None and _SURROGATE.search(v) for v in fields.values()):
+    if any(v is not None and SURROGATE.search(v) for v in fields.values()):
         fields = {
             k: _sound_text(v, f"field {k!r}", path, record.line, errors) for k, v in fields.items()
         }
@@ -291,10 +297,10 @@ def _sound_text(value: str | None, what: str, path: str, line: int | None, error
     """`value` if it has a UTF-8 form; its lone surrogates (U+D800-U+DFFF, which only a JSON
     escape can produce) as U+FFFD if errors == "replace"; else an InputError: written as a .npz
     key or a Parquet string it would fail."""
-    if value is None or not _SURROGATE.search(value):
+    if value is None or not SURROGATE.search(value):
         return value
     if errors == "replace":
-        return _SURROGATE.sub("\ufffd", value)
+        return SURROGATE.sub("\ufffd", value)
     raise InputError(
         f"{what} holds a lone surrogate escape (\\ud800-\\udfff), which is not a character; "
         "fix the file or pass --encoding-errors replace",
@@ -454,7 +460,7 @@ def read_dailydialog(
         if pieces and not pieces[-1]:
             pieces.pop()  # the text after the last __eou__
         labels: list[str | None] = [None] * len(pieces)
-        if label_lines is not None:
+        if label_lines is not None and labels_path is not None:
             labels = _dailydialog_labels(
                 label_lines, record.line, len(pieces), labels_path, text_path
             )
@@ -487,7 +493,7 @@ def _dailydialog_labels(
             text_path,
             line,
         )
-    names = []
+    names: list[str | None] = []
     for value in lines[line - 1].split():
         if not _is_ascii_digits(value) or int(value) >= len(DAILYDIALOG_EMOTIONS):
             raise InputError(f"emotion {value!r} is not one of 0..6", path, line)
@@ -564,7 +570,11 @@ def read_labelled_corpus(path: str | Path) -> tuple[list[str], list[str]] | None
     corpus = corpus_format(path)
     if corpus == "dailydialog":
         labels_path = dailydialog_labels_path(path)
-        utterances = read_dailydialog(path, str(labels_path)) if labels_path.is_file() else None
+        utterances = (
+            read_dailydialog(path, str(labels_path))
+            if labels_path is not None and labels_path.is_file()
+            else None
+        )
     elif corpus == "iemocap":
         labels_path = iemocap_labels_path(path)
         utterances = read_iemocap(path, str(labels_path)) if labels_path.is_file() else None
@@ -576,7 +586,7 @@ def read_labelled_corpus(path: str | Path) -> tuple[list[str], list[str]] | None
             "training needs the labels",
             path,
         )
-    labelled = [u for u in utterances if u.label is not None]
+    labelled = [(u.text, u.label) for u in utterances if u.label is not None]
     if not labelled:
         raise InputError("no labelled utterances", path)
-    return [u.text for u in labelled], [u.label for u in labelled]  # type: ignore[misc]
+    return [text for text, _ in labelled], [label for _, label in labelled]

@@ -17,14 +17,13 @@ from tokenizers import Tokenizer
 
 from cnnfeat.contract.batching import TokenRows, pad_batch, pad_rows, plan_batches
 from cnnfeat.contract.errors import ArgumentError, InputError, ModelError
+from cnnfeat.contract.layout import INPUT_NAME, OUTPUT_NAME
 from cnnfeat.contract.spec import ModelSpec
 from cnnfeat.contract.tokenizer import PAD_TOKEN, UNK_TOKEN
 from cnnfeat.runtime.model_dir import ModelDir, load_model_dir
 from cnnfeat.runtime.reading import check_lines, fit_lines
 from cnnfeat.runtime.session import CUDA, make_session
 
-INPUT_NAME = "input_ids"
-OUTPUT_NAME = "features"
 # Tokens (rows x padded width) per inference batch. On the CPU small batches stay in cache:
 # 1-2k tokens ran fastest (bench/throughput.py); a GPU wants large ones.
 CPU_MAX_TOKENS = 2048

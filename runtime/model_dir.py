@@ -15,12 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from cnnfeat.contract.errors import ModelError
-from cnnfeat.contract.spec import FORMAT_VERSION, ModelSpec
+from cnnfeat.contract.layout import (
+    CARD_FIELDS,
+    CARD_FILE,
+    INPUT_NAME,
+    MODEL_FILE,
+    OUTPUT_NAME,
+    SCORES,
+    TOKENIZER_FILE,
+    check_format_version,
+)
+from cnnfeat.contract.spec import ModelSpec
 
-MODEL_FILE = "model.onnx"
-TOKENIZER_FILE = "tokenizer.json"
-CARD_FILE = "cnnfeat.json"
-REPORT_FILE = "report.html"  # the training report, written by train and copied by export
 DEFAULT_MODEL_NAME = "meld-glove6b50d"
 
 
@@ -98,59 +104,75 @@ def _read_card(path: Path) -> dict[str, Any]:
                          "or re-export it") from None  # fmt: skip
     if not isinstance(card, dict):
         raise ModelError(f"{path} is not a cnnfeat model card (a JSON object with a 'spec')")
+    # Before the spec is read: a newer format may well have fields this version refuses.
     spec = card.get("spec")
-    for found in (
-        card.get("format_version"),
-        spec.get("format_version") if isinstance(spec, dict) else None,
-    ):
-        if found is not None and (not isinstance(found, int) or isinstance(found, bool)):
-            raise ModelError(f"{path}: format_version must be an integer, got {found!r}; the "
-                             "card is damaged: copy the model directory again or re-export "
-                             "it")  # fmt: skip
-        if found is not None and found > FORMAT_VERSION:
-            from cnnfeat.contract import __version__
-
-            raise ModelError(f"{path.parent} was written by a newer cnnfeat (model format "
-                             f"{found}; cnnfeat {__version__} reads format {FORMAT_VERSION}); "
-                             "upgrade: pip install -U cnnfeat")  # fmt: skip
+    for versioned, what in ((card, path), (spec, path.parent)):
+        if isinstance(versioned, dict) and "format_version" in versioned:
+            check_format_version(versioned["format_version"], str(what))
     if "spec" not in card:
         raise ModelError(f"{path} has no 'spec'; is this a cnnfeat model directory?")
     _check_card_fields(card, path)
     return card
 
 
-# Card fields that readers use (`cnnfeat info`, conformance): field -> JSON type; all optional.
-_CARD_OBJECTS = ("vectors", "training", "metrics", "export")  # sha256: _verify_files
-_SCORES = ("weighted_f1", "macro_f1", "accuracy")
-
-
 def _check_card_fields(card: dict[str, Any], path: Path) -> None:
-    """Every field a reader uses has the JSON type export writes (ModelError otherwise)."""
+    """Every field of contract/layout.py's CARD_FIELDS has the JSON type export writes, and
+    the graph's input and output names are this version's (ModelError otherwise)."""
 
     def wrong(field: str, value: object, want: str) -> ModelError:
         return ModelError(f"{path}: field {field!r} is {_json_type(value)}, not {want}; the "
                           "card is damaged: copy the model directory again or re-export "
                           "it")  # fmt: skip
 
-    for name in _CARD_OBJECTS:
-        if card.get(name) is not None and not isinstance(card[name], dict):
-            raise wrong(name, card[name], "an object")
-    for split, scores in (card.get("metrics") or {}).items():
-        if scores is None:
-            continue
-        if not isinstance(scores, dict):
-            raise wrong(f"metrics.{split}", scores, "an object")
-        for score in _SCORES:
-            value = scores.get(score)
-            if value is not None and (not isinstance(value, int | float) or
-                                      isinstance(value, bool)):  # fmt: skip
-                raise wrong(f"metrics.{split}.{score}", value, "a number")
-    for field, value in (
-        ("vectors.source", (card.get("vectors") or {}).get("source")),
-        ("training.command", (card.get("training") or {}).get("command")),
-    ):
-        if value is not None and not isinstance(value, str):
-            raise wrong(field, value, "a string")
+    def check(field: str, value: object, kind: type | tuple[type, ...]) -> None:
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise wrong(field, value, _TYPE_NAMES.get(kind, str(kind)))
+
+    for field, kind in CARD_FIELDS.items():
+        parent, _, name = field.rpartition(".")
+        holder = card.get(parent) if parent else card  # parents come first, checked
+        check(field, holder.get(name) if isinstance(holder, dict) else None, kind)
+    per_split = (
+        ("metrics", card.get("metrics"), SCORES, (int, float)),
+        ("training.data", (card.get("training") or {}).get("data"), ("rows",), int),
+    )
+    for group, holder, names, kind in per_split:  # holders were checked above
+        for split, entry in (holder or {}).items():
+            check(f"{group}.{split}", entry, dict)
+            for name in names:
+                check(f"{group}.{split}.{name}", (entry or {}).get(name), kind)
+    for field, want in (("input", INPUT_NAME), ("output", OUTPUT_NAME)):
+        if card.get(field) not in (None, want):
+            raise ModelError(f"{path}: the card names the graph's {field} {card[field]!r}; this "
+                             f"cnnfeat feeds {INPUT_NAME!r} and reads {OUTPUT_NAME!r}: re-export "
+                             "the model with this cnnfeat")  # fmt: skip
+
+
+def describe(model_dir: ModelDir) -> list[str]:
+    """What `cnnfeat info` shows of the card besides spec, vectors and metrics: the graph's
+    interface (names, dtypes, shapes) with its export record, and the training run's."""
+    card, spec = model_dir.card, model_dir.spec
+    export, training = card.get("export") or {}, card.get("training") or {}
+    seq = "seq" if spec.fixed_len is None else str(spec.fixed_len)
+    lines = [f"graph: {card.get('input') or INPUT_NAME} int64 (batch, {seq}) -> "
+             f"{card.get('output') or OUTPUT_NAME} float32 (batch, {spec.feature_dim}); ONNX "
+             f"opset {export.get('opset', '?')}, {export.get('graph', '?')!r} graph"]  # fmt: skip
+    if export.get("parity_max_abs_diff") is not None:
+        lines.append(f"export: matches PyTorch within {export['parity_max_abs_diff']:.2g} on "
+                     f"{export.get('parity_cases', '?')} batches (torch "
+                     f"{export.get('torch', '?')}, onnx {export.get('onnx', '?')})")  # fmt: skip
+    rows = [f"{split} {entry['rows']}" for split, entry in (training.get("data") or {}).items()
+            if entry and entry.get("rows") is not None]  # fmt: skip
+    if rows or training.get("best_epoch") is not None:
+        seconds = training.get("train_seconds")
+        lines.append(f"training: rows {', '.join(rows) or '?'}; best epoch "
+                     f"{training.get('best_epoch', '?')}"
+                     + (f" ({seconds:g} s)" if seconds is not None else ""))  # fmt: skip
+    return lines
+
+
+_TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", int: "an integer",
+               (int, float): "a number"}  # fmt: skip
 
 
 def _json_type(value: object) -> str:

@@ -57,7 +57,7 @@ _MAGIC = (
     (b"PAR1", "a Parquet file"), (b"\x93NUMPY", "a NumPy array"),
     (b"ARROW1", "an Arrow file"), (b"\x89HDF", "an HDF5 file"),
 )  # fmt: skip
-_SURROGATE = re.compile("[\ud800-\udfff]")  # only JSON "\\ud800" escapes can produce these
+SURROGATE = re.compile("[\ud800-\udfff]")  # only JSON "\\ud800" escapes can produce these
 # The csv module refuses fields over 128 KiB by default; a transcript cell may be longer. Only
 # ever raised, never lowered, so other csv users in the process are not restricted.
 _CSV_FIELD_LIMIT = 2**31 - 1
@@ -381,12 +381,12 @@ def _jsonl_records(
         if column is None:
             column = default_column(list(record), path, number)
         if column not in record:
-            fields = ", ".join(map(repr, record)) or "none"
-            raise InputError(f"no field {column!r} (fields: {fields})", path, number)
+            names = ", ".join(map(repr, record)) or "none"
+            raise InputError(f"no field {column!r} (fields: {names})", path, number)
         value = record.pop(column)
         if not isinstance(value, str):
             raise InputError(f"field {column!r} is {_json_type(value)}, not a string", path, number)
-        if _SURROGATE.search(value):
+        if SURROGATE.search(value):
             if errors != "replace":
                 raise InputError(
                     f"field {column!r} holds a lone surrogate escape (\\ud800-\\udfff), which "
@@ -394,7 +394,7 @@ def _jsonl_records(
                     path,
                     number,
                 )
-            value = _SURROGATE.sub("\ufffd", value)
+            value = SURROGATE.sub("\ufffd", value)
         if not keep:
             yield value
             continue
@@ -428,8 +428,8 @@ def _table_records(
 
     # strict: a stray quote is an error, not a field silently swallowing the rest of the file.
     # Without quotes (TSV by default) a `"` is text and every line is one record.
-    quoting = csv.QUOTE_MINIMAL if quotes else csv.QUOTE_NONE
-    reader = csv.reader(feed(), delimiter=delimiter, strict=True, quoting=quoting)
+    reader = csv.reader(feed(), delimiter=delimiter, strict=True,
+                        quoting=csv.QUOTE_MINIMAL if quotes else csv.QUOTE_NONE)  # fmt: skip
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         while True:
@@ -582,7 +582,7 @@ def check_lines(lines: Sequence[Any]) -> None:
     for i, line in enumerate(lines):
         if not isinstance(line, str):
             raise InputError(f"line {i + 1} is {type(line).__name__}, not str")
-        if _SURROGATE.search(line):
+        if SURROGATE.search(line):
             raise InputError(
                 f"line {i + 1} holds a lone surrogate (U+D800-U+DFFF), which is not a "
                 "character and has no UTF-8 form"

@@ -97,6 +97,7 @@ class FeatureWriter:
             if exc_type is not None:
                 self._discard()
             elif self.path == "-":
+                assert self._handle is not None  # set by __enter__
                 self._handle.flush()
             else:
                 self._finish()
@@ -110,6 +111,7 @@ class FeatureWriter:
 
     def _finish(self) -> None:
         handle = self._handle
+        assert handle is not None  # set by __enter__
         if self.format in (".npy", ".npz"):
             handle.seek(0)
             handle.write(_npy_header(self.rows, self.dim))

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cnnfeat.cli import app
+from cnnfeat.contract.layout import CARD_FILE, MODEL_FILE
 from cnnfeat.runtime.conformance import (
     CASES,
     CONFORMANCE_FILE,
@@ -21,7 +22,7 @@ from cnnfeat.runtime.conformance import (
     write_conformance,
 )
 from cnnfeat.runtime.embedder import Embedder
-from cnnfeat.runtime.model_dir import CARD_FILE, MODEL_FILE, default_model_dir, load_model_dir
+from cnnfeat.runtime.model_dir import default_model_dir, load_model_dir
 
 
 def load_conformance(path: Path) -> dict:

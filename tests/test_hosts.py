@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cnnfeat.contract.layout import CARD_FILE, MODEL_FILE, TOKENIZER_FILE
 from cnnfeat.runtime.conformance import write_conformance
 from cnnfeat.runtime.embedder import Embedder
-from cnnfeat.runtime.model_dir import CARD_FILE, MODEL_FILE, TOKENIZER_FILE, default_model_dir
+from cnnfeat.runtime.model_dir import default_model_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTS = ROOT / "hosts"

@@ -8,7 +8,6 @@ fix raises `InputError` naming the file and, where there is one, the line.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +16,11 @@ from typing import Any
 import numpy as np
 
 from cnnfeat.contract.errors import InputError
-from cnnfeat.runtime.corpora import read_labelled_corpus
-from cnnfeat.runtime.reading import TEXT_COLUMNS, Record, read_records
+from cnnfeat.runtime.corpora import LABEL_COLUMNS, read_labelled_corpus
+from cnnfeat.runtime.reading import SURROGATE, TEXT_COLUMNS, Record, read_records
 
-# Tried in order when no column is named: MELD/EmoryNLP CSVs, generic files, EmoryNLP JSON.
-# TEXT_COLUMNS comes from the reader of `cnnfeat embed`, so both commands pick the same column.
-LABEL_COLUMNS = ("Emotion", "label", "emotion")
-_CSV_FIELD_LIMIT = 2**31 - 1
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# TEXT_COLUMNS and LABEL_COLUMNS (tried in order when no column is named) are the readers' of
+# `cnnfeat embed`, so every command picks the same columns.
 
 
 @dataclass(frozen=True)
@@ -255,7 +251,7 @@ def _fields(
         raise InputError(
             f"{prefix}{text_col!r} must be a string, got {_json_type(text)}", str(path), line
         )
-    if _SURROGATE.search(text):  # a JSON "\ud800" escape: not a character, no UTF-8 form
+    if SURROGATE.search(text):  # a JSON "\ud800" escape: not a character, no UTF-8 form
         raise InputError(
             f"{prefix}{text_col!r} holds a lone surrogate escape (\\ud800-\\udfff)", str(path), line
         )

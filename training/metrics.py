@@ -14,7 +14,9 @@ import numpy as np
 
 
 def classification_report(
-    y_true: Sequence[int], y_pred: Sequence[int], label_names: Sequence[str]
+    y_true: Sequence[int] | np.ndarray,
+    y_pred: Sequence[int] | np.ndarray,
+    label_names: Sequence[str],
 ) -> dict[str, Any]:
     """Accuracy, weighted/macro F1, per-class scores and the confusion matrix.
 

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cnnfeat.contract.errors import CnnfeatError, InputError
+
+if TYPE_CHECKING:
+    from cnnfeat.runtime.embedder import Embedder
 
 
 @dataclass(frozen=True)
@@ -119,18 +123,16 @@ def evaluate_files(
 
     train = read_labelled(train_path, text_column, label_column)
     test = read_labelled(test_path, text_column, label_column)
-    embedder = None
-    if train_features is None or test_features is None:
-        from cnnfeat.runtime.embedder import Embedder
-
-        embedder = Embedder(model_dir, device=device)
+    embedder: Embedder | None = None  # loaded once, when a split has no features given
     arrays = []
     for data, given in ((train, train_features), (test, test_features)):
         if given is not None:
             arrays.append(_load_features(given, len(data.texts), data.path))
         else:
             from cnnfeat.runtime.dialogues import embed_texts
+            from cnnfeat.runtime.embedder import Embedder
 
+            embedder = embedder or Embedder(model_dir, device=device)
             arrays.append(embed_texts(embedder, data.texts))
     if arrays[0].shape[1] != arrays[1].shape[1]:
         raise InputError(

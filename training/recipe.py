@@ -24,9 +24,8 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from cnnfeat.training.config import LR_SCHEDULES
 from cnnfeat.training.model import UtteranceCNN
-
-LR_SCHEDULES = ("constant", "plateau", "cosine")
 
 
 def multichannel_vectors(vectors: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnfeat.runtime.model_dir import REPORT_FILE
+from cnnfeat.contract.layout import REPORT_FILE
 
 
 def write_report(

@@ -13,8 +13,9 @@ import io
 import json
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,12 +24,13 @@ from tqdm import tqdm
 
 from cnnfeat.contract.batching import pad_batch
 from cnnfeat.contract.errors import CnnfeatError, InputError, ModelError
+from cnnfeat.contract.layout import REPORT_FILE, TOKENIZER_FILE
 from cnnfeat.contract.spec import ModelSpec
 from cnnfeat.contract.tokenizer import build_tokenizer
-from cnnfeat.runtime.model_dir import REPORT_FILE
 from cnnfeat.runtime.reading import fit_lines
 from cnnfeat.runtime.staging import check_replaceable, staged_directory
 from cnnfeat.training import recipe
+from cnnfeat.training.config import TrainConfig
 from cnnfeat.training.data import LabelledData, read_labelled, stratified_split
 from cnnfeat.training.metrics import classification_report
 from cnnfeat.training.model import UtteranceCNN
@@ -38,53 +40,11 @@ from cnnfeat.training.vocab import build_vocabulary, vectors_casing
 
 CHECKPOINT = "checkpoint.pt"
 # The files a run directory may hold: `train --out` replaces nothing else.
-RUN_FILES = (CHECKPOINT, "tokenizer.json", "metrics.json", REPORT_FILE)
+RUN_FILES = (CHECKPOINT, TOKENIZER_FILE, "metrics.json", REPORT_FILE)
 
 
 class TrainingError(CnnfeatError):
     """Training cannot go on (the loss is no longer a finite number)."""
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    train: str
-    out: str
-    dev: str | None = None
-    test: str | None = None
-    text_column: str | None = None
-    label_column: str | None = None
-    vectors: str = "glove-6b-50d"
-    vocab_top_n: int = 30000
-    min_count: int = 2
-    pool: str = "global"
-    max_len: int | None = None  # None: 50 for window pooling, 512 for global
-    epochs: int = 60
-    patience: int = 10
-    batch_size: int = 64
-    lr: float = 1e-3
-    dropout: float = 0.5
-    seed: int = 1
-    class_weights: bool = False
-    class_weight_power: float = 1.0
-    fine_tune_embeddings: bool = True
-    multichannel: bool = False
-    max_norm: float = 0.0
-    weight_decay: float = 0.0
-    lr_schedule: str = "constant"
-    word_dropout: float = 0.0
-    label_smoothing: float = 0.0
-    ema_decay: float = 0.998
-    dev_fraction: float = 0.1
-    encoding_errors: str = "strict"  # as `cnnfeat embed --encoding-errors`
-    tsv_quoting: str = "literal"  # as `cnnfeat embed --tsv-quoting`
-    threads: int = 1  # torch intra-op threads; results reproduce exactly for a given count
-    command: str = ""
-
-    @property
-    def resolved_max_len(self) -> int:
-        if self.max_len is not None:
-            return self.max_len
-        return 50 if self.pool == "window" else 512
 
 
 def train(config: TrainConfig, progress: bool = True) -> dict:
@@ -145,7 +105,7 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
     evaluated = ema.module if ema is not None else model  # the weights dev sees and we keep
     word_rng = torch.Generator().manual_seed(config.seed)
 
-    best = {"f1": -1.0, "epoch": 0, "state": None}
+    best: dict[str, Any] = {"f1": -1.0, "epoch": 0, "state": None}
     history = []
     rng = np.random.default_rng(config.seed)
     bar = tqdm(range(1, config.epochs + 1), desc="train", unit="epoch", disable=not progress)
@@ -186,7 +146,7 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
     bar.close()
 
     model.load_state_dict(best["state"])
-    metrics = {
+    metrics: dict[str, Any] = {
         "dev": classification_report(dev_y, predict(model, dev_ids, spec), label_names),
         "test": None,
     }
@@ -228,7 +188,7 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
 
 
 @torch.no_grad()
-def predict(model: UtteranceCNN, ids: list[list[int]], spec: ModelSpec, batch: int = 512):
+def predict(model: nn.Module, ids: list[list[int]], spec: ModelSpec, batch: int = 512):
     model.eval()
     out = []
     for start in range(0, len(ids), batch):
@@ -351,7 +311,7 @@ def _write_run(
                checkpoint)  # fmt: skip
     with staged_directory(out) as staging:
         (staging / CHECKPOINT).write_bytes(checkpoint.getbuffer())
-        (staging / "tokenizer.json").write_text(tokenizer.to_str(pretty=True), encoding="utf-8")
+        (staging / TOKENIZER_FILE).write_text(tokenizer.to_str(pretty=True), encoding="utf-8")
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         write_report(staging, metrics, *dev, name=out.name)  # from the same numbers
 

@@ -1,0 +1,127 @@
+"""`TrainConfig`: every training option, declared once: name, type, default, bounds and help.
+
+`cnnfeat train`'s options are generated from these fields (interface/options.py), release.py
+builds its configs from them, and train.py reads them. Imports no torch, so the CLI can show
+`cnnfeat train --help` without the [train] extra.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from cnnfeat.contract.spec import DEFAULT_MAX_LEN, MAX_LEN, POOL_MODES
+from cnnfeat.runtime.reading import ENCODING_ERRORS, TSV_QUOTING
+
+LR_SCHEDULES = ("constant", "plateau", "cosine")
+# Upper bounds of counts: far above any useful value, so a typo is a usage error, not a failure
+# deep inside a library.
+MAX_COUNT = 1_000_000_000
+MAX_BATCH = 1 << 20
+MAX_THREADS = 1024
+FLOAT32_MAX = 3.4028234663852886e38  # training runs in float32: a larger value overflows
+
+
+def option(
+    default: Any = None,
+    help: str = "",
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    choices: tuple[str, ...] = (),
+    path: bool = False,
+    recipe: bool = False,
+    cli: bool = True,
+    required: bool = False,
+) -> Any:
+    """A TrainConfig field and what `cnnfeat train` needs to offer it as an option.
+
+    min/max: inclusive bounds (floats are also checked finite and within float32); choices:
+    the accepted strings; path: a file or directory name; recipe: part of the training recipe
+    (release.py writes it out in full in the shipped model's command); cli: offered as an
+    option of `cnnfeat train`; required: no default, the option must be given.
+    """
+    metadata = {"help": help, "min": min, "max": max, "choices": choices, "path": path,
+                "recipe": recipe, "cli": cli}  # fmt: skip
+    if required:
+        return field(metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. Defaults are the shipped model's recipe, chosen on dev weighted-F1
+    (MELD emotion, checked on MELD sentiment and EmoryNLP; README "The training recipe")."""
+
+    train: str = option(required=True, path=True, help="Training file (.csv, .tsv, .jsonl, "
+                        "EmoryNLP .json, DailyDialog, IEMOCAP).")  # fmt: skip
+    out: str = option(required=True, path=True, help="Run directory to write (checkpoint, "
+                      "tokenizer, metrics.json).")  # fmt: skip
+    dev: str | None = option(
+        None, "Dev file; without it a stratified dev split is taken from --train.", path=True
+    )
+    test: str | None = option(None, "Test file (optional).", path=True)
+    text_column: str | None = option(None, "Text column (default: Utterance/text/transcript).")
+    label_column: str | None = option(
+        None, "Label column (default: Emotion/label); e.g. Sentiment for MELD."
+    )
+    vectors: str = option("glove-6b-50d", "'glove-6b-50d' (bundled package) or a GloVe/word2vec "
+                          "text file, e.g. glove.840B.300d.txt.", recipe=True)  # fmt: skip
+    vocab_top_n: int = option(
+        30000, "Also keep the vectors' N most frequent words.", min=0, max=MAX_COUNT, recipe=True
+    )
+    min_count: int = option(2, "Keep training words seen this often.", cli=False)
+    pool: str = option("global", "global: max over time (authors' code); window: max-pool "
+                       "width 2 (paper text).", choices=POOL_MODES, recipe=True)  # fmt: skip
+    max_len: int | None = option(
+        None,
+        f"Tokens kept per utterance (default {DEFAULT_MAX_LEN['global']} global, "
+        f"{DEFAULT_MAX_LEN['window']} window).",
+        min=5,  # the widest filter
+        max=MAX_LEN,
+    )
+    epochs: int = option(60, min=1, max=MAX_COUNT, recipe=True)
+    patience: int = option(10, "Stop after this many epochs without a better dev weighted-F1.",
+                           min=1, max=MAX_COUNT, recipe=True)  # fmt: skip
+    batch_size: int = option(64, min=1, max=MAX_BATCH, recipe=True)
+    lr: float = option(1e-3, min=0.0, recipe=True)
+    dropout: float = option(0.5, min=0.0, max=0.99, recipe=True)
+    seed: int = option(1, min=0, max=2**32 - 1)  # numpy.random.seed's range
+    class_weights: bool = option(False, "Weight the loss by inverse class frequency.", recipe=True)
+    class_weight_power: float = option(
+        1.0, "With --class-weights: (inverse frequency) ** P.", min=0.0, recipe=True
+    )
+    fine_tune_embeddings: bool = option(
+        True, "Train the word vectors too (--no-... keeps them frozen).", recipe=True
+    )
+    multichannel: bool = option(False, "Two copies of the vectors, one frozen, one fine-tuned "
+                                "(Kim 2014).", recipe=True)  # fmt: skip
+    max_norm: float = option(
+        0.0, "Max L2 norm of each classifier weight row; 0 = off.", min=0.0, recipe=True
+    )
+    weight_decay: float = option(
+        0.0, "AdamW weight decay (not on the vectors); 0 = Adam.", min=0.0, recipe=True
+    )
+    lr_schedule: str = option("constant", "plateau: halve the LR when dev F1 stalls 2 epochs.",
+                              choices=LR_SCHEDULES, recipe=True)  # fmt: skip
+    word_dropout: float = option(
+        0.0, "Share of tokens turned [UNK] in training.", min=0.0, max=0.99, recipe=True
+    )
+    label_smoothing: float = option(0.0, min=0.0, max=0.99, recipe=True)
+    ema_decay: float = option(0.998, "Evaluate and keep an EMA of the weights (per step); "
+                              "0 = off.", min=0.0, max=0.9999, recipe=True)  # fmt: skip
+    dev_fraction: float = option(0.1, "Share of --train held out as dev when no --dev is given.",
+                                 cli=False)  # fmt: skip
+    encoding_errors: str = option("strict", "strict: stop at bytes that are not UTF-8; replace: "
+                                  "use U+FFFD and go on.", choices=ENCODING_ERRORS)  # fmt: skip
+    tsv_quoting: str = option("literal", "A .tsv file's quotes: literal (a \" is text, every "
+                              "line one record) or csv (quoted fields may hold tabs and line "
+                              "breaks).", choices=TSV_QUOTING)  # fmt: skip
+    threads: int = option(1, "CPU threads; a seed reproduces exactly for a given count.",
+                          min=1, max=MAX_THREADS, recipe=True)  # fmt: skip
+    command: str = option("", "The command line that made the run (for the model card).",
+                          cli=False)  # fmt: skip
+
+    @property
+    def resolved_max_len(self) -> int:
+        return self.max_len if self.max_len is not None else DEFAULT_MAX_LEN[self.pool]
