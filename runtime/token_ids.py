@@ -14,8 +14,8 @@ import sys
 from typing import BinaryIO
 
 from cnnfeat.contract.errors import OutputError
+from cnnfeat.contract.layout import CARD_FILE
 from cnnfeat.runtime.embedder import Embedder
-from cnnfeat.runtime.model_dir import CARD_FILE
 from cnnfeat.runtime.reading import read_chunks
 from cnnfeat.runtime.writing import check_output_file, staged_file
 
