@@ -275,11 +275,11 @@ def as_id_rows(rows: object, vocab_size: int) -> TokenRows:
     for i, row in enumerate(items, 1):
         kind = type(row).__name__
         if isinstance(row, str | bytes | bytearray | Mapping | AbstractSet) or not (
-            isinstance(row, np.ndarray | Sequence)
+            hasattr(row, "__len__") and hasattr(row, "__iter__")
         ):
             raise ArgumentError(f"row {i} is {kind}, not a sequence of token ids")
-        if isinstance(row, np.ndarray):
-            array = row
+        if not isinstance(row, list | tuple):
+            array = np.asarray(row)  # an array, a range, a torch tensor
         else:
             for value in row:
                 if not isinstance(value, int | np.integer) or isinstance(value, bool | np.bool_):

@@ -55,6 +55,7 @@ def test_embed_ids_refuses_odd_rows_with_a_typed_one_line_error(
         [np.array([3, 4], dtype=np.int32), np.array([], dtype=np.int64), np.array([5])],
         [[np.int64(3), np.uint8(4)], [], [5]],
         np.array([[3, 4], [], [5]], dtype=object),  # ragged rows in an object array
+        [range(3, 5), range(0), range(5, 6)],
     ],
 )
 def test_embed_ids_takes_any_iterable_of_integer_rows(embedder: Embedder, rows: object) -> None:
@@ -160,3 +161,12 @@ def test_embed_file_to_a_symlink_loop_raises_output_error(
     (tmp_path / "b.npy").symlink_to("a.npy")
     with pytest.raises(OutputError, match="a.npy"):
         embed_file(str(source), str(tmp_path / "a.npy"), Embedder(tiny_global.model_dir))
+
+
+def test_embed_ids_takes_torch_tensors(embedder: Embedder) -> None:
+    torch = pytest.importorskip("torch")
+    want = embedder.embed_ids([[3, 4], [5, 6]])
+    assert np.array_equal(embedder.embed_ids(torch.tensor([[3, 4], [5, 6]])), want)
+    assert np.array_equal(embedder.embed_ids([torch.tensor([3, 4]), torch.tensor([5, 6])]), want)
+    with pytest.raises(ArgumentError, match="row 1"):
+        embedder.embed_ids(torch.tensor([[3.0, 4.0]]))
