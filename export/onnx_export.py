@@ -124,7 +124,7 @@ def export_model(
         what = str(exc).split("; copy the model directory")[0]
         raise InputError(f"{what}; train again or copy the run directory again") from None
 
-    with staged_directory(out_dir) as staging:
+    with staged_directory(out_dir, known=MODEL_FILES) as staging:
         model_path = staging / MODEL_FILE
         _export_onnx(model, spec, model_path, graph)
         shutil.copyfile(tokenizer, staging / TOKENIZER_FILE)

@@ -85,11 +85,13 @@ def _check_writable_beside(target: Path) -> None:
 
 
 @contextmanager
-def staged_directory(target: str | Path) -> Iterator[Path]:
+def staged_directory(target: str | Path, known: Iterable[str] | None = None) -> Iterator[Path]:
     """Yield an empty directory to fill; on clean exit it replaces `target` whole.
 
     Errors while writing or swapping (disk full, permissions) become one OutputError naming
-    `target`, never the staging directory. Other exceptions pass through unchanged.
+    `target`, never the staging directory. Other exceptions pass through unchanged. With
+    `known` (the names the command writes), a `target` that holds anything else when the swap
+    comes (a file the user put there while the command ran) is left as it was: OutputError.
     """
     shown = str(target)  # as the user gave it
     target = Path(os.path.abspath(target))
@@ -105,6 +107,8 @@ def staged_directory(target: str | Path) -> Iterator[Path]:
         os.chmod(staging, replaced_mode(target, 0o777))  # mkdtemp makes it private
         yield staging
         _sync_tree(staging)
+        if known is not None:
+            _check_only(target, set(known), shown)
         _swap(staging, target)
     except BaseException as exc:
         if staging is None:  # nothing made yet
@@ -121,6 +125,19 @@ def staged_directory(target: str | Path) -> Iterator[Path]:
             exc.args = (str(exc).replace(str(staging), shown),)
             raise exc from None
         raise
+
+
+def _check_only(target: Path, known: set[str], shown: str) -> None:
+    """OutputError if `target` holds names outside `known`: they appeared after
+    check_replaceable passed, and the swap would delete them with the old directory."""
+    if not target.is_dir():
+        return
+    foreign = sorted({entry.name for entry in os.scandir(target)} - known)
+    if foreign:
+        names = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise OutputError(f"{shown} now holds {names}, which cnnfeat did not write (added while "
+                          f"it ran); {shown} was left as it was and the new one was not kept: "
+                          "move them and run again")  # fmt: skip
 
 
 def sweep_leftovers(target: Path) -> None:

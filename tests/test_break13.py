@@ -170,3 +170,48 @@ def test_embed_ids_takes_torch_tensors(embedder: Embedder) -> None:
     assert np.array_equal(embedder.embed_ids([torch.tensor([3, 4]), torch.tensor([5, 6])]), want)
     with pytest.raises(ArgumentError, match="row 1"):
         embedder.embed_ids(torch.tensor([[3.0, 4.0]]))
+
+
+def test_a_file_added_to_the_old_directory_while_writing_is_never_deleted(tmp_path: Path) -> None:
+    """check_replaceable looks at --out before the work (hours of training); a file the user
+    put in the old run/model directory meanwhile was deleted with it by the swap."""
+    from cnnfeat import OutputError
+    from cnnfeat.runtime.staging import staged_directory
+
+    target = tmp_path / "run"
+    target.mkdir()
+    (target / "metrics.json").write_text("old")
+    with pytest.raises(OutputError, match=r"notes\.txt.*left as it was"):
+        with staged_directory(target, known=("metrics.json",)) as staging:
+            (staging / "metrics.json").write_text("new")
+            (target / "notes.txt").write_text("mine")  # the user, while cnnfeat works
+    assert (target / "notes.txt").read_text() == "mine"
+    assert (target / "metrics.json").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    # Only names it writes: the swap goes ahead.
+    (target / "notes.txt").unlink()
+    with staged_directory(target, known=("metrics.json",)) as staging:
+        (staging / "metrics.json").write_text("new")
+    assert (target / "metrics.json").read_text() == "new"
+
+
+def test_export_keeps_a_file_added_to_its_out_while_it_runs(
+    tiny_global: TinyModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from cnnfeat import OutputError
+    from cnnfeat.export import onnx_export
+
+    out = tmp_path / "model"
+    shutil.copytree(tiny_global.model_dir, out)
+    real = onnx_export._export_onnx
+
+    def export_then_user_writes(*args, **kwargs):
+        real(*args, **kwargs)
+        (out / "notes.txt").write_text("mine")
+
+    monkeypatch.setattr(onnx_export, "_export_onnx", export_then_user_writes)
+    with pytest.raises(OutputError, match="notes.txt"):
+        onnx_export.export_model(tiny_global.run_dir, out)
+    assert (out / "notes.txt").read_text() == "mine"

@@ -309,7 +309,7 @@ def _write_run(
     checkpoint = io.BytesIO()
     torch.save({"spec": spec.to_dict(), "state_dict": state, "vectors": metrics["vectors"]},
                checkpoint)  # fmt: skip
-    with staged_directory(out) as staging:
+    with staged_directory(out, known=RUN_FILES) as staging:
         (staging / CHECKPOINT).write_bytes(checkpoint.getbuffer())
         (staging / TOKENIZER_FILE).write_text(tokenizer.to_str(pretty=True), encoding="utf-8")
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
