@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -271,7 +272,13 @@ def as_id_rows(rows: object, vocab_size: int) -> TokenRows:
         items = list(rows)  # type: ignore[call-overload]
     except TypeError:
         raise ArgumentError(f"embed_ids takes a list of rows of token ids, got {what}") from None
-    arrays = []
+    if all(type(row) in (list, tuple) for row in items):  # the common case, checked in C
+        flat = np.array(list(chain.from_iterable(items)))  # dtype inferred: floats stay floats
+        if flat.size == 0 or (flat.ndim == 1 and flat.dtype.kind in "iu"):
+            if not flat.size or 0 <= flat.min() <= flat.max() < vocab_size:
+                lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+                return TokenRows(flat.astype(np.int64), lengths)
+    arrays = []  # otherwise row by row, to name the row that is wrong
     for i, row in enumerate(items, 1):
         kind = type(row).__name__
         if isinstance(row, str | bytes | bytearray | Mapping | AbstractSet) or not (
