@@ -37,7 +37,17 @@ def cli_errors(command):
     def wrapper(*args, **kwargs):
         previous: list = []
         try:
-            previous += _catch_signals()
+            return _run(previous, *args, **kwargs)
+        except KeyboardInterrupt:  # the signal landed while the handlers were put back
+            _restore_signals(previous)
+            raise _fail("interrupted", 130) from None
+        except _Terminated:
+            _restore_signals(previous)
+            raise _fail("terminated", 143) from None
+
+    def _run(previous: list, *args, **kwargs):
+        try:
+            _catch_signals(previous)
             return command(*args, **kwargs)
         except CnnfeatError as exc:
             raise _fail(str(exc)) from None
@@ -83,22 +93,25 @@ def _on_sigterm(signum, frame):
     raise _Terminated()
 
 
-def _catch_signals() -> list:
+def _catch_signals(previous: list) -> None:
     """SIGINT raises KeyboardInterrupt and SIGTERM _Terminated while the command runs, so that
-    `finally` blocks clean up; returns what to restore (the entry point's exit-at-once).
+    `finally` blocks clean up; notes in `previous` what to restore (the entry point's
+    exit-at-once) before each change, so a signal in the middle leaves nothing unrecorded.
     Only the main thread may set handlers (a host that runs commands in a worker thread); a
     handler set outside Python (getsignal gives None) cannot be put back, so keep it."""
     if threading.current_thread() is not threading.main_thread():
-        return []
-    previous = []
+        return
     for signum, handler in ((signal.SIGINT, signal.default_int_handler),
                             (signal.SIGTERM, _on_sigterm)):  # fmt: skip
-        if signal.getsignal(signum) not in (None, signal.SIG_IGN):  # ignored: on purpose
-            previous.append((signum, signal.signal(signum, handler)))
-    return previous
+        old = signal.getsignal(signum)
+        if old not in (None, signal.SIG_IGN):  # ignored: on purpose
+            previous.append((signum, old))
+            signal.signal(signum, handler)
 
 
 def _restore_signals(previous: list) -> None:
+    """Put the handlers back. A signal that lands in here escapes as KeyboardInterrupt or
+    _Terminated; `cli_errors` then calls this again and exits 130 / 143."""
     for signum, handler in reversed(previous):
         signal.signal(signum, handler)
 

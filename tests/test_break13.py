@@ -215,3 +215,53 @@ def test_export_keeps_a_file_added_to_its_out_while_it_runs(
     with pytest.raises(OutputError, match="notes.txt"):
         onnx_export.export_model(tiny_global.run_dir, out)
     assert (out / "notes.txt").read_text() == "mine"
+
+
+class _Outside(BaseException):
+    """Stands for entry.exit_at_once (which would os._exit(130)) in the test process."""
+
+
+def test_sigint_at_every_line_of_the_cli_boundary_exits_130_and_restores_handlers() -> None:
+    """A SIGINT inside `_restore_signals` (the `finally` after every command) escaped the
+    wrapper as a bare KeyboardInterrupt (click: 'Aborted!', exit 1; SIGTERM: a traceback);
+    one inside `_catch_signals` left the handlers installed for the rest of the process."""
+    import signal as signals
+
+    import typer
+    from conftest import sigint_at_line
+
+    from cnnfeat import cli_errors
+
+    def outside(signum, frame):
+        raise _Outside()
+
+    @cli_errors.cli_errors
+    def command() -> int:
+        return 1
+
+    before = (signals.getsignal(signals.SIGINT), signals.getsignal(signals.SIGTERM))
+    outcomes = []
+    try:
+        for k in range(1, 200):
+            signals.signal(signals.SIGINT, outside)
+            try:
+                with sigint_at_line(k, {cli_errors.__file__}):
+                    command()
+                outcome = "ok"
+            except typer.Exit as exc:
+                outcome = f"exit {exc.exit_code}"
+            except _Outside:
+                outcome = "exit at once"
+            except KeyboardInterrupt:
+                outcome = f"line {k}: KeyboardInterrupt escaped"
+            handler = signals.getsignal(signals.SIGINT)
+            if handler is not outside:
+                outcome = f"line {k}: SIGINT handler left as {handler}"
+            outcomes.append(outcome)
+            if outcome == "ok" and outcomes.count("ok") > 5:
+                break
+    finally:
+        signals.signal(signals.SIGINT, before[0])
+        signals.signal(signals.SIGTERM, before[1])
+    assert "exit 130" in outcomes
+    assert set(outcomes) <= {"ok", "exit 130", "exit at once"}, outcomes
