@@ -34,11 +34,43 @@ def main() -> None:
 
     try:
         app()
+    except SystemExit as stop:
+        _leave_ray_behind(stop)
+        raise
     except OSError as exc:  # outside a command (help text to a closed stdout, say)
         if isinstance(exc, BrokenPipeError):
             os._exit(141)  # the reader went away (`cnnfeat --help | head -1`): stop quietly
         sys.stderr.write(f"cnnfeat: error: {exc.strerror or exc}\n")
         sys.exit(1)
+
+
+def _leave_ray_behind(stop: SystemExit) -> None:
+    """After a command that used Ray (`embed-dataset`), exit with its code without finalising
+    the interpreter: Ray's C++ core can abort (SIGABRT, exit 134) in its destructors at
+    interpreter exit even after `ray.shutdown()` completed (seen after SIGTERM under load; cf.
+    ray-project/ray#37288), which would replace the exit code the command chose."""
+    ray = sys.modules.get("ray")
+    if ray is None:
+        return
+    code = stop.code
+    if not isinstance(code, int):
+        if code is not None:
+            print(code, file=sys.stderr)
+        code = 0 if code is None else 1
+    try:
+        if ray.is_initialized():
+            ray.shutdown()
+    except Exception:
+        pass  # exiting anyway; the cluster is local to this process group
+    import logging
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # closed or gone: nothing more can be said there
+    os._exit(code)
 
 
 def exit_at_once(signum: int, frame: object) -> None:

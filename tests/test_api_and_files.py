@@ -233,3 +233,24 @@ def test_absurd_option_values_are_usage_errors(args: list[str]) -> None:
     result = invoke(*args)
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
+
+
+def test_a_command_that_used_ray_exits_with_its_code_not_an_abort_at_finalisation() -> None:
+    """Ray's C++ core can abort while the interpreter finalises (seen: exit 134 instead of 143
+    after SIGTERM under load); the program then leaves without finalising. Simulated here: a
+    stand-in `ray` module and an exit handler that aborts, as Ray's destructors did."""
+    script = (
+        "import atexit, os, sys, types\n"
+        "ray = types.ModuleType('ray'); ray.is_initialized = lambda: False\n"
+        "sys.modules['ray'] = ray\n"
+        "atexit.register(os.abort)\n"
+        "import cnnfeat.cli, cnnfeat.entry\n"
+        "def app():\n"
+        "    print('summary line')\n"
+        "    raise SystemExit(143)\n"
+        "cnnfeat.cli.app = app\n"
+        "cnnfeat.entry.main()\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert run.returncode == 143, run.stderr.decode()
+    assert run.stdout.decode() == "summary line\n"
