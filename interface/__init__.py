@@ -27,6 +27,10 @@ __all__ = [
 ]
 
 
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
 def __getattr__(name: str):
     # Embedder pulls in onnxruntime; import it on first use so `import cnnfeat` stays cheap
     # (and ModelSpec too: the `cnnfeat` program handles Ctrl-C only once this package is in).

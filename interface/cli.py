@@ -28,6 +28,29 @@ app = typer.Typer(
 )
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from cnnfeat.contract import __version__
+
+        typer.echo(f"cnnfeat {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _program(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help="Print cnnfeat's version and exit.",
+        ),  # fmt: skip
+    ] = False,
+) -> None:
+    """The program's own options; its help text is the Typer app's, above."""
+
+
 class Device(str, Enum):
     auto = "auto"
     cpu = "cpu"
@@ -501,7 +524,7 @@ def _training_module(name: str):
     if missing:
         raise CnnfeatError(
             f"training and export need {missing}, which is not installed: "
-            "pip install '.[train]' in the cnnfeat clone"
+            "pip install 'cnnfeat[train]' (from a clone: pip install '.[train]')"
         )
     return importlib.import_module(name)
 

@@ -114,7 +114,8 @@ class Embedder:
                 holds something that is not a str (the message names the item).
             InputError: a line holds a lone surrogate or cannot be tokenised (names the line).
         """
-        return self._embed_tokens(TokenRows.from_lists(self.tokenize(lines)))
+        ids = [e.ids for e in self._encodings(as_lines(lines, "embed"))]
+        return self._embed_tokens(TokenRows.from_lists(ids))
 
     def tokenize(self, lines: Sequence[str]) -> list[list[int]]:
         """The token ids of each line (the model's tokenizer.json, cut to max_len, no padding).
@@ -122,7 +123,7 @@ class Embedder:
         What the Node, browser and C hosts feed their ONNX session (`cnnfeat tokenize` writes
         them to a file). Raises as `embed` does.
         """
-        return [e.ids for e in self._encodings(lines)]
+        return [e.ids for e in self._encodings(as_lines(lines, "tokenize"))]
 
     def embed_ids(self, rows: Sequence[Sequence[int]]) -> np.ndarray:
         """The features of already tokenised rows: float32 (len(rows), dim).
@@ -144,7 +145,7 @@ class Embedder:
     def _encodings(self, lines: Sequence[str]) -> list:
         """The tokenizer's Encodings. Runs in Rust without the GIL (the pipeline runs it in a
         worker thread while this one runs inference)."""
-        lines = as_lines(lines)
+        lines = as_lines(lines)  # a no-op (no copy) for the list of str the callers pass
         lines = fit_lines(lines, self.tokenizer, self.spec.max_len)
         try:
             return self.tokenizer.encode_batch_fast(lines, add_special_tokens=False)
@@ -218,7 +219,7 @@ def _check_count(name: str, value: object, most: int) -> None:
         raise ArgumentError(f"{name} must be an integer from 1 to {most}, got {value!r}")
 
 
-def as_lines(lines: object) -> list[str]:
+def as_lines(lines: object, method: str = "embed") -> list[str]:
     """`lines` as a list of str, or ArgumentError saying what was given instead.
 
     A sequence or any iterable of str is taken, in its order. A bare str or bytes (which would
@@ -227,28 +228,28 @@ def as_lines(lines: object) -> list[str]:
     """
     what = type(lines).__name__
     if isinstance(lines, str | bytes | bytearray | memoryview):
-        raise ArgumentError(f"embed takes a list of strings, got a single {what}; wrap it in a "
-                            "list: embed([text])")  # fmt: skip
+        raise ArgumentError(f"{method} takes a list of strings, got a single {what}; wrap it in a "
+                            f"list: {method}([text])")  # fmt: skip
     if isinstance(lines, Mapping | AbstractSet):
-        raise ArgumentError(f"embed takes a list of strings in row order, got a {what}, which "
+        raise ArgumentError(f"{method} takes a list of strings in row order, got a {what}, which "
                             "has no row order; pass a list")  # fmt: skip
     if isinstance(lines, np.ndarray) and lines.ndim != 1:
-        raise ArgumentError(f"embed takes a 1-D sequence of strings, got an array of shape "
+        raise ArgumentError(f"{method} takes a 1-D sequence of strings, got an array of shape "
                             f"{lines.shape}; pick the text column")  # fmt: skip
     if getattr(lines, "ndim", 1) != 1:  # a pandas DataFrame iterates over its column names
-        raise ArgumentError(f"embed takes a 1-D sequence of strings, got a {what} of shape "
+        raise ArgumentError(f"{method} takes a 1-D sequence of strings, got a {what} of shape "
                             f"{getattr(lines, 'shape', '?')}; pick the text column")  # fmt: skip
     if isinstance(lines, list) and all(type(line) is str for line in lines):
         return lines  # the common case, without a copy
     try:
         items = list(lines)  # type: ignore[call-overload]
     except TypeError:
-        raise ArgumentError(f"embed takes a list of strings, got {what}") from None
+        raise ArgumentError(f"{method} takes a list of strings, got {what}") from None
     for i, line in enumerate(items):
         if not isinstance(line, str):
             shown = repr(line) if len(repr(line)) <= 40 else repr(line)[:37] + "..."
             raise ArgumentError(f"line {i + 1} is {type(line).__name__}, not str ({shown}); "
-                                "embed takes one string per row")  # fmt: skip
+                                f"{method} takes one string per row")  # fmt: skip
     return items
 
 

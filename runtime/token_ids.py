@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import BinaryIO
 
 from cnnfeat.contract.errors import OutputError
 from cnnfeat.contract.layout import CARD_FILE
 from cnnfeat.runtime.embedder import Embedder
 from cnnfeat.runtime.reading import read_chunks
-from cnnfeat.runtime.writing import check_output_file, staged_file
+from cnnfeat.runtime.writing import FORMATS, check_output_file, staged_file
 
 CHUNK_SIZE = 8192  # lines tokenised at a time: memory stays a few MB whatever the input's size
 
@@ -38,6 +39,9 @@ def write_token_ids(
     for the input (naming file and line), OutputError when the output cannot be written.
     """
     if output_path != "-":
+        if Path(output_path).suffix.lower() in FORMATS + (".parquet",):
+            raise OutputError(f"{output_path}: token ids are text, one utterance per line; name "
+                              "the file .txt (features are `cnnfeat embed`'s)")  # fmt: skip
         check_output_file(output_path)  # before any work: a directory, a device, a FIFO
     same = os.path.realpath  # not Path.resolve, which raises RuntimeError on a symlink loop
     if "-" not in (input_path, output_path) and same(input_path) == same(output_path):

@@ -142,12 +142,13 @@ def test_an_output_symlink_loop_is_one_line_not_an_internal_error(
     """Path.resolve() raises RuntimeError on a symlink loop: `cnnfeat embed -o loop.npy`
     said 'internal error: RuntimeError: Symlink loop ... this is a bug in cnnfeat'."""
     source = write(tmp_path, "in.txt", tiny_line(3) + "\n")
-    (tmp_path / "a.npy").symlink_to("b.npy")
-    (tmp_path / "b.npy").symlink_to("a.npy")
+    a, b = ("a.npy", "b.npy") if command == "embed" else ("a.txt", "b.txt")
+    (tmp_path / a).symlink_to(b)
+    (tmp_path / b).symlink_to(a)
     model = tiny_global.model_dir
-    line = one_error_line(invoke(command, source, "-o", tmp_path / "a.npy", "--model", model))
+    line = one_error_line(invoke(command, source, "-o", tmp_path / a, "--model", model))
     assert "internal error" not in line and "symbolic links" in line, line
-    assert (tmp_path / "a.npy").is_symlink() and (tmp_path / "b.npy").is_symlink()
+    assert (tmp_path / a).is_symlink() and (tmp_path / b).is_symlink()
 
 
 def test_embed_file_to_a_symlink_loop_raises_output_error(
@@ -265,3 +266,29 @@ def test_sigint_at_every_line_of_the_cli_boundary_exits_130_and_restores_handler
         signals.signal(signals.SIGTERM, before[1])
     assert "exit 130" in outcomes
     assert set(outcomes) <= {"ok", "exit 130", "exit at once"}, outcomes
+
+
+@pytest.mark.parametrize("name", ["ids.npy", "ids.NPZ", "ids.parquet", "ids.csv", "ids.jsonl"])
+def test_tokenize_refuses_a_features_file_name(
+    tiny_global: TinyModel, tmp_path: Path, name: str
+) -> None:
+    """Ids are text: `-o ids.npy` wrote text into a file every reader takes for features."""
+    source = write(tmp_path, "in.txt", tiny_line(3) + "\n")
+    line = one_error_line(invoke("tokenize", source, "-o", tmp_path / name,
+                                 "--model", tiny_global.model_dir))  # fmt: skip
+    assert "token ids are text" in line, line
+    assert not (tmp_path / name).exists()
+
+
+@pytest.mark.parametrize("method", ["embed", "tokenize"])
+def test_a_bare_string_error_names_the_method_called(embedder: Embedder, method: str) -> None:
+    with pytest.raises(ArgumentError, match=rf"^{method} takes a list of strings.*{method}\(\["):
+        getattr(embedder, method)("abc")
+
+
+def test_version_and_dir() -> None:
+    import cnnfeat
+
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.stdout == f"cnnfeat {cnnfeat.__version__}\n"
+    assert {"Embedder", "ModelSpec", "ArgumentError"} <= set(dir(cnnfeat))
