@@ -206,6 +206,7 @@ def graph(
     input_rank: int = 2,
     output_name: str = "features",
     output_dim: int = 100,
+    seq: str | int = "seq",
 ) -> None:
     """A small valid ONNX graph: sum the ids per row, then a (1, output_dim) MatMul."""
     onnx = pytest.importorskip("onnx", reason="building ONNX graphs needs the onnx package")
@@ -213,7 +214,7 @@ def graph(
     from onnx import TensorProto, helper, numpy_helper
 
     elem = {"int64": TensorProto.INT64, "float": TensorProto.FLOAT}[input_type]
-    dims = ["batch", "seq", "extra"][:input_rank]
+    dims = ["batch", seq, "extra"][:input_rank]
     nodes = [
         helper.make_node("Cast", [input_name], ["as_float"], to=TensorProto.FLOAT),
         helper.make_node("ReduceSum", ["as_float", "reduce_axes"], ["summed"], keepdims=0),
@@ -266,6 +267,20 @@ def test_graph_that_differs_from_the_spec(
     line = embed_error(model, transcript)
     assert "model.onnx does not match its spec" in line
     assert match in line
+
+
+def test_window_graph_of_another_length(
+    tiny_window: TinyModel, tmp_path: Path, transcript: Path
+) -> None:
+    """A window-pooling graph takes exactly max_len ids; one built for another length is named
+    as such, not reported later as a failed test batch."""
+    model = Path(shutil.copytree(tiny_window.model_dir, tmp_path / "window"))
+    length = tiny_window.spec.max_len + 1
+    graph(model / "model.onnx", seq=length)
+    rehash(model)
+    line = embed_error(model, transcript)
+    assert "model.onnx does not match its spec" in line
+    assert f"input shape ['batch', {length}] does not fit the spec" in line
 
 
 # --- usage errors: Typer exits 2 -------------------------------------------------------------
