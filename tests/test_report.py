@@ -211,3 +211,26 @@ def test_the_saved_model_is_the_best_epochs(tmp_path: Path) -> None:
     assert len(history) == 6 and best == max(h["dev_weighted_f1"] for h in history)
     assert best > history[-1]["dev_weighted_f1"], history  # else the test would prove nothing
     assert metrics["dev"]["weighted_f1"] == pytest.approx(best, abs=1e-12)
+
+
+@pytest.mark.slow
+def test_no_fine_tune_keeps_the_word_vectors_as_read(tmp_path: Path) -> None:
+    """--no-fine-tune-embeddings: every pretrained row of the checkpoint is the vector file's
+    row, bit for bit ([PAD] stays zero); the default run does change them."""
+    pytest.importorskip("torch", reason="the [train] extra (torch) is not installed")
+    from cnnfeat.training.train import load_checkpoint
+
+    frozen = train_tiny(tmp_path, "frozen", "--no-fine-tune-embeddings", "--lr", "0.01")
+    tuned = train_tiny(tmp_path, "tuned", "--lr", "0.01")
+    vectors = {}
+    for line in (tmp_path / "vectors.txt").read_text(encoding="utf-8").splitlines():
+        word, *values = line.split()
+        vectors[word] = np.array(values, dtype=np.float32)
+    for run, same in ((frozen, True), (tuned, False)):
+        model, _ = load_checkpoint(run)
+        table = model.embedding.weight.detach().numpy()
+        words = json.loads((run / "tokenizer.json").read_text())["model"]["vocab"]
+        rows = {w: i for w, i in words.items() if w in vectors}
+        assert rows and not table[0].any()
+        unchanged = all(np.array_equal(table[i], vectors[w]) for w, i in rows.items())
+        assert unchanged == same, run.name
