@@ -56,6 +56,7 @@ def test_dailydialog_without_emotion_file_has_no_labels(tmp_path: Path) -> None:
         (["0 4 4", "1 0"], "dialogues_train.txt:3: 4 utterances but "),
         ([*EMOTIONS, "0"], "dialogues_emotion_train.txt:4: 4 label lines but "),
         (["0 4 4", "1 9", "6 5 0 2"], "dialogues_emotion_train.txt:2: emotion '9' is not one"),
+        (["0 4 4", "1 7", "6 5 0 2"], "dialogues_emotion_train.txt:2: emotion '7' is not one"),
     ],
 )
 def test_dailydialog_mismatch_is_one_line(

@@ -120,6 +120,10 @@ def test_composite_dialogue_key_and_emorynlp_default(tiny_global: TinyModel, tmp
          "utterances at order 9 (lines 4 and 7)"),
         ([*ROWS, ("6", "w1", "Ross", "joy", "3", "nine")], [], "talk.csv:7: 'Utterance_ID' is "
          "'nine', not a number"),
+        ([*ROWS, ("6", "w1", "Ross", "joy", "3", "inf")], [], "talk.csv:7: 'Utterance_ID' is "
+         "'inf', not a number"),
+        ([*ROWS, ("6", "w1", "Ross", "joy", "3", "-Infinity")], [], "talk.csv:7: 'Utterance_ID' "
+         "is '-Infinity', not a number"),
         ([*ROWS, ("6", "w1", "Ross", "joy", " ", "1")], [], "talk.csv:7: empty dialogue id"),
         (ROWS, ["--dialogue-column", "Scene"], "talk.csv:1: no column 'Scene'"),
         (ROWS, ["--order-column", "Turn"], "talk.csv:1: no column 'Turn'"),

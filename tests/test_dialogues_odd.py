@@ -58,6 +58,24 @@ def test_dialogue_id_too_long_for_a_zip_name(tiny_global: TinyModel, tmp_path: P
     assert pq.read_table(tmp_path / "d.parquet").column("dialogue_id").to_pylist()[1] == long_id
 
 
+def test_dialogue_id_at_the_zip_name_limit(tiny_global: TinyModel, tmp_path: Path) -> None:
+    """The key is the id plus `.npy`: 65,531 bytes of id fit a zip member name, 65,532 do not
+    (the check must count the 4 bytes of `.npy`, or zipfile fails on the name itself)."""
+    fits, too_long = "x" * (0xFFFF - 4), "y" * (0xFFFF - 3)
+    table = write_csv(
+        tmp_path / "t.csv", [(tiny_line(3), fits, "0"), (tiny_line(2), too_long, "0")]
+    )
+    line = keeps_old_output(
+        tmp_path, tiny_global.model_dir, table, tmp_path / "d.npz", "--dialogues"
+    )
+    assert "t.csv:3: dialogue id of 65532 bytes; a .npz key holds at most 65531" in line
+    table = write_csv(tmp_path / "t.csv", [(tiny_line(3), fits, "0")])
+    result = embed(tiny_global.model_dir, table, "--dialogues", "-o", tmp_path / "ok.npz")
+    assert result.exit_code == 0, result.output
+    with np.load(tmp_path / "ok.npz") as npz:
+        assert npz.files == [fits]
+
+
 def test_dialogue_id_with_nul_is_refused_for_npz(tiny_global: TinyModel, tmp_path: Path) -> None:
     """zipfile cuts a name at NUL, so ids 'a\\0b' and 'a' both became key 'a': one dialogue was
     silently lost when the .npz was read."""

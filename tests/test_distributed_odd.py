@@ -42,6 +42,14 @@ def test_duplicate_column_names_are_an_error(tmp_path: Path) -> None:
         list(read_blocks(str(parquet), str(parquet), None, "strict", 100))
 
 
+def test_a_null_text_in_parquet_is_an_error_naming_the_row(tmp_path: Path) -> None:
+    """Not an utterance: it would reach the embedder as None (a worker's internal error)."""
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"text": ["a", "b", None, "d"], "id": [1, 2, 3, 4]}), path)
+    with pytest.raises(InputError, match=r"t.parquet: row 2: column 'text' is null"):
+        list(read_blocks(str(path), str(path), None, "strict", 100))
+
+
 def test_a_symlink_loop_lists_every_file_once(tmp_path: Path) -> None:
     (tmp_path / "in" / "sub").mkdir(parents=True)
     (tmp_path / "in" / "a.txt").write_text("one\ntwo\n")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import TinyModel, invoke, one_error_line
 
+from cnnfeat.contract.spec import FORMAT_VERSION
 from cnnfeat.contract.tokenizer import build_tokenizer
 
 
@@ -126,6 +127,22 @@ def test_tokenizer_of_another_model_with_a_matching_hash(model: Path, transcript
     assert "belongs to another model" in line
 
 
+@pytest.mark.parametrize("special", ["[PAD]", "[UNK]"])
+def test_tokenizer_whose_special_ids_differ_from_the_spec(
+    model: Path, transcript: Path, special: str
+) -> None:
+    """Same size, same words, but [PAD] or [UNK] swapped with a word: that word would become
+    padding, or unknown words would all read as it. The sha256 is fixed up by hand, so only
+    the id check can catch it."""
+    data = json.loads((model / "tokenizer.json").read_text(encoding="utf-8"))
+    vocab = data["model"]["vocab"]
+    vocab[special], vocab["w5"] = vocab["w5"], vocab[special]
+    (model / "tokenizer.json").write_text(json.dumps(data), encoding="utf-8")
+    rehash(model)
+    line = embed_error(model, transcript)
+    assert "tokenizer.json: [PAD]/[UNK] ids differ from the model spec" in line
+
+
 def test_tokenizer_not_a_tokenizer(model: Path, transcript: Path) -> None:
     (model / "tokenizer.json").write_text('{"hello": 1}')
     rehash(model)
@@ -135,17 +152,18 @@ def test_tokenizer_not_a_tokenizer(model: Path, transcript: Path) -> None:
 # --- the model card --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("version", [FORMAT_VERSION + 1, 99])
 @pytest.mark.parametrize("where", ["card", "spec", "both"])
-def test_newer_format_version(model: Path, transcript: Path, where: str) -> None:
+def test_newer_format_version(model: Path, transcript: Path, where: str, version: int) -> None:
     data = card(model)
     if where in ("card", "both"):
-        data["format_version"] = 99
+        data["format_version"] = version
     if where in ("spec", "both"):
-        data["spec"]["format_version"] = 99
+        data["spec"]["format_version"] = version
         data["spec"]["attention_heads"] = 4  # a newer format may well add fields
     save_card(model, data)
     line = embed_error(model, transcript)
-    assert "was written by a newer cnnfeat (model format 99" in line
+    assert f"was written by a newer cnnfeat (model format {version}" in line
     assert "upgrade: pip install -U cnnfeat" in line
     info = one_error_line(invoke("info", model))  # `info` reads the card the same way
     assert "newer cnnfeat" in info
@@ -188,6 +206,7 @@ def graph(
     input_rank: int = 2,
     output_name: str = "features",
     output_dim: int = 100,
+    seq: str | int = "seq",
 ) -> None:
     """A small valid ONNX graph: sum the ids per row, then a (1, output_dim) MatMul."""
     onnx = pytest.importorskip("onnx", reason="building ONNX graphs needs the onnx package")
@@ -195,7 +214,7 @@ def graph(
     from onnx import TensorProto, helper, numpy_helper
 
     elem = {"int64": TensorProto.INT64, "float": TensorProto.FLOAT}[input_type]
-    dims = ["batch", "seq", "extra"][:input_rank]
+    dims = ["batch", seq, "extra"][:input_rank]
     nodes = [
         helper.make_node("Cast", [input_name], ["as_float"], to=TensorProto.FLOAT),
         helper.make_node("ReduceSum", ["as_float", "reduce_axes"], ["summed"], keepdims=0),
@@ -248,6 +267,20 @@ def test_graph_that_differs_from_the_spec(
     line = embed_error(model, transcript)
     assert "model.onnx does not match its spec" in line
     assert match in line
+
+
+def test_window_graph_of_another_length(
+    tiny_window: TinyModel, tmp_path: Path, transcript: Path
+) -> None:
+    """A window-pooling graph takes exactly max_len ids; one built for another length is named
+    as such, not reported later as a failed test batch."""
+    model = Path(shutil.copytree(tiny_window.model_dir, tmp_path / "window"))
+    length = tiny_window.spec.max_len + 1
+    graph(model / "model.onnx", seq=length)
+    rehash(model)
+    line = embed_error(model, transcript)
+    assert "model.onnx does not match its spec" in line
+    assert f"input shape ['batch', {length}] does not fit the spec" in line
 
 
 # --- usage errors: Typer exits 2 -------------------------------------------------------------

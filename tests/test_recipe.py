@@ -71,3 +71,36 @@ def test_cli_defaults_are_the_train_config_defaults() -> None:
             assert default == field.default, field.name
             checked += 1
     assert checked >= 20
+
+
+def test_release_ships_the_median_seed(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """release.py exports the run whose test weighted-F1 is the median of the seeds (not the
+    best one: that would overstate what a retrain gives), and records every seed's score."""
+    import json
+
+    from cnnfeat.export import release
+
+    runs = tmp_path / "runs"
+    scores = {1: 0.50, 2: 0.70, 3: 0.60, 4: 0.40, 5: 0.65}
+    for seed, f1 in scores.items():
+        run = runs / f"seed-{seed}"
+        run.mkdir(parents=True)
+        metrics = {"dev": {"weighted_f1": f1}, "test": {"weighted_f1": f1}, "best_epoch": 3,
+                   "train_seconds": 1.0}  # fmt: skip
+        (run / "metrics.json").write_text(json.dumps(metrics))
+    exported = []
+
+    def export_model(run_dir, out) -> None:  # the card export writes, reduced to what is read
+        exported.append(run_dir)
+        out.mkdir()
+        (out / "cnnfeat.json").write_text(json.dumps({"training": {"command": "x"}}))
+
+    monkeypatch.setattr(release, "export_model", export_model)
+    out = tmp_path / "model"
+    summary = release.release(tmp_path / "data", out, runs, list(scores), reuse=True)
+    assert exported == [str(runs / "seed-3")]
+    assert summary["shipped_seed"] == 3
+    assert summary["test_weighted_f1_mean"] == pytest.approx(0.57)
+    card = json.loads((out / "cnnfeat.json").read_text())
+    assert card["seeds"]["shipped_seed"] == 3
+    assert "seed-3" in card["training"]["command"]

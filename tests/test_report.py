@@ -173,3 +173,64 @@ def test_train_help_fits_80_columns() -> None:
         for option in param.opts + param.secondary_opts:
             assert re.search(rf"(^|[\s/]){re.escape(option)}([\s,]|$)", text), option
     assert "[default: 60;" in text  # --epochs, with its default whole
+
+
+@pytest.mark.slow
+def test_training_stops_after_patience_epochs_without_improvement(tmp_path: Path) -> None:
+    """With lr 0 the dev score never improves after epoch 1, so --patience 2 ends the run at
+    epoch 3 of 8 and the checkpoint is epoch 1's."""
+    pytest.importorskip("torch", reason="the [train] extra (torch) is not installed")
+    run = train_tiny(tmp_path, "still", "--lr", "0", "--epochs", "8", "--patience", "2")
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3]
+    assert metrics["best_epoch"] == 1
+
+
+@pytest.mark.slow
+def test_the_saved_model_is_the_best_epochs(tmp_path: Path) -> None:
+    """The run keeps the weights of its best dev epoch, not its last: the final dev score is
+    that epoch's score in the history. The dev labels are noise, so the dev score moves from
+    epoch to epoch (here it peaks at epoch 2 of 6; EMA off so each epoch's weights count)."""
+    pytest.importorskip("torch", reason="the [train] extra (torch) is not installed")
+    import csv
+    import random
+
+    write_dataset(tmp_path / "dev.csv", 60, seed=5)
+    with (tmp_path / "dev.csv").open(newline="") as f:
+        rows = list(csv.reader(f))
+    rng = random.Random(0)
+    for row in rows[1:]:
+        row[2] = rng.choice(["pos", "neg"])
+    with (tmp_path / "dev.csv").open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    run = train_tiny(tmp_path, "best", "--dev", str(tmp_path / "dev.csv"), "--lr", "0.01",
+                     "--epochs", "6", "--patience", "6", "--ema-decay", "0")  # fmt: skip
+    metrics = json.loads((run / "metrics.json").read_text())
+    history = metrics["history"]
+    best = history[metrics["best_epoch"] - 1]["dev_weighted_f1"]
+    assert len(history) == 6 and best == max(h["dev_weighted_f1"] for h in history)
+    assert best > history[-1]["dev_weighted_f1"], history  # else the test would prove nothing
+    assert metrics["dev"]["weighted_f1"] == pytest.approx(best, abs=1e-12)
+
+
+@pytest.mark.slow
+def test_no_fine_tune_keeps_the_word_vectors_as_read(tmp_path: Path) -> None:
+    """--no-fine-tune-embeddings: every pretrained row of the checkpoint is the vector file's
+    row, bit for bit ([PAD] stays zero); the default run does change them."""
+    pytest.importorskip("torch", reason="the [train] extra (torch) is not installed")
+    from cnnfeat.training.train import load_checkpoint
+
+    frozen = train_tiny(tmp_path, "frozen", "--no-fine-tune-embeddings", "--lr", "0.01")
+    tuned = train_tiny(tmp_path, "tuned", "--lr", "0.01")
+    vectors = {}
+    for line in (tmp_path / "vectors.txt").read_text(encoding="utf-8").splitlines():
+        word, *values = line.split()
+        vectors[word] = np.array(values, dtype=np.float32)
+    for run, same in ((frozen, True), (tuned, False)):
+        model, _ = load_checkpoint(run)
+        table = model.embedding.weight.detach().numpy()
+        words = json.loads((run / "tokenizer.json").read_text())["model"]["vocab"]
+        rows = {w: i for w, i in words.items() if w in vectors}
+        assert rows and not table[0].any()
+        unchanged = all(np.array_equal(table[i], vectors[w]) for w, i in rows.items())
+        assert unchanged == same, run.name

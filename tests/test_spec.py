@@ -102,6 +102,13 @@ def test_missing_format_version_means_the_current_one() -> None:
         ({"pool": "window", "max_len": 50, "pool_window": 0}, "pool_window"),
         ({"max_len": 4}, "shorter than the widest filter"),
         ({"pool": "window", "max_len": 5}, "too short for window pooling"),
+        # Bounds at their edges: dropout 1.0 zeroes every feature in training; an id equal to
+        # vocab_size has no row in the embedding.
+        ({"dropout": 1.0}, "dropout must be in"),
+        ({"dropout": -0.1}, "dropout must be in"),
+        ({"pad_id": 400_002}, "pad_id and unk_id"),
+        ({"unk_id": 400_002}, "pad_id and unk_id"),
+        ({"unk_id": -1}, "pad_id and unk_id"),
     ],
 )
 def test_invalid_values_are_model_errors(change: dict, match: str) -> None:
@@ -110,6 +117,11 @@ def test_invalid_values_are_model_errors(change: dict, match: str) -> None:
         ModelSpec.from_dict(d)
     with pytest.raises(ModelError, match=match):
         ModelSpec.from_json(json.dumps(d))
+
+
+def test_values_just_inside_the_bounds_are_accepted() -> None:
+    d = SPECS[0].to_dict() | {"dropout": 0.0, "pad_id": 400_001, "unk_id": 0}
+    assert ModelSpec.from_dict(d).pad_id == 400_001
 
 
 def test_incomplete_spec() -> None:

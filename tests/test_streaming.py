@@ -15,7 +15,7 @@ import pytest
 from conftest import TinyModel, tiny_line
 
 from cnnfeat.contract.batching import TokenRows, pad_batch, pad_rows, plan_batches
-from cnnfeat.contract.errors import InputError
+from cnnfeat.contract.errors import InputError, OutputError
 from cnnfeat.contract.spec import ModelSpec
 from cnnfeat.runtime.embedder import Embedder
 from cnnfeat.runtime.pipeline import embed_chunks, embed_file
@@ -140,6 +140,42 @@ def test_plan_batches_respects_the_budget() -> None:
         assert len(rows) == 1 or len(rows) * width <= 300
     widths = [min(max(int(lengths[b].max()), spec.min_len), spec.max_len) for b in batches]
     assert widths == sorted(widths)  # shortest first: each batch pads to its own longest row
+
+
+def test_plan_batches_counts_short_rows_at_their_padded_width() -> None:
+    """Rows shorter than the widest filter are padded to it (5 here), so 20 tokens of budget
+    hold 4 empty rows, not 20."""
+    spec = ModelSpec(vocab_size=10, embedding_dim=4, max_len=64)
+    batches = plan_batches(np.array([0, 1, 0, 2] * 10), spec, max_rows=1000, max_tokens=20)
+    assert [len(rows) for rows in batches] == [4] * 10
+
+
+def test_stopping_early_cancels_the_chunks_tokenised_ahead(alone) -> None:
+    """Chunks queued in the worker when the consumer stops are dropped, not tokenised."""
+    embedder, _, _ = alone
+    started, release, tokenised = threading.Event(), threading.Event(), []
+
+    class Slow(Embedder):
+        def _encodings(self, chunk):
+            tokenised.append(chunk[0])
+            if chunk[0] == "c1":
+                started.set()
+                release.wait(timeout=30)  # c2 and c3 stay queued behind it
+            return super()._encodings(chunk)
+
+    slow = Slow(embedder.model_dir.path, device="cpu")
+    stream = embed_chunks(slow, iter([[f"c{i}"] for i in range(6)]), depth=3)
+    next(stream)
+    assert started.wait(timeout=30)
+    threading.Timer(0.3, release.set).start()
+    stream.close()
+    assert tokenised == ["c0", "c1"]
+
+
+def test_unknown_output_format_is_refused_before_any_work(tmp_path: Path) -> None:
+    """Checked before the model loads or the input opens: the error is the output's."""
+    with pytest.raises(OutputError, match=r"unknown output format '\.xyz'"):
+        embed_file(str(tmp_path / "absent.txt"), str(tmp_path / "out.xyz"), progress=False)
 
 
 def test_pad_rows_matches_pad_batch(tiny: TinyModel) -> None:

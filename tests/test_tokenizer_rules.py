@@ -133,6 +133,13 @@ def test_kept_forms_must_be_vocabulary_words() -> None:
         build_tokenizer(["a"], True, 10, kept_forms=["u.s."])
 
 
+@pytest.mark.parametrize("word", ["[PAD]", "[UNK]"])
+def test_special_tokens_cannot_be_vocabulary_words(word: str) -> None:
+    """Their ids are 0 and 1: as words they would shift every later row of the embedding."""
+    with pytest.raises(ValueError, match=r"is reserved and cannot be a vocabulary word"):
+        build_tokenizer(["a", word, "b"], True, 10)
+
+
 def test_forms_with_regex_syntax_are_literal() -> None:
     forms = ["a+b", "c.d", "e|f", "(g)", "h/i", "j-k", "l$m", "[n]", "o\\p", "q^r", "s{t}"]
     split = WordSplitter(True, forms)

