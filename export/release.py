@@ -19,6 +19,7 @@ from pathlib import Path
 
 from cnnfeat.contract.layout import CARD_FILE
 from cnnfeat.export.onnx_export import export_model
+from cnnfeat.runtime.writing import write_file
 from cnnfeat.training.config import TrainConfig
 from cnnfeat.training.train import train
 
@@ -97,7 +98,9 @@ def release(data: Path, out: Path, runs: Path, seeds: list[int], reuse: bool = F
     card["training"]["command"] = release_config(
         data, Path(median["run_dir"]), median["seed"]
     ).command
-    card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    write_file(
+        card_path, (json.dumps(card, indent=2) + "\n").encode("utf-8")
+    )  # whole or not at all
     return summary
 
 
