@@ -14,6 +14,7 @@ load the file tokenise identically.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Iterable, Sequence
 
@@ -22,24 +23,37 @@ from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers
 PAD_TOKEN = "[PAD]"
 UNK_TOKEN = "[UNK]"
 
+
 # Deleted before anything else: format characters (Unicode category Cf: zero-width space and
 # joiners, soft hyphen, word joiner, BOM, bidi marks, tag characters) and variation selectors
 # (U+FE0F in "❤️", the Mongolian ones, the supplement U+E0100-E01EF). The set is spelled out
 # from Python's Unicode tables into tokenizer.json, so every host deletes exactly the same
 # characters whatever Unicode version its regex engine knows. (Spelled out, not a range: with a
 # class among them Oniguruma loses its fast scan and the pass costs 20 times more.)
-REMOVED = sorted(
-    {chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf"}
-    | {chr(c) for c in (0x180B, 0x180C, 0x180D, 0x180F, *range(0xFE00, 0xFE10))}
-    | {chr(c) for c in range(0xE0100, 0xE01F0)}
-)
+# REMOVED is computed on first use (module __getattr__ below): the scan of all 1.1M code points
+# took 0.3 s, which every `cnnfeat embed` paid at import for nothing (it loads tokenizer.json).
+@functools.cache
+def _removed() -> list[str]:
+    return sorted(
+        {chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf"}
+        | {chr(c) for c in (0x180B, 0x180C, 0x180D, 0x180F, *range(0xFE00, 0xFE10))}
+        | {chr(c) for c in range(0xE0100, 0xE01F0)}
+    )
+
+
+def __getattr__(name: str) -> list[str]:
+    if name == "REMOVED":
+        return _removed()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 # After NFKC, one pass per ASCII form. C1 controls are the 2018 MELD release's cp1252 bytes
 # (U+0092 is ’, U+0085 is …); NFKC leaves C1 controls alone, so they are mapped together with
 # the characters they stand for. Characters NFKC already folds (fullwidth `！？，`, the no-break
 # space, `…` -> `...`, `″` -> `′′`) need no rule of their own. NFKC turns the acute accent `´`
 # (used as an apostrophe: `don´t`) into a space and U+0301, so that pair is an apostrophe.
 _AFTER_NFKC = {
-    "'": [*"\u2018\u2019\u201a\u201b\u2032`\u02bc\x91\x92\x82", " \u0301"],
+    "'": [*"\u2018\u2019\u201a\u201b\u2032`\u02bc\x91\x92\x82"],
     '"': [*"\u201c\u201d\u201e\u201f\u00ab\u00bb\u300c\u300d\u300e\u300f\x93\x94\x84"],
     "...": ["\x85"],
     "--": [*"\u2014\u2015\x97"],
@@ -82,12 +96,23 @@ def _replace(texts: Sequence[str], content: str) -> normalizers.Normalizer:
     return normalizers.Replace(Regex("|".join(_escape(t) for t in texts)), content)
 
 
+# NFKC's acute accent (`´` -> " \u0301") is an apostrophe too, but in a pass of its own: an
+# alternative that starts with a space makes Oniguruma stop at every space, which doubled the
+# cost of the apostrophe pass (2.1 against 1.0 CPU µs per line; bench/tokenizer_passes.py).
+# A `String` pattern: no regex at all (one-character and one-string replaces cost the same).
+_SPACE_ACUTE = " \u0301"
+
+
 def build_normalizer(lowercase: bool) -> normalizers.Normalizer:
     """Deletion of REMOVED, NFKC, the look-alikes to ASCII, then (uncased vectors) Lowercase:
-    10 passes, 9 for cased vectors (the file shipped before had 51)."""
-    steps = [_replace(REMOVED, "")]
+    12 passes, 11 for cased vectors (the file shipped before had 51)."""
+    # REMOVED in two passes, the Basic Multilingual Plane and the rest: one alternation of all
+    # ~300 characters cost 2.0 µs a line, the two 1.0 + 0.7 (measured as above).
+    steps = [_replace([c for c in _removed() if c <= "\uffff"], ""),
+             _replace([c for c in _removed() if c > "\uffff"], "")]  # fmt: skip
     steps.append(normalizers.NFKC())
     steps += [_replace(texts, a) for a, texts in _AFTER_NFKC.items()]
+    steps.append(normalizers.Replace(_SPACE_ACUTE, "'"))
     if lowercase:
         steps.append(normalizers.Lowercase())
     return normalizers.Sequence(steps)

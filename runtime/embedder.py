@@ -153,6 +153,10 @@ class Embedder:
             check_lines(lines)  # says which line and why
             raise
 
+    def _token_rows(self, lines: Sequence[str]) -> TokenRows:
+        """`_encodings` as one flat id array plus lengths (what `_embed_tokens` takes)."""
+        return TokenRows.from_lists([e.ids for e in self._encodings(lines)])
+
     def _embed_tokens(self, tokens: TokenRows) -> np.ndarray:
         """Sort by length, batch by the token budget, pad per batch, run, restore order."""
         out = np.empty((len(tokens), self.spec.feature_dim), dtype=np.float32)
