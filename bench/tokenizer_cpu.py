@@ -58,10 +58,20 @@ def main() -> None:
                 tokenizer.encode_batch_fast(lines[start : start + 8192], add_special_tokens=False)
             seconds[name].append(time.process_time() - started)
     per_line = {k: statistics.median(v) / len(lines) * 1e6 for k, v in seconds.items()}
+    differ = sum(
+        a.ids != b.ids
+        for start in range(0, len(lines), 8192)
+        for a, b in zip(
+            reference.encode_batch_fast(lines[start : start + 8192], add_special_tokens=False),
+            ours.encode_batch_fast(lines[start : start + 8192], add_special_tokens=False),
+            strict=True,
+        )
+    )
     print(f"{len(lines):,} lines, {len(set(lines)) / len(lines):.1%} distinct; load "
           f"{os.getloadavg()[0]:.1f}; CPU µs per line (median of {args.repeats}): reference "
           f"{per_line['reference']:.1f}, ours {per_line['ours']:.1f}; "
-          f"ratio {per_line['reference'] / per_line['ours']:.2f}")  # fmt: skip
+          f"ratio {per_line['reference'] / per_line['ours']:.2f}; "
+          f"ids differ on {differ} lines")  # fmt: skip
 
 
 if __name__ == "__main__":
