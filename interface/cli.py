@@ -108,13 +108,14 @@ EncodingErrorsOption = Annotated[
 TsvQuotingOption = Annotated[TsvQuoting, typer.Option(help=field_help(TrainConfig, "tsv_quoting"))]
 
 
-@app.command()
+@app.command(cls=PlainHelp)
 @cli_errors
 def embed(
     input: Annotated[
         str,
         typer.Argument(
-            help="Transcript: one utterance per line (.txt), or .csv/.tsv/.jsonl with --column; '-' for stdin."
+            metavar="INPUT",
+            help="Transcript: one utterance per line (.txt), or .csv/.tsv/.jsonl with --column; '-' for stdin.",
         ),
     ],
     output: Annotated[
@@ -162,7 +163,7 @@ def embed(
         bool,
         typer.Option(
             "--dialogues",
-            help="One ordered sequence per dialogue: .npz (an array per dialogue id) or .parquet (a row per utterance). Implied by --dialogue-column, --order-column, --speaker-column, --label-column and a .parquet output.",
+            help="One ordered sequence per dialogue: .npz (an array per dialogue id) or .parquet (a row per utterance). Implied by a .parquet output, and by any of the four column options below.",
         ),
     ] = False,
     dialogue_column: Annotated[
@@ -265,13 +266,14 @@ def _check_output(input: str, output: str) -> None:
         raise OutputError(f"{output} is the input file; choose another -o")
 
 
-@app.command()
+@app.command(cls=PlainHelp)
 @cli_errors
 def tokenize(
     input: Annotated[
         str,
         typer.Argument(
-            help="Transcript, read exactly as `cnnfeat embed` reads it: one utterance per line (.txt), or .csv/.tsv/.jsonl with --column; '-' for stdin."
+            metavar="INPUT",
+            help="Transcript, read exactly as `cnnfeat embed` reads it: one utterance per line (.txt), or .csv/.tsv/.jsonl with --column; '-' for stdin.",
         ),
     ],
     output: Annotated[
@@ -300,7 +302,7 @@ def tokenize(
                     encoding_errors=encoding_errors.value, tsv_quoting=tsv_quoting.value)  # fmt: skip
 
 
-@app.command()
+@app.command(cls=PlainHelp)
 @cli_errors
 def info(
     model_dir: Annotated[
@@ -373,7 +375,7 @@ def train(
     typer.echo(f"wrote {config.out}/metrics.json ({metrics['train_seconds']} s)", err=True)
 
 
-@app.command()
+@app.command(cls=PlainHelp)
 @cli_errors
 def evaluate(
     model_dir: Annotated[
@@ -409,7 +411,7 @@ def evaluate(
     typer.echo(report.line())
 
 
-@app.command("export")
+@app.command("export", cls=PlainHelp)
 @cli_errors
 def export_cmd(
     run_dir: Annotated[Path, typer.Argument(help="Run directory written by `cnnfeat train`.")],
@@ -432,7 +434,7 @@ def export_cmd(
                f"over {report.cases} cases, {report.seconds:.1f} s)", err=True)  # fmt: skip
 
 
-@app.command()
+@app.command(cls=PlainHelp)
 @cli_errors
 def conformance(
     model_dir: Annotated[
@@ -454,13 +456,14 @@ def conformance(
     typer.echo(f"wrote {path}", err=True)
 
 
-@app.command("embed-dataset")
+@app.command("embed-dataset", cls=PlainHelp)
 @cli_errors
 def embed_dataset_cmd(
     input: Annotated[
         str,
         typer.Argument(
-            help="A file, directory or glob of .txt/.csv/.tsv/.jsonl/.parquet files (local, or a URI such as s3://bucket/path/)."
+            metavar="INPUT",
+            help="A file, directory or glob of .txt/.csv/.tsv/.jsonl/.parquet files (local, or a URI such as s3://bucket/path/).",
         ),
     ],
     output: Annotated[

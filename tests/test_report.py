@@ -175,6 +175,21 @@ def test_train_help_fits_80_columns() -> None:
     assert "[default: 60;" in text  # --epochs, with its default whole
 
 
+@pytest.mark.parametrize(
+    "command",
+    ["embed", "tokenize", "info", "evaluate", "export", "conformance", "embed-dataset"],
+)
+def test_every_command_help_fits_80_columns(command: str) -> None:
+    """Rich's two-column layout cut help texts at 80 columns (`Season,Episode,Scene_ID…`)."""
+    env = dict(os.environ, COLUMNS="80")
+    text = subprocess.run([sys.executable, "-m", "cnnfeat", command, "--help"], env=env,
+                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "…" not in text
+    assert not [line for line in lines if re.search(r"\w-$", line)]  # no word cut at a hyphen
+
+
 @pytest.mark.slow
 def test_training_stops_after_patience_epochs_without_improvement(tmp_path: Path) -> None:
     """With lr 0 the dev score never improves after epoch 1, so --patience 2 ends the run at

@@ -102,8 +102,12 @@ class TrainConfig:
     weight_decay: float = option(
         0.0, "AdamW weight decay (not on the vectors); 0 = Adam.", min=0.0, recipe=True
     )
-    lr_schedule: str = option("constant", "plateau: halve the LR when dev F1 stalls 2 epochs.",
-                              choices=LR_SCHEDULES, recipe=True)  # fmt: skip
+    lr_schedule: str = option(
+        "constant",
+        "plateau: halve the LR after 3 epochs without a better dev F1.",
+        choices=LR_SCHEDULES,
+        recipe=True,
+    )
     word_dropout: float = option(
         0.0, "Share of tokens turned [UNK] in training.", min=0.0, max=0.99, recipe=True
     )

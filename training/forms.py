@@ -5,7 +5,7 @@ hyphenated compounds and `o'clock` as one token, so the vectors have rows for th
 among GloVe 6B's 100 most frequent words). Our splitting rules would cut them into pieces. A
 *kept form* is a word of the model's vocabulary, with a pretrained vector, that those rules
 would cut; the tokenizer then keeps it whole wherever it stands between non-word characters
-(`runtime.tokenizer.forms_pattern`), and splits it as before everywhere else.
+(`cnnfeat.contract.tokenizer.forms_pattern`), and splits it as before everywhere else.
 
 One exception decides between an abbreviation and a word at the end of a sentence: a form that
 is one word plus a final period (`no.`, `mr.`) is kept only when the vectors list it before the
