@@ -40,7 +40,16 @@ VARIANTS: dict[str, list[str]] = {
     "vocab-60k": ["--vocab-top-n", "60000"],
     "ema-0.998": ["--ema-decay", "0.998"],
     "class-weights-0.5": ["--class-weights", "--class-weight-power", "0.5"],
+    # Kim 2014's other knobs, screened on top of the current defaults (`--defaults`).
+    "lr-2e-3": ["--lr", "0.002"],
+    "lr-5e-4": ["--lr", "0.0005"],
+    "dropout-0.3": ["--dropout", "0.3"],
+    "batch-32": ["--batch-size", "32"],
+    "vocab-0": ["--vocab-top-n", "0"],
 }
+# With --defaults, a variant's flags go on top of `cnnfeat train`'s own defaults; "defaults"
+# names the defaults themselves.
+DEFAULTS_NAME = "defaults"
 
 DATASETS = {
     "meld-emotion": ("meld/train_sent_emo.csv", "meld/dev_sent_emo.csv",
@@ -74,6 +83,8 @@ def run(args: argparse.Namespace) -> None:
                        "--out", str(out), "--seed", str(seed), "-q", *extra]  # fmt: skip
             if not args.defaults:
                 command += BASE + variant_flags(variant)
+            elif variant != DEFAULTS_NAME:
+                command += variant_flags(variant)
             print(shlex.join(command), file=sys.stderr, flush=True)
             subprocess.run(command, check=True, env=os.environ)
 
@@ -110,7 +121,8 @@ def main() -> None:
     r.add_argument("--variants", default=",".join(VARIANTS))
     r.add_argument("--seeds", default="1")
     r.add_argument("--runs", type=Path, default=Path("runs/sweep"))
-    r.add_argument("--defaults", action="store_true", help="cnnfeat train's own defaults only")
+    r.add_argument("--defaults", action="store_true",
+                   help="variants on top of cnnfeat train's defaults, not the base")  # fmt: skip
     t = sub.add_parser("table")
     t.add_argument("--runs", type=Path, default=Path("runs/sweep"))
     args = parser.parse_args()
