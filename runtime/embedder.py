@@ -114,8 +114,7 @@ class Embedder:
                 holds something that is not a str (the message names the item).
             InputError: a line holds a lone surrogate or cannot be tokenised (names the line).
         """
-        ids = [e.ids for e in self._encodings(as_lines(lines, "embed"))]
-        return self._embed_tokens(TokenRows.from_lists(ids))
+        return self._embed_tokens(self._token_rows(as_lines(lines, "embed")))
 
     def tokenize(self, lines: Sequence[str]) -> list[list[int]]:
         """The token ids of each line (the model's tokenizer.json, cut to max_len, no padding).
@@ -142,10 +141,10 @@ class Embedder:
 
     # --- for runtime/pipeline.py, which overlaps tokenising and inference ---------------------
 
-    def _encodings(self, lines: Sequence[str]) -> list:
-        """The tokenizer's Encodings. Runs in Rust without the GIL (the pipeline runs it in a
-        worker thread while this one runs inference)."""
-        lines = as_lines(lines)  # a no-op (no copy) for the list of str the callers pass
+    def _encodings(self, lines: list[str]) -> list:
+        """The tokenizer's Encodings of a list of str (checked by the public methods; the
+        pipeline's readers give lists of str). Runs in Rust without the GIL (the pipeline runs
+        it in a worker thread while this one runs inference)."""
         lines = fit_lines(lines, self.tokenizer, self.spec.max_len)
         try:
             return self.tokenizer.encode_batch_fast(lines, add_special_tokens=False)
@@ -153,7 +152,7 @@ class Embedder:
             check_lines(lines)  # says which line and why
             raise
 
-    def _token_rows(self, lines: Sequence[str]) -> TokenRows:
+    def _token_rows(self, lines: list[str]) -> TokenRows:
         """`_encodings` as one flat id array plus lengths (what `_embed_tokens` takes)."""
         return TokenRows.from_lists([e.ids for e in self._encodings(lines)])
 
