@@ -32,7 +32,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from cnnfeat.contract.errors import CnnfeatError, OutputError
-from cnnfeat.runtime.writing import _fsync_dir, _reason, _remove, replaced_mode, temporary_prefix
+from cnnfeat.runtime.writing import (
+    _fsync_dir,
+    _reason,
+    _remove,
+    pid_alive,
+    replaced_mode,
+    temporary_prefix,
+)
 
 _STAGING, _OLD = "staging", "old"
 _RENAME_EXCHANGE = 2  # linux/fs.h
@@ -145,7 +152,7 @@ def sweep_leftovers(target: Path) -> None:
     are removed; an old directory whose swap was cut short is put back if `target` is missing."""
     for path in target.parent.glob(_glob(target)):
         kind, pid = _owner(path, target)
-        if pid is None or _alive(pid):
+        if pid is None or pid_alive(pid):
             continue  # not ours, or a run still going on
         if kind == _OLD and not target.exists():
             os.rename(path, target)
@@ -221,15 +228,3 @@ def _owner(path: Path, target: Path) -> tuple[str | None, int | None]:
     if len(rest) != 3 or rest[0] not in (_STAGING, _OLD) or not rest[1].isdigit():
         return None, None
     return rest[0], int(rest[1])
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # another user's process: alive
-    return True

@@ -1,18 +1,21 @@
 """Writing features: .npy, .npz, .jsonl or .csv, streamed, and never half-written.
 
-Everything goes to a temporary file (`.NAME.XXXX.part`) in the destination's directory, is
+Everything goes to a temporary file (`.NAME.PID-XXXXXXXX.part`) in the destination's directory, is
 fsynced, and is renamed over the destination only when complete; on any exception (a full disk,
 KeyboardInterrupt, SIGTERM, which the CLI turns into an exception) the temporary is removed. So
 the destination is, at every instant, the previous file (or none) or the complete new one.
 This module installs no signal handlers. A signal landing in the few bytecodes between creating
 a temporary and entering the `try` that removes it can leave that hidden `.part` file behind,
 never a changed destination (tests/test_writing.py, test_sigint_at_every_line_of_the_writer).
+Such a leftover, or one a SIGKILL or power loss left, is removed by the next write of the same
+destination once the process named in it (PID, as runtime/staging.py does) is gone.
 `.npy` is streamed with a fixed-size header that is rewritten with the final row count.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import sys
@@ -28,7 +31,7 @@ import numpy as np
 from cnnfeat.contract.errors import OutputError
 
 FORMATS = (".npy", ".npz", ".jsonl", ".csv")
-_NAME_KEPT = 200  # bytes of the destination's name kept in a temporary's name
+_NAME_KEPT = 190  # bytes of the destination's name kept in a temporary's name
 _NPY_HEADER_BYTES = 128  # magic(6) + version(2) + length(2) + dict padded to a 64-byte multiple
 
 
@@ -60,6 +63,7 @@ class FeatureWriter:
             self._handle = sys.stdout.buffer
             return self
         target = check_output_file(self.path)
+        sweep_temporaries(target)
         try:
             fd = _temporary(target, "choose another -o", self._temps)
             self._handle = os.fdopen(fd, "w+b")
@@ -127,7 +131,7 @@ class FeatureWriter:
         # An .npz is a zip of .npy members; ours holds one, "features", stored uncompressed,
         # with a fixed date (as numpy.savez) so that the same features give the same bytes.
         npy = self._temps[-1]
-        os.close(_temporary(npy, "choose another -o", self._temps, ".zip"))
+        os.close(_temporary(destination(self.path), "choose another -o", self._temps, ".zip"))
         zipped = self._temps[-1]
         member = zipfile.ZipInfo("features.npy", date_time=(1980, 1, 1, 0, 0, 0))
         member.external_attr = 0o644 << 16
@@ -213,11 +217,11 @@ def write_file(path: str | Path, data: bytes) -> None:
 
 
 def _temporary(target: Path, advice: str, temps: list[Path], suffix: str = ".part") -> int:
-    """Create `.NAME.XXXXXXXX.part` beside `target` and add it to `temps`, which the caller
+    """Create `.NAME.PID-XXXXXXXX.part` beside `target` and add it to `temps`, which the caller
     removes on failure; returns an fd open for writing."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(target), suffix=suffix,
-                                   dir=target.parent)  # fmt: skip
+        fd, tmp = tempfile.mkstemp(prefix=f"{temporary_prefix(target)}{os.getpid()}-",
+                                   suffix=suffix, dir=target.parent)  # fmt: skip
     except OSError as exc:
         raise OutputError(f"cannot write in {target.parent}: {_reason(exc)}; {advice}") from None
     temps.append(Path(tmp))  # a signal just before this line leaves the file behind
@@ -225,9 +229,49 @@ def _temporary(target: Path, advice: str, temps: list[Path], suffix: str = ".par
 
 
 def temporary_prefix(target: Path) -> str:
-    """`.NAME.`, with NAME cut so a temporary's name (prefix + 8 random characters + a suffix
-    of up to 40) stays within NAME_MAX (255 bytes) for any name the filesystem accepts."""
+    """`.NAME.`, with NAME cut so a temporary's name (prefix + a PID and a kind of up to 20
+    characters + 8 random ones + a suffix of up to 30) stays within NAME_MAX (255 bytes) for
+    any name the filesystem accepts."""
     return "." + os.fsdecode(os.fsencode(target.name)[:_NAME_KEPT]) + "."
+
+
+def sweep_temporaries(target: Path) -> list[Path]:
+    """Remove the temporaries of `target` (`.NAME.PID-XXXXXXXX.SUFFIX`, as `_temporary` names
+    them) whose process is gone: what a SIGKILL, a power loss or a signal at the wrong instant
+    left. A live process's temporary, or any other name, is never touched. Returns what was
+    removed; errors are ignored (a sweep must never fail a write)."""
+    prefix = temporary_prefix(target)
+    pattern = re.compile(r"(\d+)-[a-z0-9_]{8}\.[a-z]{1,10}")
+    removed = []
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(prefix):
+            continue
+        owner = pattern.fullmatch(entry.name[len(prefix) :])
+        if owner is None or pid_alive(int(owner[1])):
+            continue  # not a temporary, or one whose run is still going on
+        try:
+            os.unlink(entry.path)  # never a directory (an OSError, ignored)
+        except OSError:
+            continue
+        removed.append(Path(entry.path))
+    return removed
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists on this machine (this one, or another user's, counts)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):
+        return True  # another user's process, or a number no process has: leave it
+    return True
 
 
 def _install(tmp: Path, target: Path) -> None:
@@ -312,6 +356,7 @@ def staged_file(path: str | Path, suffix: str = ".part") -> Iterator[Path]:
     the write fails with an OSError.
     """
     target = check_output_file(path)
+    sweep_temporaries(target)
     temps: list[Path] = []
     try:
         os.close(_temporary(target, "choose another -o", temps, suffix))

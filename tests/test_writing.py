@@ -9,8 +9,10 @@ import io
 import json
 import os
 import signal
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -336,3 +338,71 @@ def test_a_forked_child_that_ends_leaves_the_parents_temporary(tmp_path: Path) -
         assert len(names(tmp_path)) == 1  # the parent's .part is still there
         writer.write(CHUNKS[1])
     assert np.array_equal(read_features(out, DIM), np.concatenate(CHUNKS))
+
+
+# --- leftovers of a killed run are swept by the next write of the same output -----------------
+
+
+CNNFEAT = [sys.executable, "-m", "cnnfeat"]  # one process, whose PID names its temporaries
+
+
+def dead_pid() -> int:
+    """The PID of a process that has ended (and been reaped)."""
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    return int(child.stdout)
+
+
+@pytest.mark.parametrize("via", ["FeatureWriter", "staged_file"])
+def test_the_next_write_removes_a_dead_runs_temporaries_and_nothing_else(
+    tmp_path: Path, via: str
+) -> None:
+    out = tmp_path / "out.npz"
+    dead, live = dead_pid(), os.getppid()
+    stale = [f".out.npz.{dead}-abc_1234.part", f".out.npz.{dead}-zz9yx8wv.zip"]
+    kept = [
+        f".out.npz.{live}-abcd1234.part",  # a run still going on
+        ".out.npz.notes.part",  # not a temporary's name
+        f".out.npz.{dead}-abc.part",  # nor this (8 random characters)
+        f".out.npz.{dead}-abcd1234",  # nor this (no suffix)
+        f".other.npz.{dead}-abcd1234.part",  # another output's
+        f"out.npz.{dead}-abcd1234.part",  # not hidden
+    ]
+    for name in stale + kept:
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / f".out.npz.{dead}-dirdir12.part").mkdir()  # a directory is never removed
+    if via == "FeatureWriter":
+        write_all(out)
+    else:
+        with writing.staged_file(out) as temp:
+            temp.write_bytes(b"content")
+    assert names(tmp_path) == sorted([*kept, f".out.npz.{dead}-dirdir12.part", "out.npz"])
+
+
+def test_a_sigkilled_embed_leaves_a_temporary_that_the_next_run_removes(tmp_path: Path) -> None:
+    lines = tmp_path / "lines.txt"
+    lines.write_text("".join(f"utterance number {i} of many\n" for i in range(400_000)))
+    out = tmp_path / "out.npy"
+    run = subprocess.Popen([*CNNFEAT, "embed", str(lines), "-o", str(out), "-q"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        for _ in range(600):  # the temporary appears once the model is loaded
+            if [n for n in names(tmp_path) if n.endswith(".part")]:
+                break
+            assert run.poll() is None, run.stderr.read() if run.stderr else ""
+            time.sleep(0.05)
+        run.kill()
+        run.wait()
+    finally:
+        if run.poll() is None:
+            run.kill()
+    left = [n for n in names(tmp_path) if n.endswith(".part")]
+    assert left == [f".out.npy.{run.pid}-{left[0].split('-')[-1]}"], names(tmp_path)
+    assert not out.exists()
+    small = tmp_path / "small.txt"
+    small.write_text("hello there\n")
+    done = subprocess.run([*CNNFEAT, "embed", str(small), "-o", str(out), "-q"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert names(tmp_path) == ["lines.txt", "out.npy", "small.txt"]
+    assert read_features(out, 100).shape == (1, 100)
