@@ -242,7 +242,7 @@ def sweep_temporaries(target: Path) -> list[Path]:
     removed; errors are ignored (a sweep must never fail a write)."""
     prefix = temporary_prefix(target)
     pattern = re.compile(r"(\d+)-[a-z0-9_]{8}\.[a-z]{1,10}")
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(target.parent))
     except OSError:
