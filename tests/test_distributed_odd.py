@@ -21,6 +21,11 @@ pa = pytest.importorskip("pyarrow", reason="needs pyarrow (the [ray] extra)")
 pq = pytest.importorskip("pyarrow.parquet", reason="needs pyarrow (the [ray] extra)")
 try:
     import ray  # noqa: F401
+
+    # Imported here, not first inside a CliRunner call below: Ray Data's logging handler keeps
+    # the sys.stderr of its import, and a runner's stream is closed when the call returns
+    # (test_distributed.py's later runs then logged "I/O operation on closed file").
+    import ray.data  # noqa: F401
 except ImportError:
     if os.environ.get("CI") == "true":
         raise
