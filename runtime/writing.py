@@ -262,8 +262,10 @@ def sweep_temporaries(target: Path) -> list[Path]:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether process `pid` exists on this machine (this one, or another user's, counts)."""
-    if pid == os.getpid():
+    """Whether process `pid` exists on this machine (this one, or another user's, counts).
+    On Windows always True: there os.kill(pid, 0) is TerminateProcess, which would end whatever
+    process has the PID now, so nothing is swept."""
+    if pid == os.getpid() or sys.platform == "win32":
         return True
     try:
         os.kill(pid, 0)
