@@ -30,6 +30,9 @@ import numpy as np
 
 from cnnfeat.contract.errors import OutputError
 
+if sys.platform != "win32":
+    import fcntl
+
 FORMATS = (".npy", ".npz", ".jsonl", ".csv")
 _NAME_KEPT = 190  # bytes of the destination's name kept in a temporary's name
 _NPY_HEADER_BYTES = 128  # magic(6) + version(2) + length(2) + dict padded to a 64-byte multiple
@@ -56,6 +59,7 @@ class FeatureWriter:
         self.path, self.dim, self.rows = path, dim, 0
         self.format = output_format(path)
         self._temps: list[Path] = []  # every temporary file that exists; removed on failure
+        self._locks: list[int] = []  # fds holding the temporaries' locks (`_temporary`)
         self._handle: BinaryIO | None = None
 
     def __enter__(self) -> FeatureWriter:
@@ -65,7 +69,7 @@ class FeatureWriter:
         target = check_output_file(self.path)
         sweep_temporaries(target)
         try:
-            fd = _temporary(target, "choose another -o", self._temps)
+            fd = _temporary(target, "choose another -o", self._temps, locks=self._locks)
             self._handle = os.fdopen(fd, "w+b")
             if self.format in (".npy", ".npz"):
                 self._handle.write(_npy_header(0, self.dim))
@@ -126,12 +130,14 @@ class FeatureWriter:
             self._wrap_npz()
         _install(self._temps[-1], destination(self.path))
         self._temps.clear()
+        _release(self._locks)
 
     def _wrap_npz(self) -> None:
         # An .npz is a zip of .npy members; ours holds one, "features", stored uncompressed,
         # with a fixed date (as numpy.savez) so that the same features give the same bytes.
         npy = self._temps[-1]
-        os.close(_temporary(destination(self.path), "choose another -o", self._temps, ".zip"))
+        os.close(_temporary(destination(self.path), "choose another -o", self._temps, ".zip",
+                            self._locks))  # fmt: skip
         zipped = self._temps[-1]
         member = zipfile.ZipInfo("features.npy", date_time=(1980, 1, 1, 0, 0, 0))
         member.external_attr = 0o644 << 16
@@ -168,6 +174,7 @@ class FeatureWriter:
         while self._temps:
             _remove(self._temps[-1])
             self._temps.pop()
+        _release(self._locks)
 
     def _failed(self, exc: OSError) -> OutputError:
         if self.path == "-":
@@ -216,16 +223,70 @@ def write_file(path: str | Path, data: bytes) -> None:
         raise OutputError(f"{str(exc).split('; ')[0]}; {path} was left as it was") from None
 
 
-def _temporary(target: Path, advice: str, temps: list[Path], suffix: str = ".part") -> int:
+def _temporary(
+    target: Path,
+    advice: str,
+    temps: list[Path],
+    suffix: str = ".part",
+    locks: list[int] | None = None,
+) -> int:
     """Create `.NAME.PID-XXXXXXXX.part` beside `target` and add it to `temps`, which the caller
-    removes on failure; returns an fd open for writing."""
+    removes on failure; returns an fd open for writing. The file is locked (flock) through an
+    fd added to `locks`, which the caller closes (`_release`) once the file is renamed or gone."""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f"{temporary_prefix(target)}{os.getpid()}-",
                                    suffix=suffix, dir=target.parent)  # fmt: skip
     except OSError as exc:
         raise OutputError(f"cannot write in {target.parent}: {_reason(exc)}; {advice}") from None
     temps.append(Path(tmp))  # a signal just before this line leaves the file behind
+    if locks is not None:
+        _lock(fd, locks)
     return fd
+
+
+def _lock(fd: int, locks: list[int]) -> None:
+    """Lock the file open as `fd` for as long as a duplicate, added to `locks`, is open (the
+    lock belongs to the open file, so closing `fd` keeps it). A PID says whether a writer lives
+    only in the writer's PID namespace on the writer's host; the lock says so to a sweep in a
+    container sharing the directory, or on another NFS client, too. Best effort: a filesystem
+    without locks leaves the PID alone to decide."""
+    if sys.platform == "win32":
+        return  # nothing is swept there (pid_alive)
+    try:
+        held = os.dup(fd)
+    except OSError:
+        return
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(held)
+        return
+    locks.append(held)
+
+
+def _release(locks: list[int]) -> None:
+    while locks:
+        os.close(locks.pop())
+
+
+def _claim(entry: os.DirEntry[str]) -> int | None:
+    """An fd holding the lock of `entry`, a regular file (not a link, a device or a FIFO, never
+    cnnfeat's); None when it is not one, cannot be opened, or a writer holds its lock."""
+    if sys.platform == "win32" or not entry.is_file(follow_symlinks=False):
+        return None
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(entry.path, flags)
+    except OSError:
+        return None
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+    except OSError:
+        pass  # locked: a writer is at work (in another PID namespace, on another host)
+    os.close(fd)
+    return None
 
 
 def temporary_prefix(target: Path) -> str:
@@ -238,8 +299,9 @@ def temporary_prefix(target: Path) -> str:
 def sweep_temporaries(target: Path) -> list[Path]:
     """Remove the temporaries of `target` (`.NAME.PID-XXXXXXXX.SUFFIX`, as `_temporary` names
     them) whose process is gone: what a SIGKILL, a power loss or a signal at the wrong instant
-    left. A live process's temporary, or any other name, is never touched. Returns what was
-    removed; errors are ignored (a sweep must never fail a write)."""
+    left. A live process's temporary (its PID here, or its lock held: `_temporary`), a link, a
+    directory, or any other name, is never touched. Returns what was removed; errors are
+    ignored (a sweep must never fail a write)."""
     prefix = temporary_prefix(target)
     pattern = re.compile(r"(\d+)-[a-z0-9_]{8}\.[a-z]{1,10}")
     removed: list[Path] = []
@@ -253,10 +315,15 @@ def sweep_temporaries(target: Path) -> list[Path]:
         owner = pattern.fullmatch(entry.name[len(prefix) :])
         if owner is None or pid_alive(int(owner[1])):
             continue  # not a temporary, or one whose run is still going on
+        claim = _claim(entry)
+        if claim is None:
+            continue  # not a regular file, or a writer still holds it
         try:
-            os.unlink(entry.path)  # never a directory (an OSError, ignored)
+            os.unlink(entry.path)
         except OSError:
             continue
+        finally:
+            os.close(claim)
         removed.append(Path(entry.path))
     return removed
 
@@ -360,8 +427,9 @@ def staged_file(path: str | Path, suffix: str = ".part") -> Iterator[Path]:
     target = check_output_file(path)
     sweep_temporaries(target)
     temps: list[Path] = []
+    locks: list[int] = []
     try:
-        os.close(_temporary(target, "choose another -o", temps, suffix))
+        os.close(_temporary(target, "choose another -o", temps, suffix, locks))
         temp = temps[0]
         yield temp
         fd = os.open(temp, os.O_RDONLY)
@@ -375,3 +443,4 @@ def staged_file(path: str | Path, suffix: str = ".part") -> Iterator[Path]:
     finally:
         for temp in temps:
             _remove(temp)  # gone already once renamed
+        _release(locks)

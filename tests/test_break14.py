@@ -3,11 +3,94 @@
 from __future__ import annotations
 
 import os
+import random
+import shutil
+import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cnnfeat.runtime import writing
+
+DIM = 4
+
+# A writer that creates its temporary, prints its name, and finishes when told to.
+WRITER = """
+import sys, numpy as np
+from pathlib import Path
+from cnnfeat.runtime.writing import FeatureWriter
+out = Path(sys.argv[1])
+with FeatureWriter(str(out), 4) as writer:
+    writer.write(np.ones((2, 4), np.float32))
+    print(*[p.name for p in out.parent.iterdir() if p.name.endswith(".part")], flush=True)
+    sys.stdin.readline()
+    writer.write(np.ones((1, 4), np.float32))
+"""
+
+
+def _finish(writer: subprocess.Popen, out: Path) -> None:
+    assert writer.stdin is not None and writer.stderr is not None
+    writer.stdin.write("go\n")
+    writer.stdin.close()
+    assert writer.wait(timeout=60) == 0, writer.stderr.read()
+    assert np.load(out).shape == (3, DIM)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file locks")
+def test_a_live_writer_whose_pid_means_nothing_here_keeps_its_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A writer in another PID namespace (a container sharing the directory) or on another host
+    # (NFS) names its temporary with a PID that is dead, or someone else's, here.
+    out = tmp_path / "out.npy"
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(out)], text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        assert writer.stdout is not None
+        temp = tmp_path / writer.stdout.readline().strip()
+        monkeypatch.setattr(writing, "pid_alive", lambda pid: False)
+        assert writing.sweep_temporaries(out) == []
+        assert temp.is_file()
+        _finish(writer, out)
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+
+
+def _can_unshare() -> bool:
+    if sys.platform != "linux" or os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    probe = ["unshare", "--pid", "--fork", "--mount-proc", "true"]
+    return subprocess.run(probe, capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _can_unshare(), reason="needs root and unshare (PID namespaces)")
+def test_a_live_writer_in_another_pid_namespace_keeps_its_temporary(tmp_path: Path) -> None:
+    # The real case: the writer runs in its own PID namespace with a PID that no process has
+    # in ours; the sweep of a write here must not remove its temporary.
+    pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
+    dead = next(p for p in iter(lambda: random.randrange(1000, pid_max - 1), None)
+                if not Path(f"/proc/{p + 1}").exists())  # fmt: skip
+    out = tmp_path / "out.npy"
+    script = (f"echo {dead} > /proc/sys/kernel/ns_last_pid; "
+              f"{sys.executable} -c '{WRITER}' {out}")  # fmt: skip
+    writer = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script],
+                              text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        assert writer.stdout is not None
+        temp = tmp_path / writer.stdout.readline().strip()
+        assert temp.name.startswith(f".out.npy.{dead + 1}-"), temp.name
+        assert not writing.pid_alive(dead + 1)
+        assert writing.sweep_temporaries(out) == []
+        assert temp.is_file()
+        _finish(writer, out)
+    finally:
+        if writer.poll() is None:
+            writer.kill()
 
 
 def test_no_process_is_signalled_to_learn_whether_it_lives_on_windows(
@@ -20,3 +103,33 @@ def test_no_process_is_signalled_to_learn_whether_it_lives_on_windows(
     monkeypatch.setattr(sys, "platform", "win32")
     assert writing.pid_alive(os.getpid() + 1)
     assert signalled == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file locks")
+@pytest.mark.parametrize("name", ["out.npy", "out.npz", "out.jsonl", "out.csv", "staged.bin"])
+def test_a_temporary_stays_locked_until_it_is_renamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    # The last instants count too: the file is closed (and, for .npz, zipped into a second
+    # temporary) before the rename; a sweep from elsewhere then must still see it held.
+    monkeypatch.setattr(writing, "pid_alive", lambda pid: False)
+    install, removed = writing._install, []
+
+    def sweep_then_install(temp: Path, target: Path) -> None:
+        removed.extend(writing.sweep_temporaries(target))
+        install(temp, target)
+
+    monkeypatch.setattr(writing, "_install", sweep_then_install)
+    out = tmp_path / name
+    if name == "staged.bin":
+        with writing.staged_file(out) as temp:
+            temp.write_bytes(b"content")
+            removed.extend(writing.sweep_temporaries(out))
+        assert out.read_bytes() == b"content"
+    else:
+        with writing.FeatureWriter(str(out), DIM) as writer:
+            writer.write(np.ones((2, DIM), np.float32))
+            removed.extend(writing.sweep_temporaries(out))
+        assert out.stat().st_size > 0
+    assert removed == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
