@@ -225,6 +225,11 @@ def _glob(target: Path) -> str:
 
 def _owner(path: Path, target: Path) -> tuple[str | None, int | None]:
     rest = path.name[len(temporary_prefix(target)) :].split("-")
-    if len(rest) != 3 or rest[0] not in (_STAGING, _OLD) or not rest[1].isdigit():
+    if (
+        len(rest) != 3
+        or rest[0] not in (_STAGING, _OLD)
+        or not rest[1].isascii()
+        or not rest[1].isdigit()
+    ):
         return None, None
     return rest[0], int(rest[1])

@@ -303,7 +303,7 @@ def sweep_temporaries(target: Path) -> list[Path]:
     directory, or any other name, is never touched. Returns what was removed; errors are
     ignored (a sweep must never fail a write)."""
     prefix = temporary_prefix(target)
-    pattern = re.compile(r"(\d+)-[a-z0-9_]{8}\.[a-z]{1,10}")
+    pattern = re.compile(r"(\d+)-[a-z0-9_]{8}\.[a-z]{1,10}", re.ASCII)
     removed: list[Path] = []
     try:
         entries = list(os.scandir(target.parent))

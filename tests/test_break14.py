@@ -133,3 +133,21 @@ def test_a_temporary_stays_locked_until_it_is_renamed(
         assert out.stat().st_size > 0
     assert removed == []
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
+def test_a_name_with_non_ascii_digits_is_not_a_temporary(tmp_path: Path) -> None:
+    # str.isdigit and the regex \d take '²' or Arabic-Indic digits; such a name is the user's.
+    from cnnfeat.runtime import staging
+
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True).stdout)  # fmt: skip
+    arabic = str(dead).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    users = [".model.staging-²-abcdefgh", f".out.npy.{arabic}-abcdefgh.part"]
+    (tmp_path / users[0]).mkdir()
+    (tmp_path / users[1]).write_bytes(b"x")
+    assert not writing.pid_alive(int(arabic))  # what the digits read as: a dead run's PID
+    with staging.staged_directory(tmp_path / "model") as staged:
+        (staged / "file").write_text("x")
+    with writing.FeatureWriter(str(tmp_path / "out.npy"), DIM) as writer:
+        writer.write(np.ones((1, DIM), np.float32))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*users, "model", "out.npy"])
