@@ -33,8 +33,11 @@ from pathlib import Path
 
 from cnnfeat.contract.errors import CnnfeatError, OutputError
 from cnnfeat.runtime.writing import (
+    _claim,
     _fsync_dir,
+    _lock_path,
     _reason,
+    _release,
     _remove,
     pid_alive,
     replaced_mode,
@@ -107,16 +110,18 @@ def staged_directory(target: str | Path, known: Iterable[str] | None = None) -> 
     if target.parent == target:
         raise OutputError(f"{target} cannot be replaced; choose another --out")
     staging = None
+    locks: list[int] = []  # held on staging (and on target while it is set aside) until done
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         sweep_leftovers(target)
         staging = Path(tempfile.mkdtemp(prefix=_prefix(target, _STAGING), dir=target.parent))
+        _lock_path(staging, locks)
         os.chmod(staging, replaced_mode(target, 0o777))  # mkdtemp makes it private
         yield staging
         _sync_tree(staging)
         if known is not None:
             _check_only(target, set(known), shown)
-        _swap(staging, target)
+        _swap(staging, target, locks)
     except BaseException as exc:
         if staging is None:  # nothing made yet
             if isinstance(exc, OSError):
@@ -132,6 +137,8 @@ def staged_directory(target: str | Path, known: Iterable[str] | None = None) -> 
             exc.args = (str(exc).replace(str(staging), shown),)
             raise exc from None
         raise
+    finally:
+        _release(locks)
 
 
 def _check_only(target: Path, known: set[str], shown: str) -> None:
@@ -149,23 +156,33 @@ def _check_only(target: Path, known: set[str], shown: str) -> None:
 
 def sweep_leftovers(target: Path) -> None:
     """Tidy what a killed run (SIGKILL, power loss) left beside `target`: staging directories
-    are removed; an old directory whose swap was cut short is put back if `target` is missing."""
+    are removed; an old directory whose swap was cut short is put back if `target` is missing.
+    A run still going on (its PID here, or its lock held: one in another PID namespace or on
+    another NFS host) keeps its directories."""
     for path in target.parent.glob(_glob(target)):
         kind, pid = _owner(path, target)
         if pid is None or pid_alive(pid):
             continue  # not ours, or a run still going on
-        if kind == _OLD and not target.exists():
-            os.rename(path, target)
-        else:
-            shutil.rmtree(path, ignore_errors=True)
+        claim = _claim(path, directory=True)
+        if claim is None:
+            continue  # not a directory, or a run elsewhere still holds it
+        try:
+            if kind == _OLD and not target.exists():
+                os.rename(path, target)
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+        finally:
+            os.close(claim)
 
 
-def _swap(staging: Path, target: Path) -> None:
+def _swap(staging: Path, target: Path, locks: list[int]) -> None:
     """Put `staging` in `target`'s place: one atomic exchange (staging then holds the old
-    directory), else two renames, target -> old and staging -> target. Then the old one goes."""
+    directory), else two renames, target -> old and staging -> target (old locked meanwhile,
+    added to `locks`). Then the old one goes."""
     if not target.exists():
         os.rename(staging, target)
     elif not _exchange(staging, target):
+        _lock_path(target, locks)
         os.rename(target, _old(staging, target))
         os.rename(staging, target)
     _fsync_dir(target.parent)

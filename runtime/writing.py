@@ -248,8 +248,8 @@ def _lock(fd: int, locks: list[int]) -> None:
     """Lock the file open as `fd` for as long as a duplicate, added to `locks`, is open (the
     lock belongs to the open file, so closing `fd` keeps it). A PID says whether a writer lives
     only in the writer's PID namespace on the writer's host; the lock says so to a sweep in a
-    container sharing the directory, or on another NFS client, too. Best effort: a filesystem
-    without locks leaves the PID alone to decide."""
+    container sharing the directory, or on another NFS client, too. Best effort: on a
+    filesystem without locks a sweep removes nothing (`_claim`)."""
     if sys.platform == "win32":
         return  # nothing is swept there (pid_alive)
     try:
@@ -269,24 +269,41 @@ def _release(locks: list[int]) -> None:
         os.close(locks.pop())
 
 
-def _claim(entry: os.DirEntry[str]) -> int | None:
-    """An fd holding the lock of `entry`, a regular file (not a link, a device or a FIFO, never
-    cnnfeat's); None when it is not one, cannot be opened, or a writer holds its lock."""
-    if sys.platform == "win32" or not entry.is_file(follow_symlinks=False):
-        return None
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+def _claim(path: str | Path, directory: bool = False) -> int | None:
+    """An fd holding the lock of `path`, a regular file (or with `directory`, a directory);
+    never a link, a device or a FIFO, which cnnfeat does not make. None when it is not one,
+    cannot be opened, or a writer holds its lock (`_lock`)."""
+    if sys.platform == "win32":
+        return None  # nothing is swept there (pid_alive)
+    kind = stat.S_ISDIR if directory else stat.S_ISREG
     try:
-        fd = os.open(entry.path, flags)
+        if not kind(os.lstat(path).st_mode):
+            return None
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
     try:
-        if stat.S_ISREG(os.fstat(fd).st_mode):
+        if kind(os.fstat(fd).st_mode):
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return fd
     except OSError:
         pass  # locked: a writer is at work (in another PID namespace, on another host)
     os.close(fd)
     return None
+
+
+def _lock_path(path: Path, locks: list[int]) -> None:
+    """`_lock` the file or directory at `path` (best effort)."""
+    if sys.platform == "win32":
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        _lock(fd, locks)
+    finally:
+        os.close(fd)
 
 
 def temporary_prefix(target: Path) -> str:
@@ -315,7 +332,7 @@ def sweep_temporaries(target: Path) -> list[Path]:
         owner = pattern.fullmatch(entry.name[len(prefix) :])
         if owner is None or pid_alive(int(owner[1])):
             continue  # not a temporary, or one whose run is still going on
-        claim = _claim(entry)
+        claim = _claim(entry.path)
         if claim is None:
             continue  # not a regular file, or a writer still holds it
         try:

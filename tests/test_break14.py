@@ -151,3 +151,47 @@ def test_a_name_with_non_ascii_digits_is_not_a_temporary(tmp_path: Path) -> None
     with writing.FeatureWriter(str(tmp_path / "out.npy"), DIM) as writer:
         writer.write(np.ones((1, DIM), np.float32))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*users, "model", "out.npy"])
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file locks")
+def test_a_live_runs_staging_directory_is_kept_whatever_its_pid_reads_as(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # train/export in a container sharing --out's directory: its PID means nothing here.
+    from cnnfeat.runtime import staging
+
+    target = tmp_path / "model"
+    with staging.staged_directory(target) as staged:
+        (staged / "weights").write_text("new")
+        monkeypatch.setattr(staging, "pid_alive", lambda pid: False)
+        staging.sweep_leftovers(target)
+        assert staged.is_dir()
+    assert (target / "weights").read_text() == "new"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX file locks")
+def test_the_old_directory_set_aside_by_a_live_swap_is_not_put_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without an atomic exchange the swap is two renames; a sweep from elsewhere between them
+    # sees `.model.old-PID-...` with `model` missing, and must not put it back (the second
+    # rename would then fail, and the new run be lost).
+    from cnnfeat.runtime import staging
+
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "weights").write_text("old")
+    monkeypatch.setattr(staging, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(staging, "pid_alive", lambda pid: False)
+    rename = os.rename
+
+    def rename_then_sweep(source, destination) -> None:
+        rename(source, destination)
+        if Path(source) == target:
+            staging.sweep_leftovers(target)
+
+    monkeypatch.setattr(os, "rename", rename_then_sweep)
+    with staging.staged_directory(target) as staged:
+        (staged / "weights").write_text("new")
+    assert (target / "weights").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
