@@ -63,7 +63,8 @@ def test_a_live_writer_whose_pid_means_nothing_here_keeps_its_temporary(
 def _can_unshare() -> bool:
     if sys.platform != "linux" or os.geteuid() != 0 or shutil.which("unshare") is None:
         return False
-    probe = ["unshare", "--pid", "--fork", "--mount-proc", "true"]
+    probe = ["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c",
+             "echo 500 > /proc/sys/kernel/ns_last_pid"]  # fmt: skip
     return subprocess.run(probe, capture_output=True).returncode == 0
 
 
