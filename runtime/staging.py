@@ -13,7 +13,8 @@ signal lands between the fallback's renames.
 
 A SIGKILL cannot be caught: it may leave `.NAME.staging-PID-XXXX` (always incomplete) or, between
 the two renames of the fallback, `.NAME.old-PID-XXXX` with `target` missing. The next staging of
-the same target removes the first kind and puts the second back, once that PID is gone.
+the same target removes the first kind and puts the second back, once that PID is gone and no
+run holds the directory's lock (flock: a run in another PID namespace or on another NFS host).
 
 `check_replaceable` refuses, before any work, a target that is not absent, an empty directory or
 a directory of the kind the command writes: a command must never replace what the user made.

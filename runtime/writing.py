@@ -8,7 +8,8 @@ This module installs no signal handlers. A signal landing in the few bytecodes b
 a temporary and entering the `try` that removes it can leave that hidden `.part` file behind,
 never a changed destination (tests/test_writing.py, test_sigint_at_every_line_of_the_writer).
 Such a leftover, or one a SIGKILL or power loss left, is removed by the next write of the same
-destination once the process named in it (PID, as runtime/staging.py does) is gone.
+destination once the process named in it (PID, as runtime/staging.py does) is gone and no
+writer holds its lock (flock: a writer in another PID namespace or on another NFS host).
 `.npy` is streamed with a fixed-size header that is rewritten with the final row count.
 """
 
