@@ -33,17 +33,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from cnnfeat.contract.errors import CnnfeatError, OutputError
-from cnnfeat.runtime.writing import (
-    _claim,
-    _fsync_dir,
-    _lock_path,
-    _reason,
-    _release,
-    _remove,
-    pid_alive,
-    replaced_mode,
-    temporary_prefix,
-)
+from cnnfeat.runtime.temporaries import claim, lock_path, pid_alive, release, temporary_prefix
+from cnnfeat.runtime.writing import _fsync_dir, _reason, _remove, replaced_mode
 
 _STAGING, _OLD = "staging", "old"
 _RENAME_EXCHANGE = 2  # linux/fs.h
@@ -116,7 +107,7 @@ def staged_directory(target: str | Path, known: Iterable[str] | None = None) -> 
         target.parent.mkdir(parents=True, exist_ok=True)
         sweep_leftovers(target)
         staging = Path(tempfile.mkdtemp(prefix=_prefix(target, _STAGING), dir=target.parent))
-        _lock_path(staging, locks)
+        lock_path(staging, locks)
         os.chmod(staging, replaced_mode(target, 0o777))  # mkdtemp makes it private
         yield staging
         _sync_tree(staging)
@@ -139,7 +130,7 @@ def staged_directory(target: str | Path, known: Iterable[str] | None = None) -> 
             raise exc from None
         raise
     finally:
-        _release(locks)
+        release(locks)
 
 
 def _check_only(target: Path, known: set[str], shown: str) -> None:
@@ -164,8 +155,8 @@ def sweep_leftovers(target: Path) -> None:
         kind, pid = _owner(path, target)
         if pid is None or pid_alive(pid):
             continue  # not ours, or a run still going on
-        claim = _claim(path, directory=True)
-        if claim is None:
+        held = claim(path, directory=True)
+        if held is None:
             continue  # not a directory, or a run elsewhere still holds it
         try:
             if kind == _OLD and not target.exists():
@@ -173,7 +164,7 @@ def sweep_leftovers(target: Path) -> None:
             else:
                 shutil.rmtree(path, ignore_errors=True)
         finally:
-            os.close(claim)
+            os.close(held)
 
 
 def _swap(staging: Path, target: Path, locks: list[int]) -> None:
@@ -183,7 +174,7 @@ def _swap(staging: Path, target: Path, locks: list[int]) -> None:
     if not target.exists():
         os.rename(staging, target)
     elif not _exchange(staging, target):
-        _lock_path(target, locks)
+        lock_path(target, locks)
         os.rename(target, _old(staging, target))
         os.rename(staging, target)
     _fsync_dir(target.parent)

@@ -16,7 +16,6 @@ writer holds its lock (flock: a writer in another PID namespace or on another NF
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import stat
 import sys
@@ -30,12 +29,9 @@ from typing import BinaryIO
 import numpy as np
 
 from cnnfeat.contract.errors import OutputError
-
-if sys.platform != "win32":
-    import fcntl
+from cnnfeat.runtime.temporaries import lock_fd, release, sweep_temporaries, temporary_prefix
 
 FORMATS = (".npy", ".npz", ".jsonl", ".csv")
-_NAME_KEPT = 190  # bytes of the destination's name kept in a temporary's name
 _NPY_HEADER_BYTES = 128  # magic(6) + version(2) + length(2) + dict padded to a 64-byte multiple
 
 
@@ -131,7 +127,7 @@ class FeatureWriter:
             self._wrap_npz()
         _install(self._temps[-1], destination(self.path))
         self._temps.clear()
-        _release(self._locks)
+        release(self._locks)
 
     def _wrap_npz(self) -> None:
         # An .npz is a zip of .npy members; ours holds one, "features", stored uncompressed,
@@ -175,7 +171,7 @@ class FeatureWriter:
         while self._temps:
             _remove(self._temps[-1])
             self._temps.pop()
-        _release(self._locks)
+        release(self._locks)
 
     def _failed(self, exc: OSError) -> OutputError:
         if self.path == "-":
@@ -233,7 +229,7 @@ def _temporary(
 ) -> int:
     """Create `.NAME.PID-XXXXXXXX.part` beside `target` and add it to `temps`, which the caller
     removes on failure; returns an fd open for writing. The file is locked (flock) through an
-    fd added to `locks`, which the caller closes (`_release`) once the file is renamed or gone."""
+    fd added to `locks`, which the caller closes (`release`) once the file is renamed or gone."""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f"{temporary_prefix(target)}{os.getpid()}-",
                                    suffix=suffix, dir=target.parent)  # fmt: skip
@@ -241,124 +237,8 @@ def _temporary(
         raise OutputError(f"cannot write in {target.parent}: {_reason(exc)}; {advice}") from None
     temps.append(Path(tmp))  # a signal just before this line leaves the file behind
     if locks is not None:
-        _lock(fd, locks)
+        lock_fd(fd, locks)
     return fd
-
-
-def _lock(fd: int, locks: list[int]) -> None:
-    """Lock the file open as `fd` for as long as a duplicate, added to `locks`, is open (the
-    lock belongs to the open file, so closing `fd` keeps it). A PID says whether a writer lives
-    only in the writer's PID namespace on the writer's host; the lock says so to a sweep in a
-    container sharing the directory, or on another NFS client, too. Best effort: on a
-    filesystem without locks a sweep removes nothing (`_claim`)."""
-    if sys.platform == "win32":
-        return  # nothing is swept there (pid_alive)
-    try:
-        held = os.dup(fd)
-    except OSError:
-        return
-    try:
-        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(held)
-        return
-    locks.append(held)
-
-
-def _release(locks: list[int]) -> None:
-    while locks:
-        os.close(locks.pop())
-
-
-def _claim(path: str | Path, directory: bool = False) -> int | None:
-    """An fd holding the lock of `path`, a regular file (or with `directory`, a directory);
-    never a link, a device or a FIFO, which cnnfeat does not make. None when it is not one,
-    cannot be opened, or a writer holds its lock (`_lock`)."""
-    if sys.platform == "win32":
-        return None  # nothing is swept there (pid_alive)
-    kind = stat.S_ISDIR if directory else stat.S_ISREG
-    try:
-        if not kind(os.lstat(path).st_mode):
-            return None
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        if kind(os.fstat(fd).st_mode):
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
-    except OSError:
-        pass  # locked: a writer is at work (in another PID namespace, on another host)
-    os.close(fd)
-    return None
-
-
-def _lock_path(path: Path, locks: list[int]) -> None:
-    """`_lock` the file or directory at `path` (best effort)."""
-    if sys.platform == "win32":
-        return
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return
-    try:
-        _lock(fd, locks)
-    finally:
-        os.close(fd)
-
-
-def temporary_prefix(target: Path) -> str:
-    """`.NAME.`, with NAME cut so a temporary's name (prefix + a PID and a kind of up to 20
-    characters + 8 random ones + a suffix of up to 30) stays within NAME_MAX (255 bytes) for
-    any name the filesystem accepts."""
-    return "." + os.fsdecode(os.fsencode(target.name)[:_NAME_KEPT]) + "."
-
-
-def sweep_temporaries(target: Path) -> list[Path]:
-    """Remove the temporaries of `target` (`.NAME.PID-XXXXXXXX.SUFFIX`, as `_temporary` names
-    them) whose process is gone: what a SIGKILL, a power loss or a signal at the wrong instant
-    left. A live process's temporary (its PID here, or its lock held: `_temporary`), a link, a
-    directory, or any other name, is never touched. Returns what was removed; errors are
-    ignored (a sweep must never fail a write)."""
-    prefix = temporary_prefix(target)
-    pattern = re.compile(r"(\d+)-[a-z0-9_]{8}\.[a-z]{1,10}", re.ASCII)
-    removed: list[Path] = []
-    try:
-        entries = list(os.scandir(target.parent))
-    except OSError:
-        return removed
-    for entry in entries:
-        if not entry.name.startswith(prefix):
-            continue
-        owner = pattern.fullmatch(entry.name[len(prefix) :])
-        if owner is None or pid_alive(int(owner[1])):
-            continue  # not a temporary, or one whose run is still going on
-        claim = _claim(entry.path)
-        if claim is None:
-            continue  # not a regular file, or a writer still holds it
-        try:
-            os.unlink(entry.path)
-        except OSError:
-            continue
-        finally:
-            os.close(claim)
-        removed.append(Path(entry.path))
-    return removed
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process `pid` exists on this machine (this one, or another user's, counts).
-    On Windows always True: there os.kill(pid, 0) is TerminateProcess, which would end whatever
-    process has the PID now, so nothing is swept."""
-    if pid == os.getpid() or sys.platform == "win32":
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (OSError, OverflowError):
-        return True  # another user's process, or a number no process has: leave it
-    return True
 
 
 def _install(tmp: Path, target: Path) -> None:
@@ -461,4 +341,4 @@ def staged_file(path: str | Path, suffix: str = ".part") -> Iterator[Path]:
     finally:
         for temp in temps:
             _remove(temp)  # gone already once renamed
-        _release(locks)
+        release(locks)

@@ -1,4 +1,4 @@
-"""Breaking the sweep of dead runs' temporaries (runtime/writing.py, sweep_temporaries)."""
+"""Breaking the sweep of dead runs' temporaries (runtime/temporaries.py, sweep_temporaries)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnnfeat.runtime import writing
+from cnnfeat.runtime import temporaries, writing
 
 DIM = 4
 
@@ -51,8 +51,8 @@ def test_a_live_writer_whose_pid_means_nothing_here_keeps_its_temporary(
     try:
         assert writer.stdout is not None
         temp = tmp_path / writer.stdout.readline().strip()
-        monkeypatch.setattr(writing, "pid_alive", lambda pid: False)
-        assert writing.sweep_temporaries(out) == []
+        monkeypatch.setattr(temporaries, "pid_alive", lambda pid: False)
+        assert temporaries.sweep_temporaries(out) == []
         assert temp.is_file()
         _finish(writer, out)
     finally:
@@ -85,8 +85,8 @@ def test_a_live_writer_in_another_pid_namespace_keeps_its_temporary(tmp_path: Pa
         assert writer.stdout is not None
         temp = tmp_path / writer.stdout.readline().strip()
         assert temp.name.startswith(f".out.npy.{dead + 1}-"), temp.name
-        assert not writing.pid_alive(dead + 1)
-        assert writing.sweep_temporaries(out) == []
+        assert not temporaries.pid_alive(dead + 1)
+        assert temporaries.sweep_temporaries(out) == []
         assert temp.is_file()
         _finish(writer, out)
     finally:
@@ -102,7 +102,7 @@ def test_no_process_is_signalled_to_learn_whether_it_lives_on_windows(
     signalled: list[int] = []
     monkeypatch.setattr(os, "kill", lambda pid, sig: signalled.append(pid))
     monkeypatch.setattr(sys, "platform", "win32")
-    assert writing.pid_alive(os.getpid() + 1)
+    assert temporaries.pid_alive(os.getpid() + 1)
     assert signalled == []
 
 
@@ -113,11 +113,11 @@ def test_a_temporary_stays_locked_until_it_is_renamed(
 ) -> None:
     # The last instants count too: the file is closed (and, for .npz, zipped into a second
     # temporary) before the rename; a sweep from elsewhere then must still see it held.
-    monkeypatch.setattr(writing, "pid_alive", lambda pid: False)
+    monkeypatch.setattr(temporaries, "pid_alive", lambda pid: False)
     install, removed = writing._install, []
 
     def sweep_then_install(temp: Path, target: Path) -> None:
-        removed.extend(writing.sweep_temporaries(target))
+        removed.extend(temporaries.sweep_temporaries(target))
         install(temp, target)
 
     monkeypatch.setattr(writing, "_install", sweep_then_install)
@@ -125,12 +125,12 @@ def test_a_temporary_stays_locked_until_it_is_renamed(
     if name == "staged.bin":
         with writing.staged_file(out) as temp:
             temp.write_bytes(b"content")
-            removed.extend(writing.sweep_temporaries(out))
+            removed.extend(temporaries.sweep_temporaries(out))
         assert out.read_bytes() == b"content"
     else:
         with writing.FeatureWriter(str(out), DIM) as writer:
             writer.write(np.ones((2, DIM), np.float32))
-            removed.extend(writing.sweep_temporaries(out))
+            removed.extend(temporaries.sweep_temporaries(out))
         assert out.stat().st_size > 0
     assert removed == []
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]
@@ -146,7 +146,7 @@ def test_a_name_with_non_ascii_digits_is_not_a_temporary(tmp_path: Path) -> None
     users = [".model.staging-²-abcdefgh", f".out.npy.{arabic}-abcdefgh.part"]
     (tmp_path / users[0]).mkdir()
     (tmp_path / users[1]).write_bytes(b"x")
-    assert not writing.pid_alive(int(arabic))  # what the digits read as: a dead run's PID
+    assert not temporaries.pid_alive(int(arabic))  # what the digits read as: a dead run's PID
     with staging.staged_directory(tmp_path / "model") as staged:
         (staged / "file").write_text("x")
     with writing.FeatureWriter(str(tmp_path / "out.npy"), DIM) as writer:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnnfeat.runtime import staging, writing
+from cnnfeat.runtime import staging, temporaries, writing
 from cnnfeat.runtime.writing import FeatureWriter, write_file
 
 
@@ -99,7 +99,7 @@ def test_sweep_keeps_the_staging_directory_of_a_live_run(tmp_path: Path) -> None
     target = tmp_path / "run"
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        prefix = writing.temporary_prefix(target)
+        prefix = temporaries.temporary_prefix(target)
         busy = tmp_path / f"{prefix}staging-{live.pid}-abcd1234"
         busy.mkdir()
         (busy / "checkpoint.pt").write_bytes(b"half written")
