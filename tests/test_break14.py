@@ -7,6 +7,8 @@ import random
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +32,22 @@ with FeatureWriter(str(out), 4) as writer:
 """
 
 
-def _finish(writer: subprocess.Popen, out: Path) -> None:
-    assert writer.stdin is not None and writer.stderr is not None
-    writer.stdin.write("go\n")
-    writer.stdin.close()
-    assert writer.wait(timeout=60) == 0, writer.stderr.read()
-    assert np.load(out).shape == (3, DIM)
+@contextmanager
+def live_writer(command: list[str], out: Path) -> Iterator[Path]:
+    """Run WRITER (`command`) until it has its temporary for `out`; yield that temporary's
+    path; then let the writer finish and check that `out` is complete."""
+    writer = subprocess.Popen(command, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)  # fmt: skip
+    assert writer.stdin is not None and writer.stdout is not None and writer.stderr is not None
+    try:
+        yield out.parent / writer.stdout.readline().strip()
+        writer.stdin.write("go\n")
+        writer.stdin.close()
+        assert writer.wait(timeout=60) == 0, writer.stderr.read()
+        assert np.load(out).shape == (3, DIM)
+    finally:
+        if writer.poll() is None:
+            writer.kill()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX file locks")
@@ -45,19 +57,10 @@ def test_a_live_writer_whose_pid_means_nothing_here_keeps_its_temporary(
     # A writer in another PID namespace (a container sharing the directory) or on another host
     # (NFS) names its temporary with a PID that is dead, or someone else's, here.
     out = tmp_path / "out.npy"
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(out)], text=True,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE)  # fmt: skip
-    try:
-        assert writer.stdout is not None
-        temp = tmp_path / writer.stdout.readline().strip()
+    with live_writer([sys.executable, "-c", WRITER, str(out)], out) as temp:
         monkeypatch.setattr(temporaries, "pid_alive", lambda pid: False)
         assert temporaries.sweep_temporaries(out) == []
         assert temp.is_file()
-        _finish(writer, out)
-    finally:
-        if writer.poll() is None:
-            writer.kill()
 
 
 def _can_unshare() -> bool:
@@ -78,20 +81,13 @@ def test_a_live_writer_in_another_pid_namespace_keeps_its_temporary(tmp_path: Pa
     out = tmp_path / "out.npy"
     script = (f"echo {dead} > /proc/sys/kernel/ns_last_pid; "
               f"{sys.executable} -c '{WRITER}' {out}")  # fmt: skip
-    writer = subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script],
-                              text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE)  # fmt: skip
-    try:
-        assert writer.stdout is not None
-        temp = tmp_path / writer.stdout.readline().strip()
+    with live_writer(
+        ["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script], out
+    ) as temp:
         assert temp.name.startswith(f".out.npy.{dead + 1}-"), temp.name
         assert not temporaries.pid_alive(dead + 1)
         assert temporaries.sweep_temporaries(out) == []
         assert temp.is_file()
-        _finish(writer, out)
-    finally:
-        if writer.poll() is None:
-            writer.kill()
 
 
 def test_no_process_is_signalled_to_learn_whether_it_lives_on_windows(
