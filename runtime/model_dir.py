@@ -168,7 +168,28 @@ def describe(model_dir: ModelDir) -> list[str]:
         lines.append(f"training: rows {', '.join(rows) or '?'}; best epoch "
                      f"{training.get('best_epoch', '?')}"
                      + (f" ({seconds:g} s)" if seconds is not None else ""))  # fmt: skip
+    seeds = _seeds_line(card.get("seeds") or {})
+    if seeds:
+        lines.append(seeds)
     return lines
+
+
+def _seeds_line(seeds: dict) -> str | None:
+    """The release record (export/release.py): the test weighted-F1 of every seed trained, their
+    mean ± sample std, and which seed's run this model is; None when there is none."""
+    runs = [r for r in seeds.get("runs") or [] if isinstance(r, dict)]
+    scores = [(r.get("seed"), r.get("test_weighted_f1")) for r in runs]
+    if not scores or not all(isinstance(f, (int, float)) for _, f in scores):
+        return None
+    mean, std = seeds.get("test_weighted_f1_mean"), seeds.get("test_weighted_f1_std")
+    summary = (f"{mean:.4f} ± {std:.4f}, " if isinstance(mean, (int, float))
+               and isinstance(std, (int, float)) else "")  # fmt: skip
+    each = " / ".join(f"{f:.4f}" for _, f in scores)
+    names = ", ".join(str(s) for s, _ in scores)
+    return (
+        f"seeds: test weighted-F1 {summary}per seed {each} (seeds {names}); this model is "
+        f"seed {seeds.get('shipped_seed', '?')}'s run"
+    )
 
 
 _TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", int: "an integer",

@@ -90,3 +90,26 @@ def test_info_shows_the_graph_export_and_training_records(model: Path) -> None:
     assert "export: matches PyTorch within 4.5e-07 on " in result.stdout
     rows = card["training"]["data"]["train"]["rows"]
     assert f"training: rows train {rows}" in result.stdout and "best epoch 7" in result.stdout
+
+
+def _seeds_lines(*args: object) -> list[str]:
+    result = invoke("info", *args)
+    assert result.exit_code == 0, result.output
+    return [line for line in result.stdout.splitlines() if line.startswith("seeds: ")]
+
+
+def test_info_gives_every_seed_of_the_release(model: Path) -> None:
+    """The shipped card's release record (5 seeds, mean ± std, the shipped seed) is printed;
+    a model trained once has none, and a record without scores is left out, not half shown."""
+    seeds = _card(default_model_dir())["seeds"]
+    (line,) = _seeds_lines()
+    for run in seeds["runs"]:
+        assert f"{run['test_weighted_f1']:.4f}" in line
+    assert f"{seeds['test_weighted_f1_mean']:.4f} ± {seeds['test_weighted_f1_std']:.4f}" in line
+    assert f"(seeds {', '.join(str(r['seed']) for r in seeds['runs'])})" in line
+    assert line.endswith(f"this model is seed {seeds['shipped_seed']}'s run")
+    assert _seeds_lines(model) == []
+    card = _card(model)
+    card["seeds"] = {"runs": [{"seed": 1}], "shipped_seed": 1}
+    (model / CARD_FILE).write_text(json.dumps(card), encoding="utf-8")
+    assert _seeds_lines(model) == []
