@@ -351,7 +351,9 @@ def info(
 @with_options(TrainConfig)
 def train(
     ctx: typer.Context,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
+    ] = False,
     **options: Any,
 ) -> None:
     """Train the utterance CNN on labelled utterances; writes OUT/metrics.json and OUT/report.html.

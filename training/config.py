@@ -80,14 +80,19 @@ class TrainConfig:
         min=5,  # the widest filter
         max=MAX_LEN,
     )
-    epochs: int = option(60, min=1, max=MAX_COUNT, recipe=True)
+    epochs: int = option(60, "Most passes over --train (early stopping ends most runs sooner).",
+                         min=1, max=MAX_COUNT, recipe=True)  # fmt: skip
     patience: int = option(10, "Stop after this many epochs without a better dev weighted-F1.",
                            min=1, max=MAX_COUNT, recipe=True)  # fmt: skip
-    batch_size: int = option(64, min=1, max=MAX_BATCH, recipe=True)
+    batch_size: int = option(64, "Utterances per optimiser step.", min=1, max=MAX_BATCH,
+                             recipe=True)  # fmt: skip
     lr: float = option(5e-4, "Adam's learning rate (5e-4 led 1e-3 on the three dev sets).",
                        min=0.0, recipe=True)  # fmt: skip
-    dropout: float = option(0.5, min=0.0, max=0.99, recipe=True)
-    seed: int = option(1, min=0, max=2**32 - 1)  # numpy.random.seed's range
+    dropout: float = option(0.5, "Dropout on the pooled maps and the 100-d layer (Kim 2014).",
+                            min=0.0, max=0.99, recipe=True)  # fmt: skip
+    seed: int = option(
+        1, "Random seed: the same seed and --threads give the same run.", min=0, max=2**32 - 1
+    )  # numpy.random.seed's range
     class_weights: bool = option(False, "Weight the loss by inverse class frequency.", recipe=True)
     class_weight_power: float = option(
         1.0, "With --class-weights: (inverse frequency) ** P.", min=0.0, recipe=True
@@ -112,7 +117,8 @@ class TrainConfig:
     word_dropout: float = option(
         0.0, "Share of tokens turned [UNK] in training.", min=0.0, max=0.99, recipe=True
     )
-    label_smoothing: float = option(0.0, min=0.0, max=0.99, recipe=True)
+    label_smoothing: float = option(0.0, "Label smoothing of the cross-entropy.", min=0.0,
+                                    max=0.99, recipe=True)  # fmt: skip
     ema_decay: float = option(0.998, "Evaluate and keep an EMA of the weights (per step); "
                               "0 = off.", min=0.0, max=0.9999, recipe=True)  # fmt: skip
     dev_fraction: float = option(0.1, "Share of --train held out as dev when no --dev is given.",
