@@ -13,14 +13,47 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
 from cnnfeat.cli_errors import cli_errors
 from cnnfeat.contract.errors import CnnfeatError
 from cnnfeat.options import config_values, field_help, finite, with_options
 from cnnfeat.training.config import MAX_COUNT, TrainConfig
 
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class PlainHelp(TyperCommand):
+    """Click's own help layout (no Rich table): wraps to 80 columns and cuts no option name."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.rich_markup_mode = None
+
+
+class PlainGroup(TyperGroup):
+    """`cnnfeat --help` in the same layout as every command's (no Rich boxes, no `<bool>`),
+    each command's first sentence whole, wrapped (Click cuts it at the line's end)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.rich_markup_mode = None
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = [(name, command.get_short_help_str(limit=1000))
+                for name in self.list_commands(ctx)
+                if (command := self.get_command(ctx, name)) is not None and not command.hidden]  # fmt: skip
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
 app = typer.Typer(
+    cls=PlainGroup,
     add_completion=False,
     no_args_is_help=True,
     help="Text-CNN utterance features (DialogueRNN / CMN / MELD): train, export to ONNX, embed.",
@@ -49,20 +82,6 @@ def _program(
     ] = False,
 ) -> None:
     """The program's own options; its help text is the Typer app's, above."""
-
-
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-class PlainHelp(TyperCommand):
-    """Click's own help layout (no Rich table): wraps to 80 columns and cuts no option name."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.rich_markup_mode = None
 
 
 class ExportGraph(str, Enum):
@@ -502,7 +521,7 @@ def embed_dataset_cmd(
         bool, typer.Option("--verbose", "-v", help="Also show Ray's own log lines.")
     ] = False,
 ) -> None:
-    """Embed a corpus on a Ray cluster into Parquet shards (needs pip install 'cnnfeat\\[ray]').
+    """Embed a corpus on a Ray cluster into Parquet shards (needs pip install 'cnnfeat[ray]').
 
     Each output row keeps its input row's columns (all but the text), source_file, source_row and source_line, next to `features` (100 float32).
     """

@@ -190,6 +190,26 @@ def test_every_command_help_fits_80_columns(command: str) -> None:
     assert not [line for line in lines if re.search(r"\w-$", line)]  # no word cut at a hyphen
 
 
+def test_the_program_help_is_plain_and_gives_each_command_whole() -> None:
+    """`cnnfeat --help` was Rich's boxes (`--help <bool>`); Click's layout cut each command's
+    first sentence with `...`. Each is now whole, wrapped, in the commands' own layout."""
+    from typer.main import get_command
+
+    from cnnfeat.cli import app
+
+    env = dict(os.environ, COLUMNS="80")
+    text = subprocess.run([sys.executable, "-m", "cnnfeat", "--help"], env=env,
+                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert not re.search(r"…|<bool>|\\\[|[╭│]", text), text
+    assert "..." not in text.split("Commands:")[1]
+    flat = " ".join(text.split())
+    group = get_command(app)
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        first = " ".join(command.get_short_help_str(limit=1000).split())
+        assert f"{name} {first}" in flat
+
+
 @pytest.mark.slow
 def test_training_stops_after_patience_epochs_without_improvement(tmp_path: Path) -> None:
     """With lr 0 the dev score never improves after epoch 1, so --patience 2 ends the run at
