@@ -325,7 +325,8 @@ def tokenize(
 @cli_errors
 def info(
     model_dir: Annotated[
-        Path | None, typer.Argument(help="Model directory (default: the shipped model).")
+        Path | None,
+        typer.Argument(metavar="MODEL_DIR", help="Model directory (default: the shipped model)."),
     ] = None,
 ) -> None:
     """Print a model's spec, its training metrics and the execution providers available here."""
@@ -401,7 +402,8 @@ def train(
 @cli_errors
 def evaluate(
     model_dir: Annotated[
-        Path | None, typer.Argument(help="Model directory (default: the shipped model).")
+        Path | None,
+        typer.Argument(metavar="MODEL_DIR", help="Model directory (default: the shipped model)."),
     ] = None,
     *,  # required options after the optional argument
     train: Annotated[
@@ -436,7 +438,9 @@ def evaluate(
 @app.command("export", cls=PlainHelp)
 @cli_errors
 def export_cmd(
-    run_dir: Annotated[Path, typer.Argument(help="Run directory written by `cnnfeat train`.")],
+    run_dir: Annotated[
+        Path, typer.Argument(metavar="RUN_DIR", help="Run directory written by `cnnfeat train`.")
+    ],
     out: Annotated[Path, typer.Option(help="Model directory to write.")],
     atol: Annotated[
         float,
@@ -460,7 +464,8 @@ def export_cmd(
 @cli_errors
 def conformance(
     model_dir: Annotated[
-        Path | None, typer.Argument(help="Model directory (default: the shipped model).")
+        Path | None,
+        typer.Argument(metavar="MODEL_DIR", help="Model directory (default: the shipped model)."),
     ] = None,
     output: Annotated[
         Path | None,
