@@ -14,24 +14,20 @@ import json
 import shlex
 import statistics
 import sys
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 from cnnfeat.contract.layout import CARD_FILE
 from cnnfeat.export.onnx_export import export_model
 from cnnfeat.runtime.writing import write_file
-from cnnfeat.training.config import TrainConfig
+from cnnfeat.training.config import RECIPE_FIELDS, TrainConfig
 from cnnfeat.training.train import train
-
-# The default model's recipe is `cnnfeat train`'s defaults (chosen on dev weighted-F1 of MELD
-# emotion, MELD sentiment and EmoryNLP; see README "The training recipe"): the fields that
-# training/config.py marks `recipe`. Every one is written out in the command, so it rebuilds the
-# same run even if the defaults change later.
-RECIPE_FIELDS = tuple(f.name for f in fields(TrainConfig) if f.metadata.get("recipe"))
 
 
 def release_config(data: Path, run_dir: Path, seed: int) -> TrainConfig:
-    """The config of one seed: TrainConfig's defaults on MELD's three splits."""
+    """The config of one seed: TrainConfig's defaults (the default model's recipe, chosen on dev
+    weighted-F1 of MELD emotion, MELD sentiment and EmoryNLP; README "The training recipe") on
+    MELD's three splits."""
     config = TrainConfig(
         train=str(data / "train_sent_emo.csv"),
         dev=str(data / "dev_sent_emo.csv"),

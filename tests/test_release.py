@@ -12,10 +12,10 @@ import pytest
 pytest.importorskip("torch", reason="the [train] extra (torch) is not installed")
 
 from cnnfeat.contract.layout import CARD_FILE  # noqa: E402
-from cnnfeat.export.release import RECIPE_FIELDS, release_config  # noqa: E402
+from cnnfeat.export.release import release_config  # noqa: E402
 from cnnfeat.options import config_values  # noqa: E402
 from cnnfeat.runtime.model_dir import default_model_dir  # noqa: E402
-from cnnfeat.training.config import TrainConfig  # noqa: E402
+from cnnfeat.training.config import RECIPE_FIELDS, TrainConfig  # noqa: E402
 
 DATA = Path("../shared/data/meld")
 

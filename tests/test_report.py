@@ -269,3 +269,30 @@ def test_no_fine_tune_keeps_the_word_vectors_as_read(tmp_path: Path) -> None:
         assert rows and not table[0].any()
         unchanged = all(np.array_equal(table[i], vectors[w]) for w, i in rows.items())
         assert unchanged == same, run.name
+
+
+def test_a_runs_command_writes_out_every_recipe_option(tmp_path: Path) -> None:
+    """The card's reproduce line named only the options given, so a run trained before a
+    default changed (lr 1e-3 -> 5e-4) was rebuilt with the new value. Now every recipe option
+    is written out, and the command parses back to the run's config."""
+    pytest.importorskip("torch", reason="the [train] extra (torch) is not installed")
+    import shlex
+
+    from typer.main import get_command
+
+    from cnnfeat.cli import app
+    from cnnfeat.options import config_values
+    from cnnfeat.training.config import RECIPE_FIELDS, TrainConfig
+
+    run = train_tiny(tmp_path, "run", "--label-smoothing", "0.1")
+    config = json.loads((run / "metrics.json").read_text())["config"]
+    args = shlex.split(config["command"])
+    for name in RECIPE_FIELDS:
+        flag = name.replace("_", "-")
+        assert f"--{flag}" in args or f"--no-{flag}" in args, name
+    assert args[args.index("--lr") + 1] == str(TrainConfig(train="t", out="o").lr)
+    assert "--encoding-errors" not in args  # not part of the recipe, left at its default
+    train = get_command(app).commands["train"]  # type: ignore[attr-defined]
+    parsed = config_values({k: v for k, v in train.make_context("train", args[2:]).params.items()
+                            if k != "quiet"})  # fmt: skip
+    assert TrainConfig(**parsed, command=config["command"]) == TrainConfig(**config)

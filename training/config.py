@@ -7,7 +7,7 @@ builds its configs from them, and train.py reads them. Imports no torch, so the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from cnnfeat.contract.spec import DEFAULT_MAX_LEN, MAX_LEN, POOL_MODES
@@ -136,3 +136,8 @@ class TrainConfig:
     @property
     def resolved_max_len(self) -> int:
         return self.max_len if self.max_len is not None else DEFAULT_MAX_LEN[self.pool]
+
+
+# The options that make up the training recipe (marked `recipe`): a run's recorded command
+# writes every one of them out, so it rebuilds the same run even after the defaults change.
+RECIPE_FIELDS = tuple(f.name for f in fields(TrainConfig) if f.metadata.get("recipe"))
