@@ -85,6 +85,13 @@ def _program(
     """The program's own options; its help text is the Typer app's, above."""
 
 
+# `info`, `evaluate` and `conformance` take the same optional model directory.
+ModelDirArgument = Annotated[
+    Path | None,
+    typer.Argument(metavar="MODEL_DIR", help="Model directory (default: the shipped model)."),
+]
+
+
 class ExportGraph(str, Enum):
     auto = "auto"
     table = "table"
@@ -325,10 +332,7 @@ def tokenize(
 @app.command(cls=PlainHelp)
 @cli_errors
 def info(
-    model_dir: Annotated[
-        Path | None,
-        typer.Argument(metavar="MODEL_DIR", help="Model directory (default: the shipped model)."),
-    ] = None,
+    model_dir: ModelDirArgument = None,
 ) -> None:
     """Print a model's spec, its training metrics and the execution providers available here."""
     import onnxruntime as ort
@@ -403,10 +407,7 @@ def train(
 @app.command(cls=PlainHelp)
 @cli_errors
 def evaluate(
-    model_dir: Annotated[
-        Path | None,
-        typer.Argument(metavar="MODEL_DIR", help="Model directory (default: the shipped model)."),
-    ] = None,
+    model_dir: ModelDirArgument = None,
     *,  # required options after the optional argument
     train: Annotated[
         Path, typer.Option(help="Labelled training file (any format `cnnfeat train` reads).")
@@ -465,10 +466,7 @@ def export_cmd(
 @app.command(cls=PlainHelp)
 @cli_errors
 def conformance(
-    model_dir: Annotated[
-        Path | None,
-        typer.Argument(metavar="MODEL_DIR", help="Model directory (default: the shipped model)."),
-    ] = None,
+    model_dir: ModelDirArgument = None,
     output: Annotated[
         Path | None,
         typer.Option(
