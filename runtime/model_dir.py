@@ -177,7 +177,10 @@ def describe(model_dir: ModelDir) -> list[str]:
 def _seeds_line(seeds: dict) -> str | None:
     """The release record (export/release.py): the test weighted-F1 of every seed trained, their
     mean ± sample std, and which seed's run this model is; None when there is none."""
-    runs = [r for r in seeds.get("runs") or [] if isinstance(r, dict)]
+    runs = seeds.get("runs")
+    if not isinstance(runs, list):
+        return None
+    runs = [r for r in runs if isinstance(r, dict)]
     scores = [(r.get("seed"), r.get("test_weighted_f1")) for r in runs]
     if not scores or not all(isinstance(f, (int, float)) for _, f in scores):
         return None

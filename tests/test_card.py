@@ -110,6 +110,7 @@ def test_info_gives_every_seed_of_the_release(model: Path) -> None:
     assert line.endswith(f"this model is seed {seeds['shipped_seed']}'s run")
     assert _seeds_lines(model) == []
     card = _card(model)
-    card["seeds"] = {"runs": [{"seed": 1}], "shipped_seed": 1}
-    (model / CARD_FILE).write_text(json.dumps(card), encoding="utf-8")
-    assert _seeds_lines(model) == []
+    for damaged in ({"runs": [{"seed": 1}], "shipped_seed": 1}, {"runs": 5}, {"runs": "abc"}):
+        card["seeds"] = damaged
+        (model / CARD_FILE).write_text(json.dumps(card), encoding="utf-8")
+        assert _seeds_lines(model) == []
