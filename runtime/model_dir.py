@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import statistics
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -176,25 +177,38 @@ def describe(model_dir: ModelDir) -> list[str]:
 
 def _seeds_line(seeds: dict) -> str | None:
     """The release record (export/release.py): the test weighted-F1 of every seed trained, their
-    mean ± sample std, and which seed's run this model is; None when there is none."""
+    mean ± sample std (computed here from those scores), and which seed's run this model is.
+
+    None when there is no record or any part of it is out of shape (a run not an object, a seed
+    not a distinct integer, a score not a finite number in [0, 1], a shipped seed not among the
+    runs): a damaged record is left out rather than shown half or wrong. Over SEEDS_SHOWN runs,
+    only the first SEEDS_SHOWN are listed, so the line stays one readable line."""
     runs = seeds.get("runs")
-    if not isinstance(runs, list):
+    if not isinstance(runs, list) or not runs or not all(isinstance(r, dict) for r in runs):
         return None
-    runs = [r for r in runs if isinstance(r, dict)]
-    scores = [(r.get("seed"), r.get("test_weighted_f1")) for r in runs]
-    if not scores or not all(isinstance(f, (int, float)) for _, f in scores):
+    names = [r.get("seed") for r in runs]
+    scores = [r.get("test_weighted_f1") for r in runs]
+    if not all(type(s) is int for s in names) or len(set(names)) < len(names):
         return None
-    mean, std = seeds.get("test_weighted_f1_mean"), seeds.get("test_weighted_f1_std")
-    summary = (f"{mean:.4f} ± {std:.4f}, " if isinstance(mean, (int, float))
-               and isinstance(std, (int, float)) else "")  # fmt: skip
-    each = " / ".join(f"{f:.4f}" for _, f in scores)
-    names = ", ".join(str(s) for s, _ in scores)
+    if not all(type(f) in (int, float) and 0 <= f <= 1 for f in scores):  # NaN fails 0 <= f
+        return None
+    shipped = seeds.get("shipped_seed")
+    if type(shipped) is not int or shipped not in names:
+        return None
+    summary = ""
+    if len(scores) > 1:
+        summary = f"{statistics.mean(scores):.4f} ± {statistics.stdev(scores):.4f}, "
+    shown = min(len(runs), SEEDS_SHOWN)
+    more = f" and {len(runs) - shown} more" if shown < len(runs) else ""
+    each = " / ".join(f"{f:.4f}" for f in scores[:shown])
+    listed = ", ".join(str(s) for s in names[:shown])
     return (
-        f"seeds: test weighted-F1 {summary}per seed {each} (seeds {names}); this model is "
-        f"seed {seeds.get('shipped_seed', '?')}'s run"
+        f"seeds: test weighted-F1 {summary}per seed {each}{more} (seeds {listed}{more}); "
+        f"this model is seed {shipped}'s run"
     )
 
 
+SEEDS_SHOWN = 10
 _TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", int: "an integer",
                (int, float): "a number"}  # fmt: skip
 

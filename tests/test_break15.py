@@ -1,0 +1,94 @@
+"""Break-test 15: `cnnfeat info`'s seeds line on damaged cards, the recorded train command
+parsing back to the run's config, and the root help."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import invoke
+
+from cnnfeat.contract.layout import CARD_FILE
+from cnnfeat.runtime.model_dir import default_model_dir
+
+
+@pytest.fixture(scope="module")
+def shipped_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return Path(shutil.copytree(default_model_dir(), tmp_path_factory.mktemp("b15") / "m"))
+
+
+def _seeds_output(model: Path, seeds: object) -> list[str]:
+    """The `seeds` lines `cnnfeat info` prints for the shipped card with this record (json
+    writes float('nan') and inf as NaN and Infinity, which json.loads accepts back)."""
+    card = json.loads((default_model_dir() / CARD_FILE).read_text(encoding="utf-8"))
+    card["seeds"] = seeds
+    (model / CARD_FILE).write_text(json.dumps(card), encoding="utf-8")
+    result = invoke("info", model)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    return [line for line in result.stdout.splitlines() if line.startswith("seeds")]
+
+
+def _release() -> dict:
+    card = json.loads((default_model_dir() / CARD_FILE).read_text(encoding="utf-8"))
+    return card["seeds"]
+
+
+def _run(index: int, **fields: object) -> dict:
+    seeds = _release()
+    seeds["runs"][index].update(fields)
+    return seeds
+
+
+DAMAGED = {
+    "f1 true": _run(0, test_weighted_f1=True),
+    "f1 NaN": _run(0, test_weighted_f1=float("nan")),
+    "f1 huge int": _run(0, test_weighted_f1=10**400),
+    "f1 above 1": _run(0, test_weighted_f1=56.6),
+    "f1 negative": _run(0, test_weighted_f1=-3),
+    "seed missing": _run(0, seed=None),
+    "seed nested": _run(0, seed={"a": [1, {"b": 2}]}),
+    "seed with newline": _run(0, seed="1\nforged: line"),
+    "seed true": _run(0, seed=True),
+    "seeds repeated": _run(1, seed=1),
+    "a run not an object": {**_release(), "runs": [*_release()["runs"], 5]},
+    "shipped seed not run": {**_release(), "shipped_seed": 99},
+    "shipped seed nested": {**_release(), "shipped_seed": [4, {"x": 2}]},
+    "shipped seed true": {**_release(), "shipped_seed": True},
+    "shipped seed missing": {k: v for k, v in _release().items() if k != "shipped_seed"},
+}
+
+
+@pytest.mark.parametrize("name", DAMAGED)
+def test_info_leaves_out_a_damaged_seeds_record(shipped_copy: Path, name: str) -> None:
+    """A release record with any run, seed or score out of shape gives no seeds line: a half
+    shown or wrong one (a bool as 1.0000, a dropped run, a shipped seed never trained) would
+    mislead, and a huge integer score was an internal error."""
+    seeds = copy.deepcopy(DAMAGED[name])
+    assert _seeds_output(shipped_copy, seeds) == []
+
+
+def test_info_seeds_mean_and_std_are_the_runs_own(shipped_copy: Path) -> None:
+    """mean ± std is computed from the per-seed scores printed beside it, so a damaged stored
+    mean (a string, true, infinity, 0.9) can neither hide nor contradict them."""
+    want = _release()
+    (line,) = _seeds_output(shipped_copy, want)
+    summary = f"{want['test_weighted_f1_mean']:.4f} ± {want['test_weighted_f1_std']:.4f}, "
+    assert summary in line
+    for mean, std in (("0.5", None), (True, False), (0.9, -1.0), (float("inf"), 0.1)):
+        seeds = {**want, "test_weighted_f1_mean": mean, "test_weighted_f1_std": std}
+        (damaged,) = _seeds_output(shipped_copy, seeds)
+        assert damaged == line
+
+
+def test_info_seeds_line_of_many_runs_stays_short(shipped_copy: Path) -> None:
+    """5000 runs give one line of a few hundred characters, not every score."""
+    runs = [{"seed": s, "test_weighted_f1": 0.5} for s in range(5000)]
+    (line,) = _seeds_output(shipped_copy, {"runs": runs, "shipped_seed": 7})
+    assert len(line) < 400, line
+    assert "(seeds 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 and 4990 more)" in line and line.endswith(
+        "this model is seed 7's run"
+    )
