@@ -391,8 +391,10 @@ def train(
     training recipe".
     """
     train_mod = _training_module("cnnfeat.training.train")
-    # Every recipe option is written out: the run rebuilds the same after a default changes.
-    config = TrainConfig(**config_values(options), command=_command_line(ctx, RECIPE_FIELDS))
+    # Every recipe option and the seed are written out (as release.py's train_command does):
+    # the run rebuilds the same after a default changes.
+    written_out = ("seed", *RECIPE_FIELDS)
+    config = TrainConfig(**config_values(options), command=_command_line(ctx, written_out))
     metrics = train_mod.train(config, progress=not quiet)
     for note in metrics["vectors"].get("notes", []):
         typer.echo(f"vectors: {note}", err=True)
