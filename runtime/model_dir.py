@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import statistics
 from dataclasses import dataclass
 from importlib import resources
@@ -128,6 +129,10 @@ def _check_card_fields(card: dict[str, Any], path: Path) -> None:
     def check(field: str, value: object, kind: type | tuple[type, ...]) -> None:
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
             raise wrong(field, value, _TYPE_NAMES.get(kind, str(kind)))
+        if kind == (int, float) and value is not None and not _finite(value):
+            # json.loads takes NaN, Infinity and integers past float range; info formats these
+            raise ModelError(f"{path}: field {field!r} is not a finite number; the card is "
+                             "damaged: copy the model directory again or re-export it")  # fmt: skip
 
     for field, kind in CARD_FIELDS.items():
         parent, _, name = field.rpartition(".")
@@ -211,6 +216,13 @@ def _seeds_line(seeds: dict) -> str | None:
 SEEDS_SHOWN = 10
 _TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", int: "an integer",
                (int, float): "a number"}  # fmt: skip
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int past float range
+        return False
 
 
 def _json_type(value: object) -> str:

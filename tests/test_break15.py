@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import invoke
+from conftest import invoke, one_error_line
 
 from cnnfeat.contract.layout import CARD_FILE
 from cnnfeat.runtime.model_dir import default_model_dir
@@ -133,3 +133,27 @@ def test_a_runs_command_names_its_seed_and_parses_back_with_odd_names(tmp_path: 
     parsed = config_values({k: v for k, v in train.make_context("train", args[2:]).params.items()
                             if k != "quiet"})  # fmt: skip
     assert TrainConfig(**parsed, command=config["command"]) == TrainConfig(**config)
+
+
+@pytest.mark.parametrize(
+    "group, name, value",
+    [
+        ("training", "train_seconds", 10**400),
+        ("export", "parity_max_abs_diff", 10**400),
+        ("export", "parity_max_abs_diff", float("nan")),
+        ("metrics", "dev", {"weighted_f1": 10**400, "macro_f1": 0.3, "accuracy": 0.5}),
+        ("metrics", "test", {"weighted_f1": float("inf"), "macro_f1": 0.3, "accuracy": 0.5}),
+    ],
+    ids=["seconds-huge-int", "parity-huge-int", "parity-nan", "score-huge-int", "score-inf"],
+)
+def test_info_refuses_a_number_no_float_holds(
+    shipped_copy: Path, group: str, name: str, value: object
+) -> None:
+    """A card number past float range (an integer of 400 digits) was an internal error in
+    `cnnfeat info` (OverflowError formatting it), and NaN or Infinity (which json.loads takes)
+    was printed as a score or a parity bound: both are a damaged card, one error line."""
+    card = json.loads((default_model_dir() / CARD_FILE).read_text(encoding="utf-8"))
+    card[group][name] = value
+    (shipped_copy / CARD_FILE).write_text(json.dumps(card), encoding="utf-8")
+    line = one_error_line(invoke("info", shipped_copy))
+    assert f"field '{group}." in line and "not a finite number" in line, line
