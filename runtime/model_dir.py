@@ -218,9 +218,9 @@ _TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", int: "an in
                (int, float): "a number"}  # fmt: skip
 
 
-def _finite(value: float) -> bool:
+def _finite(value: object) -> bool:
     try:
-        return math.isfinite(value)
+        return math.isfinite(value)  # type: ignore[arg-type]  # checked to be a number first
     except OverflowError:  # an int past float range
         return False
 
