@@ -6,9 +6,11 @@ says (a temporary directory by default in throughput.py).
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import random
+import tempfile
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -84,3 +86,21 @@ def distinct_share(path: Path) -> float:
     with open(path, encoding="utf-8") as handle:
         lines = handle.read().split("\n")[:-1]
     return len(set(lines)) / max(1, len(lines))
+
+
+def tokenizer_bench_args(doc: str, lines: int, repeats: int, reference: bool = False):
+    """The command line both tokenizer benchmarks take (MODEL_DIR, --lines, --repeats,
+    --workdir; --reference with `reference`), parsed, and the distinct corpus's lines."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("model", type=Path)
+    if reference:
+        parser.add_argument("--reference", type=Path)
+    parser.add_argument("--lines", type=int, default=lines)
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "cnnfeat-bench"
+    )
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    path = write_distinct_corpus(args.workdir / f"distinct-{args.lines}.txt", args.lines)
+    return args, path.read_text(encoding="utf-8").split("\n")[:-1]

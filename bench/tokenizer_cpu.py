@@ -11,18 +11,16 @@ commit 8e8d869 (before issue 10), read from git. Both ids are compared on every 
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 os.environ["RAYON_NUM_THREADS"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import write_distinct_corpus  # noqa: E402
+from corpus import tokenizer_bench_args  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,18 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 def main() -> None:
     from tokenizers import Tokenizer
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", type=Path)
-    parser.add_argument("--reference", type=Path)
-    parser.add_argument("--lines", type=int, default=50_000)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument(
-        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "cnnfeat-bench"
-    )
-    args = parser.parse_args()
-    args.workdir.mkdir(parents=True, exist_ok=True)
-    path = write_distinct_corpus(args.workdir / f"distinct-{args.lines}.txt", args.lines)
-    lines = path.read_text(encoding="utf-8").split("\n")[:-1]
+    args, lines = tokenizer_bench_args(__doc__, 50_000, 5, reference=True)
     if args.reference is None:
         text = subprocess.run(["git", "-C", str(REPO), "show",
                                "8e8d869:models/meld-glove6b50d/tokenizer.json"],

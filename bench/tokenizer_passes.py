@@ -11,32 +11,21 @@ already normalised (so the pattern sees what it sees in the full tokenizer).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 os.environ["RAYON_NUM_THREADS"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import write_distinct_corpus  # noqa: E402
+from corpus import tokenizer_bench_args  # noqa: E402
 
 
 def main() -> None:
     from tokenizers import Tokenizer
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", type=Path)
-    parser.add_argument("--lines", type=int, default=30_000)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument(
-        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "cnnfeat-bench"
-    )
-    args = parser.parse_args()
-    path = write_distinct_corpus(args.workdir / f"distinct-{args.lines}.txt", args.lines)
-    lines = path.read_text(encoding="utf-8").split("\n")[:-1]
+    args, lines = tokenizer_bench_args(__doc__, 30_000, 7)
     full = json.loads((args.model / "tokenizer.json").read_text(encoding="utf-8"))
     steps = full["normalizer"]["normalizers"] if full["normalizer"] else []
 
