@@ -43,6 +43,7 @@ def lock_fd(fd: int, locks: list[int]) -> None:
 
 
 def release(locks: list[int]) -> None:
+    """Close every fd in `locks` (`lock_fd`), which frees their locks; `locks` ends empty."""
     while locks:
         os.close(locks.pop())
 
