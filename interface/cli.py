@@ -256,13 +256,13 @@ def _embed_dialogues(input, output, layout, per_dialogue, column, dialogue_colum
     from cnnfeat.runtime.corpora import Columns
     from cnnfeat.runtime.dialogues import embed_dialogues
     from cnnfeat.runtime.embedder import Embedder
+    from cnnfeat.runtime.writing import check_not_input
 
     if output is None:
         output = "-" if input == "-" else str(Path(input).with_suffix(".npz"))
     if output == "-" or Path(output).is_dir():
         raise OutputError(f"{output}: dialogue input needs an output file (-o NAME.npz)")
-    if Path(input).resolve() == Path(output).resolve():
-        raise OutputError(f"{output} is the input file; choose another -o")
+    check_not_input(input, output)
     names = None
     if dialogue_column is not None:  # "" is the column "" (an error), not the default ones
         names = tuple(c.strip() for c in dialogue_column.split(","))
@@ -280,17 +280,13 @@ def _embed_dialogues(input, output, layout, per_dialogue, column, dialogue_colum
 
 def _check_output(input: str, output: str) -> None:
     """Refuse a bad output before the model is loaded: a wrong format, a directory, the input."""
-    import os
-
     from cnnfeat.contract.errors import OutputError
-    from cnnfeat.runtime.writing import output_format
+    from cnnfeat.runtime.writing import check_not_input, output_format
 
     output_format(output)
     if output != "-" and Path(output).is_dir():
         raise OutputError(f"{output} is a directory; give a file name")
-    # realpath, not Path.resolve: that raises RuntimeError on a symlink loop
-    if "-" not in (input, output) and os.path.realpath(input) == os.path.realpath(output):
-        raise OutputError(f"{output} is the input file; choose another -o")
+    check_not_input(input, output)
 
 
 @app.command(cls=PlainHelp)

@@ -31,7 +31,7 @@ from cnnfeat.contract.errors import InputError, OutputError
 from cnnfeat.runtime.corpora import Columns, Utterance, read_utterances
 from cnnfeat.runtime.embedder import Embedder
 from cnnfeat.runtime.pipeline import CHUNK_SIZE, embed_chunks
-from cnnfeat.runtime.writing import FeatureWriter, output_format, staged_file
+from cnnfeat.runtime.writing import FeatureWriter, check_not_input, output_format, staged_file
 
 DIALOGUE_FORMATS = (".npz", ".parquet")
 DERIVED_COLUMNS = ("dialogue_id", "position", "speaker", "label", "features")
@@ -198,6 +198,7 @@ def embed_dialogues(
         output_format(output_path)
     if input_path == "-":
         raise InputError("reading dialogues needs a file, not stdin")
+    check_not_input(input_path, output_path)
     utterances = read_utterances(
         input_path, corpus, column, columns, labels_path, encoding_errors, dialogues=per_dialogue
     )

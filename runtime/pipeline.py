@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from cnnfeat.runtime.embedder import Embedder
 from cnnfeat.runtime.reading import read_chunks
-from cnnfeat.runtime.writing import FeatureWriter, output_format
+from cnnfeat.runtime.writing import FeatureWriter, check_not_input, output_format
 
 # Lines per chunk and chunks tokenised ahead. The tokenizer's Encodings take ~2 KB a line
 # until they are turned into arrays, so memory is about (DEPTH + 1) x CHUNK_SIZE x 2 KB
@@ -111,12 +111,14 @@ def embed_file(
     chunks, whatever N is.
 
     Returns: EmbedSummary (rows, seconds of wall time, execution provider, output path).
-    Raises: InputError (names file and line), OutputError (unknown format, unwritable), and the
+    Raises: InputError (names file and line), OutputError (unknown format, unwritable, the
+        input file itself), and the
         Embedder's errors; on any error or interrupt the output path is left as it was.
     """
     started = time.perf_counter()
     output_path = output_path or default_output(input_path)
     output_format(output_path)  # reject an unknown format before any work
+    check_not_input(input_path, output_path)
     embedder = embedder or Embedder()
     chunks = read_chunks(input_path, column, chunk_size, encoding_errors, tsv_quoting)
     # Utterances written so far, as the summary counts them; no total: counting the rows first

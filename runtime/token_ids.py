@@ -18,7 +18,7 @@ from cnnfeat.contract.errors import OutputError
 from cnnfeat.contract.layout import CARD_FILE
 from cnnfeat.runtime.embedder import Embedder
 from cnnfeat.runtime.reading import read_chunks
-from cnnfeat.runtime.writing import FORMATS, check_output_file, staged_file
+from cnnfeat.runtime.writing import FORMATS, check_not_input, check_output_file, staged_file
 
 CHUNK_SIZE = 8192  # lines tokenised at a time: memory stays a few MB whatever the input's size
 
@@ -43,12 +43,10 @@ def write_token_ids(
             raise OutputError(f"{output_path}: token ids are text, one utterance per line; name "
                               "the file .txt (features are `cnnfeat embed`'s)")  # fmt: skip
         check_output_file(output_path)  # before any work: a directory, a device, a FIFO
-    same = os.path.realpath  # not Path.resolve, which raises RuntimeError on a symlink loop
-    if "-" not in (input_path, output_path) and same(input_path) == same(output_path):
-        raise OutputError(f"{output_path} is the input file; choose another -o")
+    check_not_input(input_path, output_path)
     model = embedder.model_dir
     for part in (model.model_path, model.tokenizer_path, model.path / CARD_FILE):
-        if output_path != "-" and same(output_path) == same(part):
+        if output_path != "-" and os.path.realpath(output_path) == os.path.realpath(part):
             raise OutputError(f"{output_path} is part of the model directory {model.path}; it "
                               "was left untouched: choose another -o")  # fmt: skip
     chunks = read_chunks(input_path, column, chunk_size, encoding_errors, tsv_quoting)

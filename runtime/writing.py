@@ -15,6 +15,7 @@ writer holds its lock (flock: a writer in another PID namespace or on another NF
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import stat
@@ -207,6 +208,29 @@ def check_output_file(path: str | Path) -> Path:
                           "and renames it into place, which would replace it: write to a "
                           "regular file, or -o - for standard output")  # fmt: skip
     return target
+
+
+def check_not_input(input_path: str | Path, output_path: str | Path) -> None:
+    """OutputError when writing `output_path` would replace the file `input_path` reads: the
+    same file by device and inode, through any symlinks, and for `-` the file behind standard
+    input (`cnnfeat embed - -o s.jsonl < s.jsonl`). The one same-file check of every command.
+
+    An output that does not exist yet, `-` (stdout), or a path that cannot be looked up (a
+    symlink loop: reported by `check_output_file`) is never the input.
+    """
+    if str(output_path) == "-":
+        return
+    try:
+        out = os.stat(output_path)  # follows symlinks; ELOOP, ENOENT... are OSError
+    except (OSError, ValueError):
+        return
+    try:
+        source = os.fstat(sys.stdin.fileno()) if str(input_path) == "-" else os.stat(input_path)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return  # no stdin (a host's worker), or an input that cannot be read: said when read
+    if (source.st_dev, source.st_ino) == (out.st_dev, out.st_ino):
+        what = "the file standard input reads" if str(input_path) == "-" else "the input file"
+        raise OutputError(f"{output_path} is {what}; choose another -o")
 
 
 def write_file(path: str | Path, data: bytes) -> None:

@@ -406,3 +406,79 @@ def test_a_sigkilled_embed_leaves_a_temporary_that_the_next_run_removes(tmp_path
     assert done.returncode == 0, done.stderr
     assert names(tmp_path) == ["lines.txt", "out.npy", "small.txt"]
     assert read_features(out, 100).shape == (1, 100)
+
+
+# --- the same-file check (writing.check_not_input) ------------------------------------------
+
+
+def _cnnfeat(args: list[str], stdin_path: Path) -> subprocess.CompletedProcess:
+    """`cnnfeat ARGS < stdin_path` in a subprocess: stdin is then a real file descriptor."""
+    with open(stdin_path, "rb") as stdin:
+        return subprocess.run([sys.executable, "-c", "from cnnfeat.cli import main; main()",
+                               *args], stdin=stdin, capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "content"),
+    [
+        ("tokenize", "mine.txt", "w1 w2\nw3\n"),
+        ("embed", "s.jsonl", '{"text": "w1"}\n'),
+        ("embed", "s.npz", "w1\n"),  # by dialogue: refused before "needs a file, not stdin"
+    ],
+)
+def test_stdin_that_is_the_output_file_is_refused(
+    tiny_global, tmp_path: Path, command: str, name: str, content: str
+) -> None:
+    """`cnnfeat tokenize - -o mine.txt < mine.txt` replaced the file with its ids (and `embed`
+    the JSONL with features): the path check had no path for stdin. Also through a symlink."""
+    path = tmp_path / name
+    path.write_text(content)
+    link = tmp_path / ("link" + path.suffix)
+    link.symlink_to(path)
+    extra = ["--dialogues"] if name.endswith(".npz") else []
+    for out in (path, link):
+        run = _cnnfeat([command, "-", "-o", str(out), "--model", str(tiny_global.model_dir),
+                        *extra], path)  # fmt: skip
+        assert run.returncode == 1, run.stderr
+        want = f"{out} is the file standard input reads; choose another -o"
+        assert run.stderr == f"cnnfeat: error: {want}\n"
+        assert path.read_text() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, link.name])
+
+
+def test_check_not_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Device and inode, not names: a hard link, a symlink, `-` for stdin; a symlink loop, an
+    absent output and stdin from another file are not the input."""
+    source = tmp_path / "in.txt"
+    source.write_text("w1\n")
+    os.link(source, tmp_path / "hard.txt")
+    (tmp_path / "soft.txt").symlink_to("in.txt")
+    (tmp_path / "loop").symlink_to("loop")
+    for out in ("hard.txt", "soft.txt", "in.txt"):
+        with pytest.raises(OutputError, match="is the input file; choose another -o$"):
+            writing.check_not_input(source, tmp_path / out)
+    for out in ("loop", "absent.npy"):
+        writing.check_not_input(source, tmp_path / out)
+        writing.check_not_input(tmp_path / out, source)
+    writing.check_not_input(source, "-")
+    with open(source, "rb") as stdin:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(stdin))
+        with pytest.raises(OutputError, match="standard input reads"):
+            writing.check_not_input("-", tmp_path / "hard.txt")
+        writing.check_not_input("-", tmp_path / "other.txt")
+
+
+def test_output_symlink_loop_is_one_line(tiny_global, tmp_path: Path) -> None:
+    """`embed --dialogues x.csv -o loop.npz` with loop.npz -> loop.npz was "internal error:
+    RuntimeError: Symlink loop" (Path.resolve)."""
+    from conftest import invoke, one_error_line
+
+    source = tmp_path / "d.csv"
+    source.write_text("Dialogue_ID,Utterance\n0,w1\n")
+    (tmp_path / "loop.npz").symlink_to("loop.npz")
+    for extra in (["--dialogues"], []):
+        line = one_error_line(invoke("embed", source, "-o", tmp_path / "loop.npz", "--model",
+                                     tiny_global.model_dir, *extra))  # fmt: skip
+        assert line.startswith(f"cnnfeat: error: cannot write {tmp_path / 'loop.npz'}: ")
+        assert "internal error" not in line
