@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import csv
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -36,6 +37,7 @@ from cnnfeat.runtime.reading import (
     default_column,
     input_format,
     open_error,
+    open_text,
     read_records,
 )
 
@@ -213,7 +215,7 @@ def _default_text_column(path: str, first: Record) -> str:
     if fmt == "text":
         return "text"  # plain lines: no header
     if fmt == "jsonl":
-        with open(path, encoding="utf-8-sig") as handle:
+        with io.TextIOWrapper(open_text(path), encoding="utf-8-sig") as handle:
             names = list(json.loads(handle.readline()))
     else:
         names = _table_header(path, fmt) or []
@@ -224,7 +226,7 @@ def _table_header(path: str, fmt: str) -> list[str] | None:
     """The header row of a .csv/.tsv that read_records has already read (so it is sound);
     None for an empty file."""
     delimiter = "\t" if fmt == "tsv" else ","
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+    with io.TextIOWrapper(open_text(path), "utf-8-sig", errors="replace", newline="") as handle:
         return next(csv.reader(handle, delimiter=delimiter), None)
 
 
@@ -373,7 +375,7 @@ def read_emorynlp_json(path: str, encoding_errors: str = "strict") -> list[Utter
     """Scenes of the official EmoryNLP JSON as dialogues (json keeps no lines: errors name the
     utterance). Lone surrogate escapes: see _sound_text."""
     try:
-        with open(path, encoding="utf-8-sig") as handle:
+        with io.TextIOWrapper(open_text(path), encoding="utf-8-sig") as handle:
             doc = json.load(handle)
     except OSError as exc:
         raise open_error(exc, path) from None

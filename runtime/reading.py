@@ -1,10 +1,13 @@
 """Reading utterances to embed: plain text (one per line), CSV/TSV or JSONL with a column.
 
 Rules (README, "What cnnfeat does with odd input"): UTF-8, a BOM at the start of the file is
-dropped; `\\n`, `\\r\\n` and a lone `\\r` end a line, nothing else does (U+2028, U+0085, form
+dropped (a UTF-16 BOM, LE or BE, makes the file read as UTF-16);
+`\\n`, `\\r\\n` and a lone `\\r` end a line, nothing else does (U+2028, U+0085, form
 feed stay inside the line); a missing final newline changes nothing; every line, empty or not,
 gives a row, so row i is always line i. Bytes that are not UTF-8 are an error naming the line and
-the byte offset unless `encoding_errors="replace"`. Input is read a line at a time, never whole.
+the byte offset unless `encoding_errors="replace"`. Input is read a line at a time, never whole;
+a plain-text line keeps its first MAX_LINE_BYTES, a .csv/.tsv/.jsonl record may be as long as
+MAX_RECORD_BYTES (its utterance again keeps its first MAX_LINE_BYTES).
 
 read_chunks gives the utterances alone, in chunks (`cnnfeat embed`); read_records gives each with
 its line, row and other columns (`cnnfeat embed-dataset`). Both read through the same code.
@@ -12,7 +15,9 @@ its line, row and other columns (`cnnfeat embed-dataset`). Both read through the
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import json
 import re
 import sys
@@ -40,6 +45,10 @@ _BOM = b"\xef\xbb\xbf"
 # ends (`cnnfeat embed /dev/zero`), and Ctrl-C is seen between reads. 1 MiB holds far more than
 # max_len tokens of any text with spaces (512 tokens of English are ~3 KB).
 MAX_LINE_BYTES = 1 << 20
+# A record of a .csv/.tsv/.jsonl file is read whole up to MAX_RECORD_BYTES (a speech manifest's
+# line carries its audio as base64, megabytes long); a longer one is an error naming its line.
+# Only the utterance taken from it is kept, cut to MAX_LINE_BYTES as a line of plain text is.
+MAX_RECORD_BYTES = 64 << 20
 # Files that are not text: refused by name or by their first bytes, with one line saying what
 # they are, rather than "not valid UTF-8" at some byte offset.
 _NOT_TEXT = {
@@ -136,7 +145,7 @@ def read_records(
     Raises InputError naming the file and line for anything the file gets wrong.
     """
     fmt = _check_format(path, column, encoding_errors, fmt)
-    opened = _open(path) if handle is None else handle
+    opened = _open(path) if handle is None else _unicode(handle, path, own=False)
     options = _Options(encoding_errors, _tsv_quoting(tsv_quoting), json_values)
     records = _records(opened, path, fmt, column, options, keep=True)
     return _closing(records, opened) if handle is None else records
@@ -193,7 +202,10 @@ def _records(
     """A Record per utterance if `keep` (read_records), else its text alone (read_chunks:
     `cnnfeat embed` reads millions of lines, and a Record per line would cost plain text ~30%
     more time). Records are built with Record._make, a third cheaper than Record(...)."""
-    lines = _text_lines(handle, path, options.errors)
+    if fmt == "text":
+        lines = _text_lines(handle, path, options.errors)
+    else:
+        lines = _text_lines(handle, path, options.errors, MAX_RECORD_BYTES, refuse=True)
     if fmt == "jsonl":
         return _jsonl_records(lines, path, column, options, keep)
     if fmt != "text":
@@ -223,7 +235,71 @@ def _open(path: str) -> BinaryIO:
         if head.startswith(magic):
             _close(handle)
             raise not_text_error(path, what)
-    return handle
+    return _unicode(handle, path, own=True)
+
+
+def open_text(path: str) -> BinaryIO:
+    """`path` (`-`: stdin) as UTF-8 bytes, by the rules of read_records: a file that is not
+    text is refused, UTF-16 with a BOM is transcoded. InputError when it cannot be opened."""
+    return _open(path)
+
+
+# A byte order mark names the encoding: UTF-16 (Excel's "Unicode text", Windows Notepad's
+# "Unicode") is read as such, little- or big-endian. (UTF-32's BOM starts with UTF-16 LE's and is
+# not told apart: nobody writes text files in it.)
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _unicode(handle: BinaryIO, path: str, own: bool) -> BinaryIO:
+    """`handle`, or for a file that starts with a UTF-16 BOM a stream of its text in UTF-8."""
+    try:
+        head = handle.peek(2)[:2] if hasattr(handle, "peek") else b""
+    except OSError:
+        return handle
+    if head not in _UTF16_BOMS:
+        return handle
+    return io.BufferedReader(_Utf16(handle, path, own), MAX_LINE_BYTES)
+
+
+class _Utf16(io.RawIOBase):
+    """A UTF-16 file (BOM first) read as UTF-8 bytes, a piece at a time. Lines and their
+    numbers are those of the file. Text that is not UTF-16 (a lone surrogate, an odd number of
+    bytes) is an InputError: --encoding-errors replace is about UTF-8 and does not apply."""
+
+    def __init__(self, source: BinaryIO, path: str, own: bool):
+        super().__init__()
+        self._source, self._path, self._own = source, path, own
+        self._decoder = codecs.getincrementaldecoder("utf-16")("strict")  # the BOM picks LE/BE
+        self._pending = b""
+        self._read = 0  # bytes of the file decoded so far
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending and not self._done:
+            raw = self._source.read(1 << 16)
+            self._done = not raw
+            try:
+                self._pending = self._decoder.decode(raw, final=self._done).encode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"not valid UTF-16 ({exc.reason}) near byte offset {self._read + exc.start}; "
+                    "the file starts with a UTF-16 byte order mark: fix the file, or convert it "
+                    "(iconv -f UTF-16 -t UTF-8) to see where it breaks",
+                    self._path,
+                ) from None
+            self._read += len(raw)
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        if self._own and not self.closed:
+            _close(self._source)
+        super().close()
 
 
 def not_text_error(path: str, what: str) -> InputError:
@@ -256,12 +332,18 @@ def _close(handle: BinaryIO) -> None:
         handle.close()
 
 
-def _text_lines(handle: BinaryIO, path: str, errors: str) -> Iterator[tuple[int, str]]:
+def _text_lines(
+    handle: BinaryIO, path: str, errors: str, limit: int | None = None, refuse: bool = False
+) -> Iterator[tuple[int, str]]:
     """(line number, text) for every line; CR, LF and CRLF all end a line.
 
-    Read MAX_LINE_BYTES at most at a time: a longer line keeps its first MAX_LINE_BYTES (cut at a
-    character boundary) and the rest is read and dropped, so memory is bounded for any input.
+    Read MAX_LINE_BYTES at most at a time: a line longer than `limit` bytes keeps its first
+    `limit` (cut at a character boundary) and the rest is read and dropped, so memory is bounded
+    for any input; with `refuse` such a line is an InputError naming it instead. `limit`
+    defaults to MAX_LINE_BYTES.
     """
+    if limit is None:
+        limit = MAX_LINE_BYTES
     number, offset = 0, 0  # offset: byte position of `raw` in the file
     kept = bytearray()  # the start of a line longer than one read
     kept_at = 0  # its byte offset in the file
@@ -302,10 +384,12 @@ def _text_lines(handle: BinaryIO, path: str, errors: str) -> Iterator[tuple[int,
             complete, first = spans, -1
         for i, (lo, hi) in enumerate(complete):
             number += 1
+            if refuse and len(kept) + hi - lo > limit:
+                raise _too_long(path, number)
             if i == 0 and (kept or full):
                 piece = kept if full else kept + raw[lo:hi]
-                if len(piece) > MAX_LINE_BYTES:
-                    piece = piece[:MAX_LINE_BYTES]
+                if len(piece) > limit:
+                    piece = piece[:limit]
                     del piece[_char_boundary(piece) :]
                 yield number, _decode(bytes(piece), 0, len(piece), kept_at, path, number, errors)
                 kept.clear()
@@ -316,11 +400,33 @@ def _text_lines(handle: BinaryIO, path: str, errors: str) -> Iterator[tuple[int,
             if not kept and not full:
                 kept_at = offset + first
             if not full:
-                kept += raw[first : first + MAX_LINE_BYTES - len(kept)]
-                if len(kept) >= MAX_LINE_BYTES:
+                if refuse and len(kept) + len(raw) - first > limit:
+                    raise _too_long(path, number + 1)
+                kept += raw[first : first + limit - len(kept)]
+                if len(kept) >= limit and not refuse:  # refused, never cut, when it grows
                     full = True
                     del kept[_char_boundary(kept) :]
         offset += len(raw)
+
+
+def _too_long(path: str, number: int) -> InputError:
+    return InputError(
+        f"a record longer than {MAX_RECORD_BYTES >> 20} MiB, the most cnnfeat reads in one "
+        "line of a .csv, .tsv or .jsonl file; keep large fields (audio) in files of their own",
+        path,
+        number,
+    )
+
+
+def kept_text(value: str) -> str:
+    """The utterance kept from a record's field: its first MAX_LINE_BYTES in UTF-8, as a line
+    of plain text is kept."""
+    if len(value) <= MAX_LINE_BYTES // 4:
+        return value
+    data = value.encode("utf-8", "surrogatepass")
+    if len(data) <= MAX_LINE_BYTES:
+        return value
+    return str(data[:MAX_LINE_BYTES], "utf-8", "ignore")  # no half character at the end
 
 
 def _char_boundary(data: bytearray) -> int:
@@ -395,6 +501,7 @@ def _jsonl_records(
                     number,
                 )
             value = SURROGATE.sub("\ufffd", value)
+        value = kept_text(value)
         if not keep:
             yield value
             continue
@@ -466,11 +573,12 @@ def _table_records(
         row_index += 1
         if len(row) != width:
             raise InputError(f"{len(row)} fields, the header has {width}", path, number)
+        text = kept_text(row[index])
         if not keep:
-            yield row[index]
+            yield text
             continue
         fields = dict(zip(names, row[:index] + row[index + 1 :], strict=True))
-        yield Record._make((number, row_index, row[index], fields))
+        yield Record._make((number, row_index, text, fields))
 
 
 def default_column(available: list[str], path: str, line: int | None = None) -> str:

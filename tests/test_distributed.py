@@ -314,3 +314,45 @@ def test_read_blocks_without_a_cluster(tmp_path: Path) -> None:
 def test_importing_the_module_does_not_import_ray() -> None:
     code = "import sys, cnnfeat.distributed.embed_dataset; assert 'ray' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+BIG = "UklGR" + "A" * (3 << 20)  # a speech manifest's base64 audio field, 3 MiB
+
+
+def manifests(folder: Path) -> dict[str, list[str]]:
+    """A UTF-16 LE .csv (Excel's "Unicode text" with a BOM) and a UTF-8 .jsonl, each with a record
+    over 1 MiB; returns {path: texts} as write_corpus does."""
+    folder.mkdir()
+    table = f"audio,text\n{BIG},ça va 你好\n,w2 w3\n"
+    (folder / "a.csv").write_bytes(b"\xff\xfe" + table.encode("utf-16-le"))
+    rows = [{"audio": BIG, "text": "w1 w4"}, {"audio": "", "text": "😀 w5"}]
+    (folder / "b.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return {str(folder / "a.csv"): ["ça va 你好", "w2 w3"],
+            str(folder / "b.jsonl"): ["w1 w4", "😀 w5"]}  # fmt: skip
+
+
+def test_read_blocks_utf16_and_large_records(tmp_path: Path) -> None:
+    from cnnfeat.distributed.sources import read_blocks
+
+    for path, texts in manifests(tmp_path / "corpus").items():
+        with pa.input_stream(path) as stream:
+            table = pa.concat_tables(read_blocks(stream, path, None, "strict", 1))
+        assert table.column("__cnnfeat_text__").to_pylist() == texts
+        assert table.column("audio").to_pylist() == [BIG, ""]
+
+
+@needs_ray
+def test_utf16_and_large_records_through_ray(
+    cluster, tiny_global: TinyModel, tmp_path: Path
+) -> None:
+    """A JSONL record over 1 MiB was "invalid JSON" and a UTF-16 file "not valid UTF-8"."""
+    texts = manifests(tmp_path / "corpus")
+    out = tmp_path / "out"
+    summary = embed_dataset(str(tmp_path / "corpus"), str(out), model_dir=tiny_global.model_dir,
+                            workers=1, progress=False)  # fmt: skip
+    assert summary.rows == 4
+    ids, features = read_output(out)
+    assert_every_row_once(ids, texts)
+    expected = cnnfeat_embed(texts, tiny_global.model_dir, tmp_path)
+    assert np.abs(features - expected).max() <= ATOL
+    assert ids.column("audio").to_pylist() == [BIG, "", BIG, ""]

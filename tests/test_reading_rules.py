@@ -255,3 +255,162 @@ def test_a_giant_run_of_letters_keeps_its_ends() -> None:
         tokenizer.encode(clipped, add_special_tokens=False).ids
         == tokenizer.encode(line, add_special_tokens=False).ids
     )  # [UNK] n't 我
+
+
+# --- records over 1 MiB; the record cap -------------------------------------------------------
+
+AUDIO = "UklGR" + "A" * (3 << 20)  # a speech manifest's base64 audio field, 3 MiB
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("m.jsonl", f'{{"audio": "{AUDIO}", "text": "w1 w2"}}\n{{"audio": "", "text": "w3"}}\n'),
+        ("m.csv", f"audio,text\n{AUDIO},w1 w2\n,w3\n"),
+        ("q.csv", f'audio,text\n"{AUDIO}\n{AUDIO}","w1 w2"\n,w3\n'),  # a quoted field, two lines
+        ("m.tsv", f"audio\ttext\n{AUDIO}\tw1 w2\n\tw3\n"),
+    ],
+)
+def test_records_over_a_mebibyte_are_read(tmp_path: Path, name: str, content: str) -> None:
+    """A JSONL line over 1 MiB was "invalid JSON", a CSV field "1 fields, the header has 2":
+    the line was cut at 1 MiB. The record is read whole; the utterance is what is kept."""
+    path = tmp_path / name
+    path.write_text(content)
+    assert [t for chunk in reading.read_chunks(str(path)) for t in chunk] == ["w1 w2", "w3"]
+    records = list(reading.read_records(str(path)))
+    first = 1 if name.endswith(".jsonl") else 2  # after the header row
+    second = first + 1 + name.startswith("q")
+    assert [(r.line, r.text) for r in records] == [(first, "w1 w2"), (second, "w3")]
+    assert records[0].fields["audio"] in (AUDIO, f"{AUDIO}\n{AUDIO}")
+
+
+def test_a_long_utterance_in_a_record_is_kept_as_a_long_line_is(tmp_path: Path) -> None:
+    text = "é" * (reading.MAX_LINE_BYTES // 2 + 7)  # 2 bytes each: over MAX_LINE_BYTES
+    (tmp_path / "t.txt").write_text(text + "\n")
+    (tmp_path / "t.jsonl").write_text(f'{{"text": "{text}"}}\n')
+    (tmp_path / "t.csv").write_text(f"text\n{text}\n")
+    kept = [
+        t for p in ("t.txt", "t.jsonl", "t.csv") for t in reading.read_chunks(str(tmp_path / p))
+    ]
+    assert kept == [[text[: reading.MAX_LINE_BYTES // 2]]] * 3
+
+
+def test_a_record_over_the_cap_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "m.jsonl"
+    big = b'{"text": "w1", "audio": "' + b"A" * reading.MAX_RECORD_BYTES + b'"}\n'
+    path.write_bytes(b'{"text": "w0"}\n' + big)
+    with pytest.raises(InputError) as info:
+        list(reading.read_chunks(str(path)))
+    assert str(info.value) == (
+        f"{path}:2: a record longer than 64 MiB, the most cnnfeat reads in one line of a .csv, "
+        ".tsv or .jsonl file; keep large fields (audio) in files of their own"
+    )
+    path.write_bytes(b'{"text": "w0"}\n' + big[: reading.MAX_RECORD_BYTES - 2] + b'"}\n')
+    assert list(reading.read_chunks(str(path))) == [["w0", "w1"]]  # at the cap: read
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "é", "€", "😀", "\r", "\n", "\r\n"]), max_size=40),
+    st.integers(4, 12),
+)
+def test_records_at_any_read_boundary_are_whole_or_refused(pieces: list[str], cap: int) -> None:
+    """The record reader: each line whole when it fits `cap` bytes, else an error naming it."""
+    data = "".join(pieces).encode("utf-8")
+    want = reference_lines(data, 1 << 30)
+    original = reading.MAX_LINE_BYTES
+    reading.MAX_LINE_BYTES = 3  # reads end anywhere, even inside a character
+    try:
+        lines = reading._text_lines(io.BytesIO(data), "x", "strict", cap, refuse=True)
+        too_long = [i + 1 for i, line in enumerate(want) if len(line.encode()) > cap]
+        if too_long:
+            with pytest.raises(InputError, match=f"^x:{too_long[0]}: a record longer"):
+                list(lines)
+        else:
+            assert [t for _, t in lines] == want
+    finally:
+        reading.MAX_LINE_BYTES = original
+
+
+# --- UTF-16 with a byte order mark ------------------------------------------------------------
+
+UTF16_TABLE = "Utterance\tEmotion\nOh my God!\tsurprise\r\nça va 你好 😀\tjoy\n"
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("t.txt", "first line\r\nça va 你好 😀\n\nlast"),
+        ("t.tsv", UTF16_TABLE),
+        ("t.csv", UTF16_TABLE.replace("\t", ",").replace("Oh my God!", '"Oh, my God!"')),
+        ("t.jsonl", '{"text": "ça va"}\n{"text": "😀"}\n'),
+    ],
+)
+def test_utf16_with_a_bom_reads_as_its_utf8_twin(
+    tmp_path: Path, codec: str, name: str, content: str
+) -> None:
+    """Excel's "Unicode text" export (UTF-16 LE, BOM FF FE) was "not valid UTF-8 ... pass
+    --encoding-errors replace", and that advice gave letter-by-letter garbage."""
+    utf8 = tmp_path / f"utf8{Path(name).suffix}"
+    utf8.write_bytes(content.encode("utf-8"))
+    utf16 = tmp_path / name
+    utf16.write_bytes("\ufeff".encode(codec) + content.encode(codec))
+    assert list(reading.read_records(str(utf16))) == list(reading.read_records(str(utf8)))
+    assert list(reading.read_chunks(str(utf16), chunk_size=2)) == list(
+        reading.read_chunks(str(utf8), chunk_size=2)
+    )
+
+
+def test_broken_utf16_names_utf16_and_iconv(tmp_path: Path) -> None:
+    path = tmp_path / "t.txt"
+    path.write_bytes(b"\xff\xfe" + "ok\n".encode("utf-16-le") + b"\x00\xd8" + b"a\x00\n\x00")
+    for errors in ("strict", "replace"):
+        with pytest.raises(InputError) as info:
+            list(reading.read_chunks(str(path), encoding_errors=errors))
+        message = str(info.value)
+        assert message.startswith(f"{path}: not valid UTF-16 (")
+        assert "iconv -f UTF-16 -t UTF-8" in message and "--encoding-errors" not in message
+
+
+MELD_LIKE = ("Dialogue_ID,Utterance_ID,Speaker,Utterance,Emotion\n0,0,Ross,Oh my God!,surprise\r\n"
+             "0,1,Rachel,ça va 你好 😀,joy\n1,0,Joey,How you doin'?,neutral\n")  # fmt: skip
+
+
+def test_utf16_and_large_records_in_every_reader(tmp_path: Path, tiny_global: TinyModel) -> None:
+    """embed, tokenize, train's reader, the dialogue reader (which reads the header again) and
+    the EmoryNLP JSON reader see a UTF-16 file (with a 3 MiB field) as its UTF-8 twin."""
+    import json
+
+    import numpy as np
+    from conftest import invoke
+
+    from cnnfeat.runtime.corpora import read_emorynlp_json, read_utterances
+    from cnnfeat.training.data import read_labelled
+
+    table = MELD_LIKE.replace("Emotion\n", "Emotion,audio\n").replace(
+        "\n0,0,Ross,Oh my God!,surprise", "\n0,0,Ross,Oh my God!,surprise," + AUDIO
+    )
+    table = table.replace("joy\n", "joy,\n").replace("neutral\n", "neutral,\n")
+    utf8, utf16 = tmp_path / "utf8.csv", tmp_path / "utf16.csv"
+    utf8.write_bytes(table.encode("utf-8"))
+    utf16.write_bytes(b"\xff\xfe" + table.encode("utf-16-le"))
+    for command, suffix in (("embed", ".npy"), ("tokenize", ".txt")):
+        outs = []
+        for source in (utf8, utf16):
+            out = tmp_path / f"{command}-{source.stem}{suffix}"
+            result = invoke(command, source, "-o", out, "--model", tiny_global.model_dir)
+            assert result.exit_code == 0, result.output
+            outs.append(np.load(out) if suffix == ".npy" else out.read_text())
+        assert len(outs[0]) == 3 if suffix == ".npy" else outs[0].count("\n") == 3
+        assert np.array_equal(outs[0], outs[1]) if suffix == ".npy" else outs[0] == outs[1]
+    assert read_labelled(utf16).labels == read_labelled(utf8).labels
+    assert read_labelled(utf16).texts == ["Oh my God!", "ça va 你好 😀", "How you doin'?"]
+    dialogues = [read_utterances(str(p)) for p in (utf8, utf16)]
+    assert dialogues[1] == dialogues[0] and dialogues[0][1].speaker == "Rachel"
+    doc = {"episodes": [{"scenes": [{"scene_id": "s01_e01_c01", "utterances": [
+        {"utterance_id": "s01_e01_c01_u001", "speakers": ["Ross"], "transcript": "ça va",
+         "emotion": "Joyful"}]}]}]}  # fmt: skip
+    emory = tmp_path / "emory.json"
+    emory.write_bytes(b"\xfe\xff" + json.dumps(doc, ensure_ascii=False).encode("utf-16-be"))
+    assert [u.text for u in read_emorynlp_json(str(emory))] == ["ça va"]

@@ -7,6 +7,7 @@ fix raises `InputError` naming the file and, where there is one, the line.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import numpy as np
 
 from cnnfeat.contract.errors import InputError
 from cnnfeat.runtime.corpora import LABEL_COLUMNS, read_labelled_corpus
-from cnnfeat.runtime.reading import SURROGATE, TEXT_COLUMNS, Record, read_records
+from cnnfeat.runtime.reading import SURROGATE, TEXT_COLUMNS, Record, open_text, read_records
 
 # TEXT_COLUMNS and LABEL_COLUMNS (tried in order when no column is named) are the readers' of
 # `cnnfeat embed`, so every command picks the same columns.
@@ -203,7 +204,7 @@ def _label_column(record: Record, label_column: str | None, path: Path) -> str:
 def _read_emorynlp_json(
     path: Path, text_column: str | None, label_column: str | None
 ) -> tuple[list[str], list[str]]:
-    with path.open(encoding="utf-8-sig") as f:
+    with io.TextIOWrapper(open_text(str(path)), encoding="utf-8-sig") as f:
         try:
             doc = json.load(f)
         except json.JSONDecodeError as err:
