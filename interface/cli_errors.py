@@ -7,6 +7,7 @@ code 1 (2 is Typer's own for wrong usage, 130/143 for SIGINT/SIGTERM, 141 for a 
 from __future__ import annotations
 
 import functools
+import inspect
 import io
 import os
 import signal
@@ -15,7 +16,7 @@ import threading
 
 import typer
 
-from cnnfeat.contract.errors import CnnfeatError
+from cnnfeat.contract.errors import CnnfeatError, InputError
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -32,6 +33,8 @@ def cli_errors(command):
     `finally` blocks and the writer have removed their temporary files. Anything else is a bug:
     one line asking for a report (CNNFEAT_DEBUG=1 shows the traceback instead).
     """
+
+    parameters = frozenset(inspect.signature(command).parameters)  # its options, by name
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -50,7 +53,7 @@ def cli_errors(command):
             _catch_signals(previous)
             return command(*args, **kwargs)
         except CnnfeatError as exc:
-            raise _fail(str(exc)) from None
+            raise _fail(_message(exc, parameters)) from None
         except KeyboardInterrupt:
             raise _fail("interrupted; no partial output was written", 130) from None
         except _Terminated:
@@ -83,6 +86,22 @@ def cli_errors(command):
             _restore_signals(previous)
 
     return wrapper
+
+
+# Settings (contract.errors.Hint.setting) that a command may offer under another name.
+_OPTION_NAMES = {"column": ("column", "text_column")}
+
+
+def _message(exc: CnnfeatError, parameters: frozenset[str]) -> str:
+    """The error's line, its hint naming the command's own option for the setting (train's
+    --text-column where embed has --column), or none where the command has none. `parameters`:
+    the names of the command's parameters, whose options Typer names --name-with-dashes."""
+    if not isinstance(exc, InputError) or exc.hint is None:
+        return str(exc)
+    for name in _OPTION_NAMES.get(exc.hint.setting, (exc.hint.setting,)):
+        if name in parameters:
+            return exc.text("--" + name.replace("_", "-"))
+    return exc.text(None)
 
 
 class _Terminated(BaseException):

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from cnnfeat.contract.errors import InputError
 from cnnfeat.runtime.reading import (
+    ENCODING_HINT,
     SURROGATE,
     Record,
     default_column,
@@ -305,9 +306,10 @@ def _sound_text(value: str | None, what: str, path: str, line: int | None, error
         return SURROGATE.sub("\ufffd", value)
     raise InputError(
         f"{what} holds a lone surrogate escape (\\ud800-\\udfff), which is not a character; "
-        "fix the file or pass --encoding-errors replace",
+        "fix the file",
         path,
         line,
+        ENCODING_HINT,
     )
 
 

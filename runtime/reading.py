@@ -26,7 +26,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
-from cnnfeat.contract.errors import InputError
+from cnnfeat.contract.errors import Hint, InputError
 
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
 FORMATS = ("text", "csv", "tsv", "jsonl")
@@ -72,6 +72,13 @@ SURROGATE = re.compile("[\ud800-\udfff]")  # only JSON "\\ud800" escapes can pro
 _CSV_FIELD_LIMIT = 2**31 - 1
 
 
+# The advice of reading errors, naming the option of each command (contract.errors.Hint).
+_NEEDS_TABLE = Hint("{option} needs a .csv, .tsv or .jsonl file", "column",
+                    "a text column needs a .csv, .tsv or .jsonl file")  # fmt: skip
+ENCODING_HINT = Hint(" or pass {option} replace", "encoding_errors")
+_COLUMN_HINT = Hint("; name it with {option}", "column")
+
+
 def input_format(path: str, column: str | None) -> str:
     suffix = Path(path).suffix.lower()
     if suffix in TABLE_SUFFIXES:
@@ -80,7 +87,7 @@ def input_format(path: str, column: str | None) -> str:
         return "jsonl"
     if column is not None:
         where = "stdin is read as plain text; " if path == "-" else ""
-        raise InputError(f"{where}--column needs a .csv, .tsv or .jsonl file", path)
+        raise InputError(where, path, hint=_NEEDS_TABLE)
     return "text"
 
 
@@ -448,10 +455,10 @@ def _decode(
     except UnicodeDecodeError as exc:
         bad = first + exc.start
         raise InputError(
-            f"not valid UTF-8 at byte offset {offset + bad} (byte 0x{raw[bad]:02x}); "
-            "fix the file or pass --encoding-errors replace",
+            f"not valid UTF-8 at byte offset {offset + bad} (byte 0x{raw[bad]:02x}); fix the file",
             path,
             number,
+            ENCODING_HINT,
         ) from None
 
 
@@ -496,9 +503,10 @@ def _jsonl_records(
             if errors != "replace":
                 raise InputError(
                     f"field {column!r} holds a lone surrogate escape (\\ud800-\\udfff), which "
-                    "is not a character; fix the file or pass --encoding-errors replace",
+                    "is not a character; fix the file",
                     path,
                     number,
+                    ENCODING_HINT,
                 )
             value = SURROGATE.sub("\ufffd", value)
         value = kept_text(value)
@@ -588,9 +596,10 @@ def default_column(available: list[str], path: str, line: int | None = None) -> 
             return candidate
     raise InputError(
         f"no text column (looked for {', '.join(TEXT_COLUMNS)}; found "
-        f"{', '.join(map(repr, available)) or 'none'}); name it with --column",
+        f"{', '.join(map(repr, available)) or 'none'})",
         path,
         line,
+        _COLUMN_HINT,
     )
 
 
