@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import json
 import re
 import sys
+import unicodedata
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -623,7 +625,27 @@ def _json_type(value: Any) -> str:
 CLIP_WINDOW = 10_000  # characters tokenized at a time while looking for the cut
 CLIP_MARGIN = 256  # tokens ending this close to a window's end may still change: not counted
 _SPACES = (" ", "\t", "\n")
-_NOT_WORD = re.compile(r"\W")  # a superset of the tokenizer's non-word characters
+
+
+@functools.cache
+def _not_word() -> re.Pattern[str]:
+    """A character that is not a word character as the tokenizer reads them
+    (contract.tokenizer.WORD_CHAR: letters, numbers, marks, `_`). Python's `\\w` is letters,
+    numbers and `_` but no mark (Mn, Mc, Me: Thai vowel signs, Devanagari matras, combining
+    accents, variation selectors); were marks word breaks here, a line of Thai would never be
+    cut and its memory would grow with its length. Marks live in planes 0, 1 and 14 only."""
+    marks: list[str] = []
+    for plane in (0, 1, 14):
+        run = None
+        for code in range(plane << 16, (plane + 1) << 16):
+            mark = unicodedata.category(chr(code))[0] == "M"
+            if mark and run is None:
+                run = code
+            elif not mark and run is not None:
+                marks.append(f"\\u{run:04x}-\\u{code - 1:04x}" if plane == 0 else
+                             f"\\U{run:08x}-\\U{code - 1:08x}")  # fmt: skip
+                run = None
+    return re.compile(f"[^\\w{''.join(marks)}]")
 
 
 def clip_line(
@@ -672,11 +694,12 @@ def _cut_without_spaces(
     piece = text[pos:end]
     limit = len(piece) - margin
     offsets = tokenizer.encode(piece, add_special_tokens=False).offsets
+    not_word = _not_word()
     for start, _ in reversed(offsets):
-        if 0 < start <= limit and _NOT_WORD.match(piece[start - 1]) and piece[start - 1] != "_":
+        if 0 < start <= limit and not_word.match(piece[start - 1]):
             return pos + start, pos + start, None
-    if not _NOT_WORD.search(piece, 0, limit):  # one run of letters, digits and _
-        found = _NOT_WORD.search(text, pos + limit)
+    if not not_word.search(piece, 0, limit):  # one run of letters, digits, marks and _
+        found = not_word.search(text, pos + limit)
         after = found.start() if found else len(text)
         if text[after - 1] in "nN":
             after -= 1

@@ -66,6 +66,8 @@ def test_reader_splits_any_bytes_like_the_rule(data: bytes) -> None:
 
     # Files that start like a compressed or binary format are refused (test_reading_rules.py).
     assume(not any(data.startswith(magic) for magic, _ in _MAGIC))
+    # A UTF-16 byte order mark makes the file UTF-16 (test_reading_rules.py).
+    assume(not data.startswith((b"\xff\xfe", b"\xfe\xff")))
     expected = oracle_lines(data)
     assert read_file(data, "replace") == [line.decode("utf-8", "replace") for line in expected]
     try:
@@ -145,3 +147,32 @@ def test_clipping_keeps_the_first_max_len_tokens(tokenizer, text: str) -> None:
     assert tokenizer.encode(clipped, add_special_tokens=False).ids[:MAX_LEN] == ids
     if len(text) > WINDOW:
         assert len(clipped) <= len(text)
+
+
+# Words of scripts whose words hold combining marks (Mn, Mc, Me) or are built of several code
+# points: the tokenizer reads marks as word characters, and so must the clip.
+SCRIPT_WORDS = st.sampled_from([
+    "\u0e01\u0e31", "\u0e2a\u0e27\u0e31\u0e2a\u0e14\u0e35",  # Thai: consonant + vowel sign (Mn)
+    "\u0928\u092e\u0938\u094d\u0924\u0947", "\u0915\u093f",  # Devanagari: virama, matra (Mc)
+    "\u1100\u1161\u11a8", "\u1112\u1161\u11ab",  # Hangul jamo (conjoining, Lo)
+    "\U0001f468\u200d\U0001f469\u200d\U0001f467", "\u2764\ufe0f",  # emoji: ZWJ (Cf), VS16 (Mn)
+    "e\u0301", "\u0627\u064e\u0644\u0652",  # a combining acute; Arabic harakat (Mn)
+    "\u20dd", "a\u20dd",  # an enclosing mark (Me), alone and on a letter
+    "\u4f60\u597d", "w1", "!", "?", "'", "n't", "don't", "_",
+])  # fmt: skip
+
+
+@settings(max_examples=300, **SETTINGS)
+@given(st.lists(st.tuples(SCRIPT_WORDS, st.sampled_from(["", "", "", " "])), min_size=1,
+                max_size=400).map(lambda parts: "".join(w + s for w, s in parts)))  # fmt: skip
+@example("\u0e01\u0e31" * 500)
+@example("\u0915\u093f" * 500 + " w1")
+@example("\u2764\ufe0f" * 500)
+def test_clipping_is_bounded_in_every_script(tokenizer, text: str) -> None:
+    """`Embedder().embed(['ก\u0e31' * 4_000_000])` took 23 s and 1 GB more memory: the clip took
+    the Thai vowel sign (a mark) for a word break, found no cut and kept the whole line. The
+    clipped line is at most a window per token and keeps the first MAX_LEN tokens."""
+    clipped = clip_line(text, tokenizer, MAX_LEN, window=WINDOW)
+    assert len(clipped) <= (MAX_LEN + 2) * WINDOW
+    ids = tokenizer.encode(text, add_special_tokens=False).ids[:MAX_LEN]
+    assert tokenizer.encode(clipped, add_special_tokens=False).ids[:MAX_LEN] == ids
