@@ -210,8 +210,11 @@ def test_cli_bad_input_is_one_line(tmp_path: Path) -> None:
     flat.write_text("Utterance,Emotion\nw1,a\nw2,b\n")
     unlabelled = tmp_path / "unlabelled.csv"
     unlabelled.write_text("Dialogue_ID,Utterance,Emotion\n0,w1,a\n0,w2,\n")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("Dialogue_ID,Utterance,Emotion\n")
     cases = [
         (["--train", flat, "--test", test, "--context"], "flat.csv:1: no dialogue column"),
+        (["--train", train, "--test", empty, "--context"], "empty.csv: no utterances"),
         (
             ["--train", train, "--test", unlabelled, "--context"],
             "unlabelled.csv:3: no label: the context probe needs every utterance labelled",

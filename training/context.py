@@ -296,9 +296,9 @@ def evaluate_dialogue_files(
                     path,
                     u.line or None,
                 )
+        if not utterances:  # before a model is loaded
+            raise InputError("no utterances", path)
         read[split] = (utterances, group_dialogues(utterances, path))
-    if not read["train"][0]:
-        raise InputError("no utterances", train_path)
     embedder: Embedder | None = None
     sets: dict[str, list[LabelledDialogue]] = {}
     for split, (utterances, dialogues) in read.items():
@@ -314,8 +314,8 @@ def evaluate_dialogue_files(
             for d in dialogues
         ]
     sources = (
-        features.get("train", f"features of {train_path}"),
-        features.get("test", f"features of {test_path}"),
+        features.get("train", train_path),
+        features.get("test", test_path),
         features.get("dev", str(dev_path)),
     )
     return context_probe(
