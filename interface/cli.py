@@ -133,6 +133,28 @@ EncodingErrorsOption = Annotated[
     EncodingErrors, typer.Option(help=field_help(TrainConfig, "encoding_errors"))
 ]
 TsvQuotingOption = Annotated[TsvQuoting, typer.Option(help=field_help(TrainConfig, "tsv_quoting"))]
+# How dialogue files are read: embed --dialogues and evaluate --context share these.
+DialogueColumnOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Dialogue id column(s), comma-separated (default: MELD's Dialogue_ID; EmoryNLP's Season,Episode,Scene_ID)."
+    ),
+]
+OrderColumnOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Numeric order of utterances in a dialogue (default: Utterance_ID if present, else file order)."
+    ),
+]
+SpeakerColumnOption = Annotated[
+    str | None, typer.Option(help="Speaker column (default: Speaker/speaker/speakers).")
+]
+CorpusOption = Annotated[
+    Corpus,
+    typer.Option(
+        help="Layout of the input. auto: DailyDialog for dialogues_{text,train,validation,test}.txt, IEMOCAP for Ses01F_*.txt, EmoryNLP for .json, else a table or plain text."
+    ),
+]
 
 
 @app.command(cls=PlainHelp)
@@ -193,30 +215,13 @@ def embed(
             help="One ordered sequence per dialogue: .npz (an array per dialogue id) or .parquet (a row per utterance). Implied by a .parquet output, and by any of the four column options below.",
         ),
     ] = False,
-    dialogue_column: Annotated[
-        str | None,
-        typer.Option(
-            help="Dialogue id column(s), comma-separated (default: MELD's Dialogue_ID; EmoryNLP's Season,Episode,Scene_ID)."
-        ),
-    ] = None,
-    order_column: Annotated[
-        str | None,
-        typer.Option(
-            help="Numeric order of utterances in a dialogue (default: Utterance_ID if present, else file order)."
-        ),
-    ] = None,
-    speaker_column: Annotated[
-        str | None, typer.Option(help="Speaker column (default: Speaker/speaker/speakers).")
-    ] = None,
+    dialogue_column: DialogueColumnOption = None,
+    order_column: OrderColumnOption = None,
+    speaker_column: SpeakerColumnOption = None,
     label_column: Annotated[
         str | None, typer.Option(help="Label column (default: Emotion/label/emotion).")
     ] = None,
-    corpus: Annotated[
-        Corpus,
-        typer.Option(
-            help="Layout of INPUT. auto: DailyDialog for dialogues_{text,train,validation,test}.txt, IEMOCAP for Ses01F_*.txt, EmoryNLP for .json, else a table or plain text."
-        ),
-    ] = Corpus.auto,
+    corpus: CorpusOption = Corpus.auto,
     labels: Annotated[
         Path | None,
         typer.Option(
@@ -253,7 +258,6 @@ def _embed_dialogues(input, output, layout, per_dialogue, column, dialogue_colum
                      fp16, encoding_errors, quiet) -> None:  # fmt: skip
     """`cnnfeat embed` for dialogue layouts (runtime/dialogues.py)."""
     from cnnfeat.contract.errors import OutputError
-    from cnnfeat.runtime.corpora import Columns
     from cnnfeat.runtime.dialogues import embed_dialogues
     from cnnfeat.runtime.embedder import Embedder
     from cnnfeat.runtime.writing import check_not_input
@@ -263,10 +267,7 @@ def _embed_dialogues(input, output, layout, per_dialogue, column, dialogue_colum
     if output == "-" or Path(output).is_dir():
         raise OutputError(f"{output}: dialogue input needs an output file (-o NAME.npz)")
     check_not_input(input, output)
-    names = None
-    if dialogue_column is not None:  # "" is the column "" (an error), not the default ones
-        names = tuple(c.strip() for c in dialogue_column.split(","))
-    columns = Columns(names, order_column, speaker_column, label_column)
+    columns = _columns(dialogue_column, order_column, speaker_column, label_column)
 
     def embedder() -> Embedder:  # loaded once the input has been read
         return Embedder(model, device=device.value, threads=threads, batch_size=batch_size,
@@ -276,6 +277,16 @@ def _embed_dialogues(input, output, layout, per_dialogue, column, dialogue_colum
                               _str(labels), encoding_errors.value, per_dialogue)  # fmt: skip
     if not quiet:
         typer.echo(summary.line(), err=True)
+
+
+def _columns(dialogue_column, order_column, speaker_column, label_column):
+    """The table columns of a dialogue file as the readers take them (runtime/corpora.py)."""
+    from cnnfeat.runtime.corpora import Columns
+
+    names = None
+    if dialogue_column is not None:  # "" is the column "" (an error), not the default ones
+        names = tuple(c.strip() for c in dialogue_column.split(","))
+    return Columns(names, order_column, speaker_column, label_column)
 
 
 def _check_output(input: str, output: str) -> None:
@@ -424,16 +435,105 @@ def evaluate(
         ),
     ] = None,
     test_features: Annotated[
-        Path | None, typer.Option(help="Your own features for --test, as --train-features.")
+        Path | None, typer.Option(help="As --train-features, for --test.")
     ] = None,
     device: Annotated[Device, typer.Option(help="Where the model runs.")] = Device.auto,
+    context: Annotated[
+        bool,
+        typer.Option(
+            "--context",
+            help="Context probe instead: a bidirectional LSTM over each dialogue's features (speakers as inputs where the files name them) and the same network without context, trained on the --train dialogues, scored on the --test dialogues; prints both and the gain. Needs torch (the train extra); minutes on MELD.",
+        ),
+    ] = False,
+    dev: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --context: labelled dialogues for early stopping (default: a tenth of the --train dialogues, held out)."
+        ),
+    ] = None,
+    dev_features: Annotated[
+        Path | None, typer.Option(help="As --train-features, for --dev (with --context).")
+    ] = None,
+    seeds: Annotated[
+        str | None,
+        typer.Option(
+            help="With --context: seeds, comma-separated, one run of each probe per seed [default: 1,2,3]."
+        ),
+    ] = None,
+    dialogue_column: DialogueColumnOption = None,
+    order_column: OrderColumnOption = None,
+    speaker_column: SpeakerColumnOption = None,
+    corpus: CorpusOption = Corpus.auto,
 ) -> None:
-    """Linear probe: logistic regression on the features of --train, scored on --test (weighted-F1, macro-F1, accuracy)."""
-    from cnnfeat.training.probe import evaluate_files
+    """Linear probe: logistic regression on the features of --train, scored on --test (weighted-F1, macro-F1, accuracy); --context: the context probe."""
+    from cnnfeat.contract.errors import ArgumentError
 
-    report = evaluate_files(str(train), str(test), model_dir, text_column, label_column,
-                            _str(train_features), _str(test_features), device.value)  # fmt: skip
-    typer.echo(report.line())
+    dialogue_options = {
+        "--dev": dev,
+        "--dev-features": dev_features,
+        "--seeds": seeds,
+        "--dialogue-column": dialogue_column,
+        "--order-column": order_column,
+        "--speaker-column": speaker_column,
+        "--corpus": None if corpus is Corpus.auto else corpus,
+    }
+    if not context:
+        given = [name for name, value in dialogue_options.items() if value is not None]
+        if given:
+            raise ArgumentError(f"{given[0]} is for the context probe; add --context")
+        from cnnfeat.training.probe import evaluate_files
+
+        report = evaluate_files(
+            str(train),
+            str(test),
+            model_dir,
+            text_column,
+            label_column,
+            _str(train_features),
+            _str(test_features),
+            device.value,
+        )
+        typer.echo(report.line())
+        return
+    if dev_features is not None and dev is None:
+        raise ArgumentError("--dev-features needs --dev")
+    probe = _training_module("cnnfeat.training.context")
+    given_features = {
+        split: str(path)
+        for split, path in (
+            ("train", train_features),
+            ("test", test_features),
+            ("dev", dev_features),
+        )
+        if path is not None
+    }
+    report = probe.evaluate_dialogue_files(
+        str(train),
+        str(test),
+        model_dir,
+        _str(dev),
+        _seeds(seeds or "1,2,3"),
+        None if corpus is Corpus.auto else corpus.value,
+        text_column,
+        _columns(dialogue_column, order_column, speaker_column, label_column),
+        given_features,
+        device.value,
+        progress=None,
+    )
+    for line in report.lines():
+        typer.echo(line)
+
+
+def _seeds(text: str) -> list[int]:
+    """--seeds "1,2,3" as ints (context_probe checks that they are distinct)."""
+    from cnnfeat.contract.errors import ArgumentError
+
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ArgumentError(
+            f"--seeds: expected whole numbers separated by commas, got {text!r}"
+        ) from None
 
 
 @app.command("export", cls=PlainHelp)

@@ -296,3 +296,93 @@ def test_a_runs_command_writes_out_every_recipe_option(tmp_path: Path) -> None:
     parsed = config_values({k: v for k, v in train.make_context("train", args[2:]).params.items()
                             if k != "quiet"})  # fmt: skip
     assert TrainConfig(**parsed, command=config["command"]) == TrainConfig(**config)
+
+
+def _hand_made_metrics() -> dict:
+    """A run's metrics.json as `cnnfeat train` writes it, numbers made up (3 epochs)."""
+    from cnnfeat.training.metrics import classification_report
+
+    names = ["neg", "pos"]
+    dev = classification_report([0, 1, 1, 1], [0, 1, 0, 1], names)
+    test = classification_report([0, 0, 1], [0, 1, 1], names)
+    history = [
+        {"epoch": 1, "loss": 0.9, "dev_loss": 0.8, "dev_weighted_f1": 0.5},
+        {"epoch": 2, "loss": 0.6, "dev_loss": 0.7, "dev_weighted_f1": 0.75},
+        {"epoch": 3, "loss": 0.4, "dev_loss": 0.75, "dev_weighted_f1": 0.7},
+    ]
+    majority = {
+        "label": "pos",
+        "dev": {"weighted_f1": 0.6, "macro_f1": 0.4286, "accuracy": 0.75},
+        "test": {"weighted_f1": 0.2667, "macro_f1": 0.25, "accuracy": 0.3333},
+    }
+    return {"dev": dev, "test": test, "history": history, "best_epoch": 2, "majority": majority}
+
+
+def test_report_draws_the_dev_loss_and_the_majority_baseline(tmp_path: Path) -> None:
+    """A newcomer asked for both: the dev loss beside the training loss, and the score of
+    always answering the most frequent training label, as a line and as table rows."""
+    pytest.importorskip("matplotlib", reason="the report needs matplotlib (the train extra)")
+    from cnnfeat.training.report import _curves, write_report
+
+    metrics = _hand_made_metrics()
+    figure = _curves(metrics)
+    loss_axis, f1_axis = figure.axes
+    lines = {line.get_label(): list(line.get_ydata()) for line in loss_axis.get_lines()}
+    assert lines["training"] == [0.9, 0.6, 0.4]
+    assert lines["dev"] == [0.8, 0.7, 0.75]
+    baseline = {line.get_label(): line for line in f1_axis.get_lines()}["majority class (pos)"]
+    assert list(baseline.get_ydata()) == [60.0, 60.0]  # a horizontal line at 100 * 0.6
+    write_report(tmp_path, metrics, np.zeros((4, 3), np.float32), np.array([0, 1, 1, 1]))
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    cells = _Cells()
+    cells.feed(page)
+    for split in ("dev", "test"):
+        for key in ("weighted_f1", "macro_f1", "accuracy"):
+            shown = cells.values[f"majority.{split}.{key}"]
+            assert float(shown) == metrics["majority"][split][key]
+        assert f"<th>{split}, majority class (pos for every utterance)</th>" in page
+
+
+@pytest.mark.slow
+def test_train_records_the_dev_loss_and_the_majority_baseline(tmp_path: Path) -> None:
+    """metrics.json: the dev loss of each epoch is the training criterion on the weights dev
+    sees (with no EMA, label smoothing or class weights: the kept checkpoint's cross-entropy
+    on dev), and the majority baseline is the most frequent training label's share."""
+    pytest.importorskip("torch", reason="the [train] extra (torch) is not installed")
+    import collections
+    import csv
+
+    import torch
+    from tokenizers import Tokenizer
+
+    from cnnfeat.runtime.reading import fit_lines
+    from cnnfeat.training.train import load_checkpoint, logits
+
+    write_dataset(tmp_path / "dev.csv", 40, seed=5)
+    flags = ["--dev", str(tmp_path / "dev.csv"), "--lr", "0.01", "--ema-decay", "0"]
+    run = train_tiny(tmp_path, "run", *flags)
+    metrics = json.loads((run / "metrics.json").read_text())
+
+    def rows(name: str) -> tuple[list[str], list[str]]:
+        with (tmp_path / name).open(newline="", encoding="utf-8") as f:
+            records = list(csv.DictReader(f))
+        return [r["Utterance"] for r in records], [r["Emotion"] for r in records]
+
+    model, _ = load_checkpoint(run)
+    tokenizer = Tokenizer.from_file(str(run / "tokenizer.json"))
+    texts, labels = rows("dev.csv")
+    ids = [e.ids for e in tokenizer.encode_batch(fit_lines(texts, tokenizer, model.spec.max_len))]
+    names = list(model.spec.label_names)
+    target = torch.tensor([names.index(label) for label in labels])
+    loss = torch.nn.functional.cross_entropy(logits(model, ids, model.spec), target).item()
+    kept = metrics["history"][metrics["best_epoch"] - 1]
+    assert kept["dev_loss"] == pytest.approx(loss, rel=1e-5)
+    assert len({h["dev_loss"] for h in metrics["history"]}) > 1  # it is measured each epoch
+
+    most = collections.Counter(rows("train.csv")[1]).most_common()
+    assert most[0][1] > most[1][1]  # else the majority label would be a tie
+    majority = metrics["majority"]
+    assert majority["label"] == most[0][0]
+    for split, name in (("dev", "dev.csv"), ("test", "test.csv")):
+        gold = rows(name)[1]
+        assert majority[split]["accuracy"] == gold.count(most[0][0]) / len(gold)

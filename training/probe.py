@@ -127,7 +127,7 @@ def evaluate_files(
     arrays = []
     for data, given in ((train, train_features), (test, test_features)):
         if given is not None:
-            arrays.append(_load_features(given, len(data.texts), data.path))
+            arrays.append(load_features(given, len(data.texts), data.path))
         else:
             from cnnfeat.runtime.dialogues import embed_texts
             from cnnfeat.runtime.embedder import Embedder
@@ -146,7 +146,10 @@ def evaluate_files(
     return linear_probe(arrays[0], train.labels, arrays[1], test.labels, sources=sources)
 
 
-def _load_features(path: str, rows: int, labelled: str) -> np.ndarray:
+def load_features(path: str, rows: int, labelled: str) -> np.ndarray:
+    """Given features: a .npy, or a .npz with key `features`, holding an (rows, D) finite float
+    array (returned as stored). `labelled` names the file the rows belong to, for the error.
+    Raises InputError naming `path`."""
     try:
         loaded = np.load(path, allow_pickle=False)
         if isinstance(loaded, np.lib.npyio.NpzFile):

@@ -1,10 +1,11 @@
 """`report.html`: a training run at a glance, written next to `metrics.json`.
 
-One self-contained HTML file (no network, no scripts): the scores, the learning curves (loss and
-dev weighted-F1 per epoch, the kept epoch marked), row-normalised confusion matrices on dev and
-test, per-class precision/recall/F1 (bars and tables), and a 2-D PCA projection of the dev
-features (the 100-d layer) coloured by gold label. Figures are PNGs drawn by matplotlib's Agg
-backend (no display needed) and embedded as base64 data URIs.
+One self-contained HTML file (no network, no scripts): the scores beside the majority-class
+baseline (every utterance given the most frequent training label), the learning curves (training
+and dev loss, dev weighted-F1 per epoch, the kept epoch and the baseline marked), row-normalised
+confusion matrices on dev and test, per-class precision/recall/F1 (bars and tables), and a 2-D
+PCA projection of the dev features (the 100-d layer) coloured by gold label. Figures are PNGs
+drawn by matplotlib's Agg backend (no display needed) and embedded as base64 data URIs.
 
 Every number printed in a table carries its exact value from metrics.json in `data-value` and
 its path in `data-key` (e.g. `test.per_class.joy.f1`), so a test can check the report against
@@ -34,10 +35,11 @@ def write_report(
     """Write `out/report.html` (via a temporary file and rename); returns its path.
 
     metrics: the dict written to metrics.json (`dev`, `test` as from
-    `classification_report`, `history`, `best_epoch`, ...). dev_features: (N, feature_dim)
-    float32, the 100-d layer on the dev set; dev_labels: (N,) int class indices into
-    `metrics["dev"]["labels"]`. name: the run's name for the heading (default `out.name`;
-    train writes into a staging directory, so it passes the final directory's name).
+    `classification_report`, `history` (per epoch: loss, dev_loss, dev_weighted_f1),
+    `best_epoch`, `majority` ({label, dev, test}: the majority-class baseline's scores), ...).
+    dev_features: (N, feature_dim) float32, the 100-d layer on the dev set; dev_labels: (N,) int
+    class indices into `metrics["dev"]["labels"]`. name: the run's name for the heading (default
+    `out.name`; train writes into a staging directory, so it passes the final directory's name).
     """
     import matplotlib
 
@@ -96,6 +98,17 @@ def _summary(metrics: dict) -> str:
                 for k in ("weighted_f1", "macro_f1", "accuracy", "support")
             )
             rows.append(f"<tr><th>{split}</th>{cells}</tr>")
+    majority = metrics.get("majority") or {}
+    for split in ("dev", "test"):
+        if majority.get(split):
+            cells = "".join(
+                _cell(metrics, f"majority.{split}.{k}")
+                for k in ("weighted_f1", "macro_f1", "accuracy")
+            )
+            rows.append(
+                f"<tr><th>{split}, majority class ({_e(majority['label'])} for every "
+                f"utterance)</th>{cells}<td></td></tr>"
+            )
     rows.append("</table>")
     oov = ", ".join(f"{k} {100 * v:.2f}%" for k, v in metrics.get("oov_rate", {}).items())
     rows.append(
@@ -135,10 +148,20 @@ def _curves(metrics: dict):
     history = metrics["history"]
     epochs = [h["epoch"] for h in history]
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
-    left.plot(epochs, [h["loss"] for h in history], marker=".")
-    left.set(xlabel="epoch", ylabel="training loss", title="loss")
+    left.plot(epochs, [h["loss"] for h in history], marker=".", label="training")
+    if all("dev_loss" in h for h in history):  # runs before it was recorded have none
+        left.plot(epochs, [h["dev_loss"] for h in history], marker=".", label="dev")
+    left.set(xlabel="epoch", ylabel="loss", title="loss")
     right.plot(epochs, [100 * h["dev_weighted_f1"] for h in history], marker=".")
     right.set(xlabel="epoch", ylabel="dev weighted-F1 (%)", title="dev weighted-F1")
+    baseline = (metrics.get("majority") or {}).get("dev")
+    if baseline:
+        right.axhline(
+            100 * baseline["weighted_f1"],
+            color="tab:gray",
+            linestyle=":",
+            label=f"majority class ({metrics['majority']['label']})",
+        )
     for axis in (left, right):
         axis.axvline(metrics["best_epoch"], color="tab:red", linestyle="--", label="kept epoch")
         axis.legend()

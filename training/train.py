@@ -41,6 +41,7 @@ from cnnfeat.training.vocab import build_vocabulary, vectors_casing
 CHECKPOINT = "checkpoint.pt"
 # The files a run directory may hold: `train --out` replaces nothing else.
 RUN_FILES = (CHECKPOINT, TOKENIZER_FILE, "metrics.json", REPORT_FILE)
+MAJORITY_SCORES = ("weighted_f1", "macro_f1", "accuracy")  # metrics.json's `majority` baseline
 
 
 class TrainingError(CnnfeatError):
@@ -133,10 +134,15 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
                 ema.update_parameters(model)
             total += loss.item() * len(rows)
             seen += len(rows)
-        dev_f1 = classification_report(dev_y, predict(evaluated, dev_ids, spec), label_names)[
+        dev_logits = logits(evaluated, dev_ids, spec)
+        with torch.no_grad():  # the training loss's criterion, on the weights dev sees
+            dev_loss = loss_fn(dev_logits, torch.from_numpy(dev_y)).item()
+        dev_f1 = classification_report(dev_y, dev_logits.argmax(dim=1).numpy(), label_names)[
             "weighted_f1"
         ]
-        history.append({"epoch": epoch, "loss": total / seen, "dev_weighted_f1": dev_f1})
+        history.append(
+            {"epoch": epoch, "loss": total / seen, "dev_loss": dev_loss, "dev_weighted_f1": dev_f1}
+        )
         bar.set_postfix(loss=f"{total / seen:.3f}", dev_f1=f"{dev_f1:.4f}")
         recipe.step_scheduler(scheduler, dev_f1)
         if dev_f1 > best["f1"]:
@@ -153,6 +159,13 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
     if test_data is not None:
         test_ids, test_y = encode(test_data)
         metrics["test"] = classification_report(test_y, predict(model, test_ids, spec), label_names)
+    # The floor a model must clear: every utterance given the most frequent training label.
+    majority = int(np.bincount(train_y, minlength=len(label_names)).argmax())
+    metrics["majority"] = {"label": label_names[majority], "dev": None, "test": None}
+    for split, y in (("dev", dev_y), ("test", test_y if test_data is not None else None)):
+        if y is not None:
+            scores = classification_report(y, np.full_like(y, majority), label_names)
+            metrics["majority"][split] = {k: scores[k] for k in MAJORITY_SCORES}
     unk = spec.unk_id
     metrics.update(
         {
@@ -188,12 +201,15 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, ids: list[list[int]], spec: ModelSpec, batch: int = 512):
+def logits(model: nn.Module, ids: list[list[int]], spec: ModelSpec, batch: int = 512):
+    """(N, classes) float32 tensor: the class scores for each id list (eval mode)."""
     model.eval()
-    out = []
-    for start in range(0, len(ids), batch):
-        out.append(model(_pad(ids[start : start + batch], spec)).argmax(dim=1).numpy())
-    return np.concatenate(out) if out else np.zeros(0, np.int64)
+    out = [model(_pad(ids[start : start + batch], spec)) for start in range(0, len(ids), batch)]
+    return torch.cat(out) if out else torch.zeros((0, len(spec.label_names)))
+
+
+def predict(model: nn.Module, ids: list[list[int]], spec: ModelSpec, batch: int = 512):
+    return logits(model, ids, spec, batch).argmax(dim=1).numpy()
 
 
 @torch.no_grad()
