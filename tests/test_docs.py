@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import pickle
 import re
@@ -156,6 +157,29 @@ def test_meld_quick_start_end_to_end(meld: Path, tmp_path: Path) -> None:
     assert len(names["trainVid"]) == 1038 + 114
     assert len(names["label_names"]) == 7
     assert sum(len(v) for v in names["videoText"].values()) == 9989 + 1109 + 2610
+
+
+def test_readme_headline_figures_are_the_cards() -> None:
+    """The shipped model's figures in the README (and the model card page's prose) are those of
+    its card, which `cnnfeat info` prints: a re-released model cannot leave them behind."""
+    from cnnfeat.runtime.model_dir import default_model_dir
+
+    card = json.loads((default_model_dir() / "cnnfeat.json").read_text(encoding="utf-8"))
+    test, seeds, data = card["metrics"]["test"], card["seeds"], card["training"]["data"]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## The shipped model", 1)[1].split("\n## ", 1)[0]
+    figures = [
+        f"**{100 * test['weighted_f1']:.2f}** (macro-F1 {100 * test['macro_f1']:.2f}, "
+        f"accuracy {100 * test['accuracy']:.2f})",
+        f"{100 * seeds['test_weighted_f1_mean']:.2f} ± {100 * seeds['test_weighted_f1_std']:.2f}",
+        f"train {data['train']['rows']:,} / dev {data['dev']['rows']:,} / test "
+        f"{data['test']['rows']:,} utterances",
+    ]
+    for figure in figures:
+        assert figure in section.replace("\n", " ")
+    page = (ROOT / "docs" / "model-card.md").read_text(encoding="utf-8").replace("\n", " ")
+    assert f"macro-F1 does ({100 * test['macro_f1']:.2f})" in page
+    assert f"the median on test weighted-F1 shipped (seed {seeds['shipped_seed']})" in page
 
 
 def test_readme_python_api_block() -> None:

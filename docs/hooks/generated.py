@@ -48,10 +48,11 @@ def api_reference() -> str:
     import cnnfeat
 
     parts = []
-    for name in cnnfeat.__all__:
-        obj = getattr(cnnfeat, name)
-        if not (inspect.isclass(obj) or inspect.isfunction(obj)):
-            continue
+    documented = [(name, getattr(cnnfeat, name)) for name in cnnfeat.__all__]
+    documented = [(n, o) for n, o in documented if inspect.isclass(o) or inspect.isfunction(o)]
+    # What a caller uses first (functions, Embedder, ModelSpec), then the errors.
+    documented.sort(key=lambda item: inspect.isclass(item[1]) and issubclass(item[1], Exception))
+    for name, obj in documented:
         parts += [
             f"::: {obj.__module__}.{obj.__qualname__}",
             "    options:",
