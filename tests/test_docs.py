@@ -99,6 +99,18 @@ def test_every_marked_block_has_a_test() -> None:
     assert set(blocks()) == TESTED
 
 
+def test_readme_is_a_front_page() -> None:
+    """At most 300 lines, and its table of contents points at its own headings."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 300
+    slugs = {
+        re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        for heading in re.findall(r"^#+ (.+)$", text, re.MULTILINE)
+    }
+    links = set(re.findall(r"\]\(#([^)]+)\)", text))
+    assert links and links <= slugs, links - slugs
+
+
 def test_dialogue_layout_snippet_builds_the_dictionaries(
     tiny_global: TinyModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
