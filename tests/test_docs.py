@@ -194,6 +194,22 @@ def test_readme_headline_figures_are_the_cards() -> None:
     assert f"the median on test weighted-F1 shipped (seed {seeds['shipped_seed']})" in page
 
 
+@pytest.mark.slow
+def test_linear_probe_figures_are_what_evaluate_prints(meld: Path) -> None:
+    """The linear-probe figure of the README and the model card is today's `cnnfeat evaluate`."""
+    pytest.importorskip("sklearn", reason="cnnfeat evaluate needs the [train] extra")
+    result = invoke(
+        "evaluate", "--train", meld / "train_sent_emo.csv", "--test", meld / "test_sent_emo.csv"
+    )
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if x.startswith("test: "))
+    weighted = float(line.split()[2])
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"| linear probe on the features | {100 * weighted:.2f} |" in readme
+    page = (ROOT / "docs" / "model-card.md").read_text(encoding="utf-8")
+    assert " ".join(line.split()[:9]) in " ".join(page.split())
+
+
 def test_readme_python_api_block() -> None:
     _, out = run_python(block("python-api", "python"), "python-api")
     shape, provider, one = out.splitlines()
