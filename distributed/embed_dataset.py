@@ -276,7 +276,10 @@ def _import_ray():
         import ray
         import ray.data  # noqa: F401
     except ImportError:
-        raise CnnfeatError("embed-dataset needs Ray: pip install 'cnnfeat[ray]'") from None
+        raise CnnfeatError(
+            "embed-dataset needs Ray: pip install 'cnnfeat[ray]' "
+            "(from a clone: pip install -e '.[ray]')"
+        ) from None
     return ray
 
 
@@ -344,7 +347,7 @@ def _check_workers(workers: int | None, gpus: int | None, resources: dict) -> in
     """GPU clusters: one worker per GPU. CPU clusters: a worker holds one CPU, and a fixed pool
     that took every CPU would leave none for the reading and writing tasks (the job would wait
     forever), so by default one CPU in 8 is left to them (reading and writing a row costs about
-    a seventh of embedding it: README, "Embedding at scale")."""
+    a seventh of embedding it: docs/scale.md, "How it scales")."""
     if gpus is not None:
         if workers is not None and workers > gpus:
             raise CnnfeatError(f"--workers {workers}: the Ray cluster has {gpus} GPUs, one per "

@@ -82,7 +82,7 @@ class _FeatureGraph(nn.Module):
 
 
 def choose_graph(spec: ModelSpec) -> str:
-    """The fastest graph whose memory is reasonable (measurements: README "Throughput")."""
+    """The fastest graph whose memory is reasonable (docs/performance.md, `--graphs`)."""
     return "table" if table_bytes(spec) <= TABLE_LIMIT else "matmul"
 
 

@@ -26,7 +26,7 @@ from cnnfeat.training.train import train
 
 def release_config(data: Path, run_dir: Path, seed: int) -> TrainConfig:
     """The config of one seed: TrainConfig's defaults (the default model's recipe, chosen on dev
-    weighted-F1 of MELD emotion, MELD sentiment and EmoryNLP; README "The training recipe") on
+    weighted-F1 of MELD emotion, MELD sentiment and EmoryNLP; docs/training.md) on
     MELD's three splits."""
     config = TrainConfig(
         train=str(data / "train_sent_emo.csv"),

@@ -394,8 +394,8 @@ def train(
     sentiment and EmoryNLP (5 seeds each): the GloVe 6B 50d vectors fine-tuned, Adam at lr 5e-4
     (on average 0.20 dev points above 1e-3), dropout, early stopping on dev weighted-F1, and the
     weights kept as an exponential moving average (on dev a tie with no average, --ema-decay
-    0). The other options were measured too and did not beat it on dev; see the README, "The
-    training recipe".
+    0). The other options were measured too and did not beat it on dev; see docs/training.md,
+    "The default recipe, and why".
     """
     train_mod = _training_module("cnnfeat.training.train")
     # Every recipe option and the seed are written out (as release.py's train_command does):
@@ -652,7 +652,7 @@ def _training_module(name: str):
     if missing:
         raise CnnfeatError(
             f"training and export need {missing}, which is not installed: "
-            "pip install 'cnnfeat[train]' (from a clone: pip install '.[train]')"
+            "pip install 'cnnfeat[train]' (from a clone: pip install -e '.[train]')"
         )
     return importlib.import_module(name)
 

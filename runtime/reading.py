@@ -1,6 +1,6 @@
 """Reading utterances to embed: plain text (one per line), CSV/TSV or JSONL with a column.
 
-Rules (README, "What cnnfeat does with odd input"): UTF-8, a BOM at the start of the file is
+Rules (docs/input-rules.md, the behaviour contract): UTF-8, a BOM at the start of the file is
 dropped (a UTF-16 BOM, LE or BE, makes the file read as UTF-16);
 `\\n`, `\\r\\n` and a lone `\\r` end a line, nothing else does (U+2028, U+0085, form
 feed stay inside the line); a missing final newline changes nothing; every line, empty or not,
@@ -116,7 +116,7 @@ def read_chunks(
     `.txt` (or any other suffix): one utterance per line; `\n`, `\r\n` and `\r` end a line,
     a leading UTF-8 BOM is dropped, empty lines are kept (they are utterances too). `.csv`
     (RFC 4180), `.tsv` (quotes literal unless tsv_quoting="csv") and `.jsonl`: `column`, or the
-    first of TEXT_COLUMNS present (README, "What cnnfeat does with odd input", states every rule).
+    first of TEXT_COLUMNS present (docs/input-rules.md states every rule).
 
     Args:
         encoding_errors: "strict" (invalid UTF-8 is an error naming the line) or "replace"

@@ -4,7 +4,7 @@ Providers are asked for explicitly and then checked: onnxruntime-gpu *lists* CUD
 where CUDA cannot start and quietly runs on the CPU instead (fastembed's lesson), so what counts
 is `session.get_providers()` after creation, never `get_available_providers()`.
 
-Settings chosen by measurement (bench/throughput.py, README "Throughput"):
+Settings chosen by measurement (bench/throughput.py, docs/performance.md):
 - full graph optimisation: constant folding is what turns the "table" graph's
   MatMul(embedding, conv weights) into its lookup tables, once, at session creation;
 - memory arena on (fresh buffers per run cost page faults: ~1.5-2x slower), memory patterns off

@@ -319,4 +319,4 @@ def test_no_arguments_shows_help() -> None:
 @pytest.mark.skipif(has_module("torch"), reason="only meaningful without the [train] extra")
 def test_train_without_torch_says_how_to_install(tmp_path: Path) -> None:
     line = one_error_line(invoke("train", "--train", tmp_path / "x.csv", "--out", tmp_path))
-    assert "pip install '.[train]' in the cnnfeat clone" in line
+    assert "pip install 'cnnfeat[train]' (from a clone: pip install -e '.[train]')" in line

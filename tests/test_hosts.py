@@ -262,7 +262,7 @@ def test_c_meld(default_model: Path, embed_ids: Path, python_meld, tmp_path: Pat
 
 
 def test_c_features_from_cnnfeat_tokenize(model_dir: Path, embed_ids: Path, tmp_path: Path) -> None:
-    """README's C path: `cnnfeat tokenize` writes ids.txt, and embed_ids gives from it the
+    """docs/hosts.md's C path: `cnnfeat tokenize` writes ids.txt, and embed_ids gives from it the
     features `cnnfeat embed` writes for the same file (the conformance texts, as JSON lines)."""
     texts = [case["text"] for case in conformance(model_dir)["cases"]] + [""]
     source = tmp_path / "texts.jsonl"

@@ -1,7 +1,7 @@
 """train, export, conformance and info with odd arguments and damaged directories: one line
 naming the path the user gave (never a staging one), exit 1, and nothing of theirs touched.
 
-README, "What cnnfeat does with odd input", lists each case; the fault-injection tests of
+docs/input-rules.md lists each case; the fault-injection tests of
 saving are in test_saving.py.
 """
 

@@ -1,4 +1,4 @@
-"""`cnnfeat embed` on odd input, end to end: the README table "What cnnfeat does with odd input".
+"""`cnnfeat embed` on odd input, end to end: the tables of docs/input-rules.md.
 
 Row alignment is checked against `Embedder.embed` on the lines as they should be read, so a row
 that moves, goes missing or appears from nowhere fails the test.

@@ -37,7 +37,7 @@ SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scope
 
 
 def oracle_lines(data: bytes) -> list[bytes]:
-    """Lines as the README states the rule, written independently of the reader."""
+    """Lines as docs/input-rules.md states the rule, written independently of the reader."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     parts = re.split(rb"\r\n|\r|\n", data)

@@ -150,7 +150,7 @@ def test_info_on_the_shipped_model_names_its_report() -> None:
     from cnnfeat.runtime.model_dir import default_model_dir
 
     shipped = default_model_dir()
-    assert (shipped / "report.html").is_file()  # README links to it
+    assert (shipped / "report.html").is_file()  # docs/model-card.md points to it
     result = invoke("info", shipped)
     assert result.exit_code == 0, result.output
     assert f"report: {shipped / 'report.html'}" in result.stdout.splitlines()

@@ -1,7 +1,7 @@
 """Odd training data: unknown or missing labels, labels only in dev/test, a class seen once, a
 file with a single class. Each is a clear one-line error or a documented behaviour.
 
-Rules (README, "What cnnfeat does with odd input"):
+Rules (docs/input-rules.md, "Training data"):
 - an empty, null, boolean or fractional label is an error naming the file and line; integer
   labels are class names ("0", "1"); labels are stripped, and compared exactly otherwise;
 - a label that occurs in --dev/--test but not in --train is an error naming both files;

@@ -51,7 +51,7 @@ def option(
 @dataclass(frozen=True)
 class TrainConfig:
     """One training run. Defaults are the shipped model's recipe, chosen on dev weighted-F1
-    (MELD emotion, checked on MELD sentiment and EmoryNLP; README "The training recipe")."""
+    (MELD emotion, checked on MELD sentiment and EmoryNLP; docs/training.md and docs/results.md)."""
 
     train: str = option(required=True, path=True, help="Training file (.csv, .tsv, .jsonl, "
                         "EmoryNLP .json, DailyDialog, IEMOCAP).")  # fmt: skip

