@@ -685,18 +685,22 @@ def _cut_without_spaces(
 ) -> tuple[int, int, int | None]:
     """(cut, resume, tokens before the cut or None to count them) in a stretch without spaces.
 
-    The cut is the last start of a token that ends at least `margin` characters before `end`
-    and follows a non-word character, so no token before or after it reads differently. Without
-    one: if the stretch starts with a single run of word characters (one token), keep `end -
-    margin` of it and resume just before the next non-word character (one earlier for the n of
-    n't); otherwise keep the whole window, counting only the tokens that end before the margin.
+    The cut is the last start of a token that ends at least `margin` characters before `end`,
+    with a non-word character on both sides, so no token before or after it reads differently.
+    Without one: if the stretch starts with a single run of word characters (one token), keep
+    `end - margin` of it and resume just before the next non-word character (one earlier for the
+    n of n't); otherwise keep the whole window, counting only the tokens that end before the
+    margin.
     """
     piece = text[pos:end]
     limit = len(piece) - margin
     offsets = tokenizer.encode(piece, add_special_tokens=False).offsets
     not_word = _not_word()
     for start, _ in reversed(offsets):
-        if 0 < start <= limit and not_word.match(piece[start - 1]):
+        # Non-word on both sides: a token that ends at the cut reads the same whether text
+        # follows or not (a kept form such as `u.s.` is one token only before a non-word
+        # character: `u.s._n't` reads u . s . _n't, but `u.s.` cut there would read whole).
+        if 0 < start <= limit and not_word.match(piece[start - 1]) and not_word.match(piece[start]):
             return pos + start, pos + start, None
     if not not_word.search(piece, 0, limit):  # one run of letters, digits, marks and _
         found = not_word.search(text, pos + limit)

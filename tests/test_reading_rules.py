@@ -246,6 +246,16 @@ def test_clip_line_gives_the_whole_lines_first_tokens(pieces: list[str], max_len
     assert tokenizer.encode(clipped, add_special_tokens=False).ids == full
 
 
+def test_a_kept_form_at_a_cut_reads_as_it_does_in_the_line() -> None:
+    """Hypothesis found it: `u.s.` is one token only before a non-word character, so a cut
+    between `u.s.` and `_n't` made the clipped line read `u.s.` where the line reads u . s ."""
+    tokenizer = _cjk_tokenizer(5)
+    line = "\u4f60\u597d" * 16 + "\u3002u.s._n't\u3002" + "x" * 30 + "_n't" + "a" * 200
+    clipped = reading.clip_line(line, tokenizer, 5, window=120, margin=45)
+    full = tokenizer.encode(line, add_special_tokens=False).tokens
+    assert tokenizer.encode(clipped, add_special_tokens=False).tokens == full
+
+
 def test_a_giant_run_of_letters_keeps_its_ends() -> None:
     tokenizer = _cjk_tokenizer(16)
     line = "a" * 50_000 + "don't \u6211"
