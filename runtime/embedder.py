@@ -194,6 +194,24 @@ class Embedder:
         return binding.copy_outputs_to_cpu()[0]
 
 
+def as_embedder(model: object) -> Embedder:
+    """`model` as an Embedder: an Embedder as it is, a model directory (str or os.PathLike)
+    loaded with the default options (`Embedder(model)`).
+
+    Raises: ArgumentError for anything else, None included: the model is never implied (pass
+    `Embedder()` for the shipped model); and Embedder's errors for the directory.
+    """
+    if isinstance(model, Embedder):
+        return model
+    if isinstance(model, str | os.PathLike):
+        return Embedder(Path(model))
+    given = "None" if model is None else type(model).__name__
+    raise ArgumentError(
+        f"model must be a model directory (str or pathlib.Path) or an Embedder, got {given}; "
+        "for the shipped model pass cnnfeat.Embedder()"
+    )
+
+
 def load_tokenizer(path: Path, spec: ModelSpec) -> Tokenizer:
     try:
         tokenizer = Tokenizer.from_file(str(path))
