@@ -213,8 +213,9 @@ def default_text_column(path: str, first: Record) -> str:
     if fmt == "text":
         return "text"  # plain lines: no header
     if fmt == "jsonl":
-        with open(path, encoding="utf-8-sig") as handle:
-            names = list(json.loads(handle.readline()))
+        # the first record is on the first line that is not blank (the reader skips those)
+        with open(path, encoding="utf-8-sig", errors="replace") as handle:
+            names = list(json.loads(next((line for line in handle if line.strip()), "{}")))
     else:
         names = _table_header(path, fmt) or []
     return default_column(names, path, 1)
