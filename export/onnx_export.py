@@ -144,6 +144,9 @@ def export_model(
                 "best_epoch": metrics.get("best_epoch"),
                 "train_seconds": metrics.get("train_seconds"),
                 "oov_rate": metrics.get("oov_rate"),
+                "interrupted_at_epoch": metrics.get("interrupted_at_epoch"),
+                "dev_overlaps_train": metrics.get("dev_overlaps_train"),
+                "test_overlaps_train": metrics.get("test_overlaps_train"),
             },
             "metrics": {"dev": metrics.get("dev"), "test": metrics.get("test")},
             "export": {
@@ -264,7 +267,8 @@ def check_out_dir(run_dir: Path, out_dir: Path) -> None:
 # What `metrics.json` must hold for the card (each optional): key -> accepted JSON types.
 _METRICS_FIELDS: dict[str, type | tuple[type, ...]] = {
     "dev": dict, "test": dict, "data": dict, "config": dict, "vectors": dict, "oov_rate": dict,
-    "best_epoch": int, "train_seconds": (int, float)}  # fmt: skip
+    "best_epoch": int, "train_seconds": (int, float), "interrupted_at_epoch": int,
+    "dev_overlaps_train": dict, "test_overlaps_train": dict}  # fmt: skip
 
 
 def read_metrics(path: Path) -> dict:

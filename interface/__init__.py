@@ -2,6 +2,10 @@
 
 >>> import cnnfeat
 >>> features = cnnfeat.Embedder().embed(["I can't believe it!"])   # (1, 100) float32
+
+Files: `cnnfeat.embed_file(input_path, output_path, model=...)` (a features file, as `cnnfeat
+embed` writes it) and `cnnfeat.embed_dialogues(input_path, model=...)` (one DialogueFeatures
+per dialogue); both take the model explicitly, a model directory or an Embedder.
 """
 
 from cnnfeat.contract import __version__
@@ -19,11 +23,15 @@ __all__ = [
     "ArgumentError",
     "CnnfeatError",
     "DeviceError",
+    "DialogueFeatures",
     "Embedder",
+    "EmbedSummary",
     "InputError",
     "ModelError",
     "ModelSpec",
     "OutputError",
+    "embed_dialogues",
+    "embed_file",
 ]
 
 
@@ -42,4 +50,16 @@ def __getattr__(name: str):
         from cnnfeat.contract.spec import ModelSpec
 
         return ModelSpec
+    if name in ("embed_file", "embed_dialogues"):
+        from cnnfeat import api
+
+        return getattr(api, name)
+    if name == "DialogueFeatures":
+        from cnnfeat.runtime.dialogues import DialogueFeatures
+
+        return DialogueFeatures
+    if name == "EmbedSummary":
+        from cnnfeat.runtime.pipeline import EmbedSummary
+
+        return EmbedSummary
     raise AttributeError(name)

@@ -345,7 +345,7 @@ def info(
     import onnxruntime as ort
 
     from cnnfeat.runtime.embedder import Embedder
-    from cnnfeat.runtime.model_dir import describe
+    from cnnfeat.runtime.model_dir import describe, not_held_out
     from cnnfeat.runtime.session import cuda_driver_problem
 
     loaded = Embedder(model_dir, device="cpu").model_dir  # the whole directory is checked
@@ -357,11 +357,14 @@ def info(
     words = "" if pretrained is None or random is None else (
         f"; {pretrained} of {pretrained + random} words pretrained")  # fmt: skip
     typer.echo(f"vectors: {vectors.get('source')}{words}")
+    training = card.get("training") or {}
     for split in ("dev", "test"):
         m = (card.get("metrics") or {}).get(split)
         if m and all(m.get(k) is not None for k in ("weighted_f1", "macro_f1", "accuracy")):
-            typer.echo(f"{split}: weighted-F1 {m['weighted_f1']:.4f}  macro-F1 "
-                       f"{m['macro_f1']:.4f}  accuracy {m['accuracy']:.4f}")  # fmt: skip
+            note = not_held_out(split, training.get(f"{split}_overlaps_train"))
+            typer.echo(_scores_line(split, m, held_out=note is None))
+            if note:
+                typer.echo(note)
     for line in describe(loaded):  # graph, export and training records
         typer.echo(line)
     command = (card.get("training") or {}).get("command")
@@ -405,12 +408,25 @@ def train(
     metrics = train_mod.train(config, progress=not quiet)
     for note in metrics["vectors"].get("notes", []):
         typer.echo(f"vectors: {note}", err=True)
+    from cnnfeat.runtime.model_dir import interrupted_note, not_held_out
+
     for split in ("dev", "test"):
         if metrics[split]:
-            m = metrics[split]
-            typer.echo(f"{split}: weighted-F1 {m['weighted_f1']:.4f}  macro-F1 {m['macro_f1']:.4f}"
-                       f"  accuracy {m['accuracy']:.4f}", err=True)  # fmt: skip
+            note = not_held_out(split, metrics[f"{split}_overlaps_train"])
+            typer.echo(_scores_line(split, metrics[split], held_out=note is None), err=True)
+            if note:
+                typer.echo(note, err=True)
+    interrupted = interrupted_note(metrics["interrupted_at_epoch"], metrics["best_epoch"])
+    if interrupted:
+        typer.echo(interrupted, err=True)
     typer.echo(f"wrote {config.out}/metrics.json ({metrics['train_seconds']} s)", err=True)
+
+
+def _scores_line(split: str, m: dict, held_out: bool = True) -> str:
+    """`train`'s and `info`'s line of a split's scores; one not held out says so first."""
+    name = split if held_out else f"{split} (not held out)"
+    scores = f"weighted-F1 {m['weighted_f1']:.4f}  macro-F1 {m['macro_f1']:.4f}"
+    return f"{name}: {scores}  accuracy {m['accuracy']:.4f}"
 
 
 @app.command(cls=PlainHelp)

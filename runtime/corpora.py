@@ -169,7 +169,7 @@ def read_table(
         text_column = column or default_column(header, path, 1)
         available = [name for name in header if name != text_column]
     else:
-        text_column = column or _default_text_column(path, first)
+        text_column = column or default_text_column(path, first)
         available = list(first.fields)
     named = [("a dialogue", c) for c in columns.dialogue or ()] + [
         ("an order", columns.order), ("a speaker", columns.speaker), ("a label", columns.label)
@@ -208,7 +208,7 @@ def read_table(
     return out
 
 
-def _default_text_column(path: str, first: Record) -> str:
+def default_text_column(path: str, first: Record) -> str:
     """The text column `read_records` picked (the first of TEXT_COLUMNS in the header): the
     header is read again here, as read_records does not say which one it took. The file has
     already been read past its first record, so its header is known to be sound."""
@@ -216,8 +216,9 @@ def _default_text_column(path: str, first: Record) -> str:
     if fmt == "text":
         return "text"  # plain lines: no header
     if fmt == "jsonl":
-        with io.TextIOWrapper(open_text(path), encoding="utf-8-sig") as handle:
-            names = list(json.loads(handle.readline()))
+        # the first record is on the first line that is not blank (the reader skips those)
+        with io.TextIOWrapper(open_text(path), encoding="utf-8-sig", errors="replace") as handle:
+            names = list(json.loads(next((line for line in handle if line.strip()), "{}")))
     else:
         names = _table_header(path, fmt) or []
     return default_column(names, path, 1)

@@ -48,6 +48,24 @@ class Dialogue:
 
 
 @dataclass(frozen=True)
+class DialogueFeatures:
+    """One dialogue's utterances, in order, and their features (`cnnfeat.embed_dialogues`).
+
+    id: the dialogue id (str: MELD's Dialogue_ID, EmoryNLP's sNN_eNN_cNN, DailyDialog's line
+    index, IEMOCAP's session and dialogue); speakers, labels: one per utterance (None where the
+    input has none); texts: the utterances as read; features: float32 array of shape
+    (n_utterances, dim), row i for utterance i, equal bit for bit to what `cnnfeat embed
+    --dialogues` writes for this dialogue.
+    """
+
+    id: str
+    speakers: list[str | None]
+    labels: list[str | None]
+    texts: list[str]
+    features: np.ndarray
+
+
+@dataclass(frozen=True)
 class DialogueSummary:
     utterances: int
     dialogues: int
@@ -196,13 +214,10 @@ def embed_dialogues(
         )
     if not per_dialogue:
         output_format(output_path)
-    if input_path == "-":
-        raise InputError("reading dialogues needs a file, not stdin")
     check_not_input(input_path, output_path)
-    utterances = read_utterances(
-        input_path, corpus, column, columns, labels_path, encoding_errors, dialogues=per_dialogue
+    utterances, dialogues = _read(
+        input_path, corpus, column, columns, labels_path, encoding_errors, per_dialogue
     )
-    dialogues = group_dialogues(utterances, input_path) if per_dialogue else []
     if per_dialogue and suffix == ".npz":
         check_npz_ids(dialogues, input_path)
     if not isinstance(embedder, Embedder):
@@ -219,3 +234,54 @@ def embed_dialogues(
     return DialogueSummary(
         len(utterances), count, time.perf_counter() - started, embedder.provider, output_path
     )
+
+
+def dialogue_features(
+    input_path: str,
+    embedder: Embedder | Callable[[], Embedder],
+    corpus: str = "table",
+    column: str | None = None,
+    columns: Columns | None = None,
+    labels_path: str | None = None,
+    encoding_errors: str = "strict",
+) -> list[DialogueFeatures]:
+    """Every dialogue of a conversation file with its features, dialogues in order of first
+    appearance: what `embed_dialogues` writes to .npz/.parquet, as Python objects. Read by the
+    same readers (runtime/corpora.py) and embedded in the same chunks, so the features equal
+    the written ones bit for bit. `embedder` may be a function that loads one (called once the
+    input has been read). Raises InputError naming the file and line."""
+    utterances, dialogues = _read(
+        input_path, corpus, column, columns, labels_path, encoding_errors, True
+    )
+    if not isinstance(embedder, Embedder):
+        embedder = embedder()
+    features = embed_texts(embedder, [u.text for u in utterances])
+    return [
+        DialogueFeatures(
+            id=d.id,
+            speakers=[u.speaker for u in d.utterances],
+            labels=[u.label for u in d.utterances],
+            texts=[u.text for u in d.utterances],
+            features=features[d.rows],
+        )
+        for d in dialogues
+    ]
+
+
+def _read(
+    input_path: str,
+    corpus: str,
+    column: str | None,
+    columns: Columns | None,
+    labels_path: str | None,
+    encoding_errors: str,
+    per_dialogue: bool,
+) -> tuple[list[Utterance], list[Dialogue]]:
+    """The utterances of a conversation file, and its dialogues (none unless per_dialogue)."""
+    if input_path == "-":
+        raise InputError("reading dialogues needs a file, not stdin")
+    utterances = read_utterances(
+        input_path, corpus, column, columns, labels_path, encoding_errors, dialogues=per_dialogue
+    )
+    dialogues = group_dialogues(utterances, input_path) if per_dialogue else []
+    return utterances, dialogues

@@ -59,6 +59,9 @@ class Embedder:
     `tokenizers.Tokenizer` of tokenizer.json, truncating to max_len), `provider` (the execution
     provider actually running, e.g. "CPUExecutionProvider"), `dim` (the feature size).
 
+    An Embedder pickles as its model directory (made absolute) and these arguments, and loads
+    the model again when unpickled, so it can be sent to a spawn pool, joblib or a Ray task.
+
     >>> Embedder().embed(["Oh my God!", ""]).shape
     (2, 100)
     """
@@ -85,6 +88,12 @@ class Embedder:
             raise ArgumentError(f"model_dir must be a path (str or pathlib.Path) or None, got "
                                 f"{type(model_dir).__name__}")  # fmt: skip
         self.model_dir: ModelDir = load_model_dir(model_dir)
+        # What a pickle carries (__reduce__): the directory as given (None: the shipped model,
+        # wherever the other side installed it) and the options, never the session.
+        self._arguments = (
+            None if model_dir is None else os.path.abspath(self.model_dir.path),
+            device, threads, batch_size, max_tokens, fp16,
+        )  # fmt: skip
         self.spec: ModelSpec = self.model_dir.spec
         self._batch_size = batch_size
         self.tokenizer = load_tokenizer(self.model_dir.tokenizer_path, self.spec)
@@ -97,6 +106,14 @@ class Embedder:
         self._max_tokens = max_tokens or (CUDA_MAX_TOKENS if on_gpu else CPU_MAX_TOKENS)
         self._run = self._run_bound if on_gpu else self._run_plain
         probe(self._run, self.spec, self.model_dir.model_path)
+
+    def __reduce__(self) -> tuple[type[Embedder], tuple]:
+        """Pickle as the model directory and the options, and load again on unpickling (the
+        onnxruntime session cannot be pickled): an Embedder can go to a `multiprocessing`
+        spawn pool, joblib or a Ray task. The other side must see the same directory path (the
+        shipped model: its own copy) and loads it whole, checks included (ModelError there if
+        it cannot)."""
+        return (Embedder, self._arguments)
 
     @property
     def dim(self) -> int:
@@ -175,6 +192,24 @@ class Embedder:
         binding.bind_output(OUTPUT_NAME, "cuda")
         self._session.run_with_iobinding(binding)
         return binding.copy_outputs_to_cpu()[0]
+
+
+def as_embedder(model: object) -> Embedder:
+    """`model` as an Embedder: an Embedder as it is, a model directory (str or os.PathLike)
+    loaded with the default options (`Embedder(model)`).
+
+    Raises: ArgumentError for anything else, None included: the model is never implied (pass
+    `Embedder()` for the shipped model); and Embedder's errors for the directory.
+    """
+    if isinstance(model, Embedder):
+        return model
+    if isinstance(model, str | os.PathLike):
+        return Embedder(Path(model))
+    given = "None" if model is None else type(model).__name__
+    raise ArgumentError(
+        f"model must be a model directory (str or pathlib.Path) or an Embedder, got {given}; "
+        "for the shipped model pass cnnfeat.Embedder()"
+    )
 
 
 def load_tokenizer(path: Path, spec: ModelSpec) -> Tokenizer:

@@ -174,10 +174,50 @@ def describe(model_dir: ModelDir) -> list[str]:
         lines.append(f"training: rows {', '.join(rows) or '?'}; best epoch "
                      f"{training.get('best_epoch', '?')}"
                      + (f" ({seconds:g} s)" if seconds is not None else ""))  # fmt: skip
+    interrupted = interrupted_note(training.get("interrupted_at_epoch"), training.get("best_epoch"))
+    if interrupted:
+        lines.append(interrupted)
     seeds = _seeds_line(card.get("seeds") or {})
     if seeds:
         lines.append(seeds)
     return lines
+
+
+def not_held_out(split: str, overlap: object) -> str | None:
+    """The note that a run's dev or test scores are not held out, from its
+    `<split>_overlaps_train` record (training/data.py's `overlap`: in metrics.json and in the
+    card's `training`), or None when there is none. What `cnnfeat train`, `cnnfeat info` and
+    report.html say. A record out of shape (a damaged card) still gives the note, without the
+    numbers it lacks."""
+    if not isinstance(overlap, dict):
+        return None
+    share, rows, of = overlap.get("share"), overlap.get("rows"), overlap.get("of")
+    same = "it is the training file; " if overlap.get("same_file") is True else ""
+    amount = "its rows"
+    if (
+        isinstance(share, int | float)
+        and not isinstance(share, bool)
+        and 0 <= share <= 1  # NaN fails too
+        and type(rows) is int
+        and type(of) is int
+    ):
+        amount = f"{share:.0%} of its rows ({rows} of {of})"
+    return (
+        f"{split} is not held out: {same}{amount} are also training rows (same text and "
+        "label), so its scores do not measure the model on unseen data"
+    )
+
+
+def interrupted_note(epoch: object, best: object) -> str | None:
+    """The note that training was stopped by Ctrl-C, from the run's `interrupted_at_epoch` and
+    `best_epoch` (metrics.json, the card's `training`); None when it ran to its end."""
+    if type(epoch) is not int:
+        return None
+    kept = f" (epoch {best})" if type(best) is int else ""
+    return (
+        f"training was interrupted (Ctrl-C) after epoch {epoch}; the best epoch so far{kept} "
+        "was kept"
+    )
 
 
 def _seeds_line(seeds: dict) -> str | None:

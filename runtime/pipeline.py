@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from cnnfeat.runtime.embedder import Embedder
+from cnnfeat.runtime.embedder import Embedder, as_embedder
 from cnnfeat.runtime.reading import read_chunks
 from cnnfeat.runtime.writing import FeatureWriter, check_not_input, output_format
 
@@ -93,8 +93,8 @@ def _finish(embedder: Embedder, chunk: list[str], future: Future) -> tuple[list[
 
 def embed_file(
     input_path: str,
-    output_path: str | None = None,
-    embedder: Embedder | None = None,
+    output_path: str | None,
+    embedder: Embedder,
     column: str | None = None,
     encoding_errors: str = "strict",
     tsv_quoting: str = "literal",
@@ -102,7 +102,10 @@ def embed_file(
     progress: bool | None = None,
     depth: int = DEPTH,
 ) -> EmbedSummary:
-    """Embed every utterance of `input_path` (lines, or `column` of a table) into `output_path`.
+    """Embed every utterance of `input_path` (lines, or `column` of a table) into `output_path`
+    (None: the input's name with `.npy`) with `embedder`'s model (required: there is no default
+    model, so features never silently come from another model than the one meant). The public
+    form is `cnnfeat.embed_file`, which also takes a model directory.
 
     Reads by runtime/reading.py's rules (read_chunks) in chunks of `chunk_size` lines, tokenises
     up to `depth` chunks ahead in a worker thread, and writes float32 rows of `embedder.dim`, row
@@ -112,14 +115,14 @@ def embed_file(
 
     Returns: EmbedSummary (rows, seconds of wall time, execution provider, output path).
     Raises: InputError (names file and line), OutputError (unknown format, unwritable, the
-        input file itself), and the
-        Embedder's errors; on any error or interrupt the output path is left as it was.
+        input file itself), ArgumentError (`embedder` is not an Embedder), and the Embedder's
+        errors; on any error or interrupt the output path is left as it was.
     """
     started = time.perf_counter()
     output_path = output_path or default_output(input_path)
     output_format(output_path)  # reject an unknown format before any work
     check_not_input(input_path, output_path)
-    embedder = embedder or Embedder()
+    embedder = as_embedder(embedder)
     chunks = read_chunks(input_path, column, chunk_size, encoding_errors, tsv_quoting)
     # Utterances written so far, as the summary counts them; no total: counting the rows first
     # would mean reading the input twice (a .csv row may span lines).

@@ -204,3 +204,15 @@ def test_cnnfeat_train_on_dailydialog(tmp_path: Path) -> None:
     assert set(metrics["spec"]["label_names"]) == {
         "no emotion", "happiness", "anger", "surprise", "sadness", "disgust"
     }  # fmt: skip
+
+
+def test_jsonl_table_with_leading_blank_lines_names_its_text_column(tmp_path: Path) -> None:
+    """The default text column is found on the first record's line, not on line 1 (a blank
+    first line made this an internal JSONDecodeError for `embed --dialogues` and `train`)."""
+    from cnnfeat.runtime.corpora import read_utterances
+
+    path = tmp_path / "talk.jsonl"
+    records = '{"text": "a", "Dialogue_ID": "1"}\n{"text": "b", "Dialogue_ID": "1"}\n'
+    path.write_text("\n  \r\n" + records)
+    utterances = read_utterances(str(path))
+    assert [(u.dialogue_id, u.text) for u in utterances] == [("1", "a"), ("1", "b")]

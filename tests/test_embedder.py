@@ -259,3 +259,32 @@ def test_shipped_model_card(shipped: Path) -> None:
     assert sorted(scores)[2] == pytest.approx(test_f1)
     shipped_run = next(run for run in runs if run["seed"] == seeds["shipped_seed"])
     assert shipped_run["test_weighted_f1"] == pytest.approx(test_f1)
+
+
+def test_pickles_as_its_directory_and_options_across_a_spawn_pool(tiny_global: TinyModel) -> None:
+    """An Embedder sent to a `multiprocessing` spawn pool loads its model again there and gives
+    the parent's features bit for bit. (Before, pickling raised onnxruntime's own TypeError.)"""
+    import multiprocessing
+    import pickle
+
+    embedder = cnnfeat.Embedder(tiny_global.model_dir, device="cpu", batch_size=3, threads=1)
+    lines = [tiny_line(n, n) for n in range(1, 40)] + ["", "unknown words only"]
+    copy = pickle.loads(pickle.dumps(embedder))
+    assert copy.model_dir.path.samefile(tiny_global.model_dir)
+    assert (copy._batch_size, copy.provider) == (3, "CPUExecutionProvider")
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        # Embedder.embed goes by reference; the instance by __reduce__
+        remote = pool.apply(cnnfeat.Embedder.embed, (embedder, lines))
+    np.testing.assert_array_equal(remote, embedder.embed(lines))
+    assert remote.dtype == np.float32 and remote.shape == (len(lines), 100)
+
+
+def test_the_shipped_model_pickles_as_no_path() -> None:
+    """The shipped model travels as None, so the other side loads its own installed copy."""
+    import pickle
+
+    embedder = cnnfeat.Embedder(device="cpu")
+    assert embedder.__reduce__()[1][0] is None
+    copy = pickle.loads(pickle.dumps(embedder))
+    assert copy.model_dir.path == embedder.model_dir.path
+    np.testing.assert_array_equal(copy.embed(["Oh my God!"]), embedder.embed(["Oh my God!"]))

@@ -124,7 +124,7 @@ def test_bad_input_is_one_line(files: tuple[Path, Path], tmp_path: Path) -> None
         (["--train", train, "--test", test, "--train-features", train,
           "--test-features", test], "train.csv: not a .npy or .npz features file"),
         (["--train", one, "--test", test], "only one label ('a')"),
-        (["--train", train, "--test", unseen], "test labels ['zzz'] do not occur"),
+        (["--train", train, "--test", unseen], "unseen.csv: labels ['zzz'] do not occur"),
         ([tmp_path / "nomodel", "--train", train, "--test", test], "does not exist"),
     ]  # fmt: skip
     for args, expected in cases:

@@ -175,7 +175,7 @@ def test_stopping_early_cancels_the_chunks_tokenised_ahead(alone) -> None:
 def test_unknown_output_format_is_refused_before_any_work(tmp_path: Path) -> None:
     """Checked before the model loads or the input opens: the error is the output's."""
     with pytest.raises(OutputError, match=r"unknown output format '\.xyz'"):
-        embed_file(str(tmp_path / "absent.txt"), str(tmp_path / "out.xyz"), progress=False)
+        embed_file(str(tmp_path / "absent.txt"), str(tmp_path / "out.xyz"), None)  # type: ignore[arg-type]
 
 
 def test_pad_rows_matches_pad_batch(tiny: TinyModel) -> None:

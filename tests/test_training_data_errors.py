@@ -20,11 +20,11 @@ from typer.testing import CliRunner
 
 from cnnfeat.cli import app
 from cnnfeat.contract.errors import InputError
-from cnnfeat.training.data import read_labelled, stratified_split
+from cnnfeat.training.data import label_names, read_labelled, stratified_split
 
 pytest.importorskip("torch", reason="training needs the [train] extra (torch)")
 
-from cnnfeat.training.train import TrainConfig, _label_names, _load_splits  # noqa: E402
+from cnnfeat.training.train import TrainConfig, _load_splits  # noqa: E402
 
 
 def write(tmp_path: Path, name: str, content: str) -> Path:
@@ -89,7 +89,7 @@ def test_integer_labels_are_class_names_and_labels_are_stripped(tmp_path: Path) 
 
 def test_case_matters_in_labels(tmp_path: Path) -> None:
     path = csv_file(tmp_path, "t.csv", [("a", "Joy"), ("b", "joy")])
-    assert _label_names(read_labelled(path), []) == ["Joy", "joy"]
+    assert label_names(read_labelled(path).labels) == ["Joy", "joy"]
 
 
 def test_a_long_csv_cell_is_read(tmp_path: Path) -> None:
@@ -111,7 +111,7 @@ def test_label_only_in_dev_or_test(tmp_path: Path, split: str) -> None:
     expected = (f"^{other}: labels \\['neutral'\\] do not occur in the training data "
                 f"\\({train}\\); add training examples")  # fmt: skip
     with pytest.raises(InputError, match=expected):
-        _label_names(data[0], [d for d in data[1:] if d is not None])
+        label_names(data[0].labels, data[0].path, [(d.labels, d.path) for d in data[1:] if d])
     line = one_error_line(train_cli(tmp_path, "--train", train, f"--{split}", other))
     assert "labels ['neutral'] do not occur in the training data" in line
 
@@ -124,7 +124,7 @@ def test_a_class_with_one_example_stays_in_training(tmp_path: Path) -> None:
     data = read_labelled(csv_file(tmp_path, "t.csv", rows))
     train, dev = stratified_split(data, 0.2, seed=1)
     assert train.labels.count("rare") == 1 and "rare" not in dev.labels
-    assert _label_names(train, [dev]) == ["neg", "pos", "rare"]
+    assert label_names(train.labels, train.path, [(dev.labels, dev.path)]) == ["neg", "pos", "rare"]
 
 
 def test_training_with_a_class_seen_once_works(tmp_path: Path) -> None:
@@ -158,3 +158,57 @@ def test_training_file_errors_are_one_line(tmp_path: Path) -> None:
     assert f"{bad}:3: missing label" in one_error_line(train_cli(tmp_path, "--train", bad))
     missing = one_error_line(train_cli(tmp_path, "--train", tmp_path / "nope.csv"))
     assert "nope.csv: no such file" in missing
+
+
+# --- text that gives the network nothing: the wrong column, an empty column ------------------
+
+
+def table(tmp_path: Path, name: str, rows: list[tuple[str, str, str]]) -> Path:
+    body = "".join(f'"{text}",{label},"{note}"\n' for text, label, note in rows)
+    return write(tmp_path, name, "text,label,note\n" + body)
+
+
+@pytest.mark.parametrize(
+    ("notes", "share"),
+    [
+        (["" for _ in range(10)], "100% (10 of 10)"),  # an empty column
+        ([f"id{i}" for i in range(10)], "100% (10 of 10)"),  # ids: each seen once, no vector
+        ([f"id{i}" for i in range(6)] + ["good bad"] * 4, "60% (6 of 10)"),  # over half
+    ],
+)
+def test_training_text_empty_or_unknown_is_refused(
+    tmp_path: Path, notes: list[str], share: str
+) -> None:
+    """`train` on the wrong text column used to exit 0 with dev weighted-F1 0.01 (an empty
+    column, or one of ids): now one line naming the file, the column and the share."""
+    rows = [("good w1", "pos" if i % 2 else "neg", note) for i, note in enumerate(notes)]
+    train = table(tmp_path, "train.csv", rows)
+    dev = table(tmp_path, "dev.csv", [("good", "pos", "good"), ("bad", "neg", "bad")])
+    result = train_cli(tmp_path, "--train", train, "--dev", dev, "--text-column", "note")
+    percent, counts = share.split(" ", 1)
+    assert one_error_line(result) == (
+        f"cnnfeat: error: {train}: {percent} of the training utterances of column 'note' "
+        f"{counts} are empty or have no word the model knows; is --text-column the right "
+        "column?"
+    )
+    assert not (tmp_path / "run").exists()
+
+
+def test_half_the_training_text_unknown_still_trains(tmp_path: Path) -> None:
+    """The limit is more than half: exactly half unknown trains (and the right column too)."""
+    notes = [f"id{i}" for i in range(5)] + ["good bad"] * 5
+    rows = [("good w1", "pos" if i % 2 else "neg", note) for i, note in enumerate(notes)]
+    train = table(tmp_path, "train.csv", rows)
+    dev = table(tmp_path, "dev.csv", [("good", "pos", "good"), ("bad", "neg", "bad")])
+    result = train_cli(tmp_path, "--train", train, "--dev", dev, "--text-column", "note")
+    assert result.exit_code == 0, result.output
+    assert train_cli(tmp_path, "--train", train, "--dev", dev).exit_code == 0
+
+
+def test_the_default_column_is_named_too(tmp_path: Path) -> None:
+    """Without --text-column, the message names the column the reader picked."""
+    rows = [(f"x{i}", "pos" if i % 2 else "neg") for i in range(8)]
+    train = csv_file(tmp_path, "train.csv", rows)
+    dev = csv_file(tmp_path, "dev.csv", [("good", "pos"), ("bad", "neg")])
+    line = one_error_line(train_cli(tmp_path, "--train", train, "--dev", dev))
+    assert f"{train}: 100% of the training utterances of column 'text' (8 of 8)" in line

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,16 @@ from typing import Any
 import numpy as np
 
 from cnnfeat.contract.errors import InputError
-from cnnfeat.runtime.corpora import LABEL_COLUMNS, read_labelled_corpus
+from cnnfeat.runtime.corpora import LABEL_COLUMNS, default_text_column, read_labelled_corpus
 from cnnfeat.runtime.reading import SURROGATE, TEXT_COLUMNS, Record, open_text, read_records
+
+_Read = tuple[list[str], list[str], str]  # a reader's texts, labels and text column
+
+# A dev or test set that shares more than this share of its (text, label) rows with the training
+# file is not held out. Real splits share short stock utterances ("Okay.", "Yeah."): MELD's dev
+# 10.8% and test 11.6% of their rows, EmoryNLP's (CSV) 16.2% and 12.2%; a copy or subset of the
+# training file shares them all.
+OVERLAP_SHARE = 0.5
 
 # TEXT_COLUMNS and LABEL_COLUMNS (tried in order when no column is named) are the readers' of
 # `cnnfeat embed`, so every command picks the same columns.
@@ -26,11 +35,13 @@ from cnnfeat.runtime.reading import SURROGATE, TEXT_COLUMNS, Record, open_text, 
 
 @dataclass(frozen=True)
 class LabelledData:
-    """Parallel lists of utterance texts and their labels, in file order."""
+    """Parallel lists of utterance texts and their labels, in file order; `text_column` names
+    the column (or key) the texts came from (None: a corpus layout without columns)."""
 
     texts: list[str]
     labels: list[str]
     path: str
+    text_column: str | None = None
 
     def __post_init__(self) -> None:
         if len(self.texts) != len(self.labels):
@@ -54,14 +65,14 @@ def read_labelled(
     LABEL_COLUMNS present; MELD sentiment is `label_column="Sentiment"`. Labels are stripped of
     surrounding whitespace; texts are not.
 
-    Returns: LabelledData (texts: list[str], labels: list[str], in file order).
+    Returns: LabelledData (texts: list[str], labels: list[str], in file order; the text column).
     Raises: InputError naming the file and line (missing column, empty label, bad record).
     """
     path = Path(path)
     corpus = read_labelled_corpus(path)  # DailyDialog (runtime/corpora.py)
     if corpus is not None:
         return LabelledData(texts=corpus[0], labels=corpus[1], path=str(path))
-    readers: dict[str, Callable[[Path, str | None, str | None], tuple[list[str], list[str]]]] = {
+    readers: dict[str, Callable[[Path, str | None, str | None], _Read]] = {
         ".csv": lambda p, t, lab: _read_table(p, t, lab, "literal", encoding_errors),
         ".tsv": lambda p, t, lab: _read_table(p, t, lab, tsv_quoting, encoding_errors),
         ".jsonl": lambda p, t, lab: _read_table(p, t, lab, "literal", encoding_errors),
@@ -73,14 +84,77 @@ def read_labelled(
             f"unknown file type {path.suffix!r}: expected .csv, .tsv, .jsonl or .json", str(path)
         )
     try:
-        texts, labels = reader(path, text_column, label_column)
+        texts, labels, column = reader(path, text_column, label_column)
     except UnicodeDecodeError:
         raise _not_utf8(path) from None
     except OSError as err:
         raise InputError(f"cannot read file: {err.strerror or err}", str(path)) from None
     if not texts:
         raise InputError("no data rows", str(path))
-    return LabelledData(texts=texts, labels=labels, path=str(path))
+    return LabelledData(texts=texts, labels=labels, path=str(path), text_column=column)
+
+
+def label_names(
+    train_labels: Sequence[str],
+    train_path: str | None = None,
+    others: Iterable[tuple[Sequence[str], str | None]] = (),
+) -> list[str]:
+    """The classes of a labelled training set, sorted: the one check of labels that `cnnfeat
+    train` and `cnnfeat evaluate` (and `linear_probe`) share.
+
+    A class with a single example is kept. Fewer than two classes is an error (nothing to
+    classify), and so is a label of another set (dev, test: `others`, as (labels, path) pairs)
+    that training never saw: the classifier cannot predict it, and the scores would silently
+    count those rows as misses.
+
+    Raises: InputError naming `train_path` (too few classes) or the other set's path.
+    """
+    names = sorted(set(train_labels))
+    if len(names) < 2:
+        found = f"only one label ({names[0]!r})" if names else "no labels"
+        raise InputError(
+            f"{found} in the training data; need two or more (is --label-column the right column?)",
+            train_path,
+        )
+    for labels, path in others:
+        unseen = sorted(set(labels) - set(names))
+        if unseen:
+            source = f" ({train_path})" if train_path is not None else ""
+            raise InputError(
+                f"labels {unseen} do not occur in the training data{source}; add training "
+                "examples for them or remove those rows",
+                path,
+            )
+    return names
+
+
+def overlap(
+    data: LabelledData, training: Sequence[LabelledData], train_path: str
+) -> dict[str, Any] | None:
+    """How far `data` (a dev or test set) is not held out from `training` (the rows of the
+    training file `train_path`): None when it is held out, else a dict for metrics.json:
+    `share` (float in 0..1, 4 decimals: the share of its rows whose exact (text, label) pair is
+    a training row), `rows` (how many), `of` (its rows), `same_file` (bool: it is the file
+    `train_path`, by device and inode), `train` (`train_path`).
+
+    It is not held out when it is the training file, or when more than OVERLAP_SHARE of its
+    rows are training rows (a copy, a subset, or a file that holds the training rows)."""
+    seen = {pair for part in training for pair in zip(part.texts, part.labels, strict=True)}
+    shared = sum(1 for pair in zip(data.texts, data.labels, strict=True) if pair in seen)
+    share = shared / len(data) if len(data) else 0.0
+    try:
+        same_file = os.path.samefile(data.path, train_path)
+    except OSError:
+        same_file = False
+    if not same_file and share <= OVERLAP_SHARE:
+        return None
+    return {
+        "share": round(share, 4),
+        "rows": shared,
+        "of": len(data),
+        "same_file": same_file,
+        "train": train_path,
+    }
 
 
 def stratified_split(
@@ -115,6 +189,7 @@ def _subset(data: LabelledData, indices: list[int]) -> LabelledData:
         texts=[data.texts[i] for i in indices],
         labels=[data.labels[i] for i in indices],
         path=data.path,
+        text_column=data.text_column,
     )
 
 
@@ -155,10 +230,11 @@ def _read_table(
     label_column: str | None,
     tsv_quoting: str = "literal",
     encoding_errors: str = "strict",
-) -> tuple[list[str], list[str]]:
-    """Texts and labels of a .csv, .tsv or .jsonl file, through the reader `cnnfeat embed` and
-    `cnnfeat embed-dataset` use (runtime.reading.read_records), so a file gives the same records
-    to all three: same line endings, blank lines, quoting, UTF-8 checks and error messages."""
+) -> tuple[list[str], list[str], str]:
+    """Texts, labels and the text column of a .csv, .tsv or .jsonl file, through the reader
+    `cnnfeat embed` and `cnnfeat embed-dataset` use (runtime.reading.read_records), so a file
+    gives the same records to all three: same line endings, blank lines, quoting, UTF-8 checks
+    and error messages."""
     if text_column is not None and text_column == label_column:
         raise InputError(
             f"column {text_column!r} would be both the text and the label; give "
@@ -169,17 +245,19 @@ def _read_table(
     texts: list[str] = []
     labels: list[str] = []
     label_col: str | None = None
+    column = text_column
     records = read_records(
         str(path), text_column, encoding_errors, tsv_quoting=tsv_quoting, json_values=True
     )
     for record in records:
         if label_col is None:
             label_col = _label_column(record, label_column, path)
+            column = column or default_text_column(str(path), record)
         if label_col not in record.fields:
             raise InputError(f"missing key {label_col!r}", str(path), record.line)
         texts.append(record.text)
         labels.append(_label(record.fields[label_col], path, record.line))
-    return texts, labels
+    return texts, labels, column or ""
 
 
 def _label_column(record: Record, label_column: str | None, path: Path) -> str:
@@ -203,7 +281,7 @@ def _label_column(record: Record, label_column: str | None, path: Path) -> str:
 
 def _read_emorynlp_json(
     path: Path, text_column: str | None, label_column: str | None
-) -> tuple[list[str], list[str]]:
+) -> tuple[list[str], list[str], str]:
     with io.TextIOWrapper(open_text(str(path)), encoding="utf-8-sig") as f:
         try:
             doc = json.load(f)
@@ -225,7 +303,7 @@ def _read_emorynlp_json(
                 text, label = _fields(utterance, columns, path, None, f"utterance {uid}: ")
                 texts.append(text)
                 labels.append(label)
-    return texts, labels
+    return texts, labels, columns[0] if columns else ""
 
 
 def _items(parent: Any, key: str, where: str, path: Path) -> list[Any]:

@@ -51,16 +51,15 @@ def linear_probe(
     sources: tuple[str, str] = ("train features", "test features"),
 ) -> ProbeReport:
     """Fit StandardScaler + LogisticRegression(max_iter=2000) on (train_x, train_y) and score it
-    on (test_x, test_y). x: (N, D) float; y: N label strings. Weighted and macro F1 average over
+    on (test_x, test_y). x: (N, D) float; y: N label strings (checked by
+    training.data.label_names: InputError for fewer than two classes, or test labels that
+    training lacks). Weighted and macro F1 average over
     the training labels (scikit-learn's f1_score with labels=..., zero_division=0). Features
     too large to standardise in float64 (|x| near 1e308) are an InputError naming `sources`."""
+    from cnnfeat.training.data import label_names  # numpy only, never torch
+
     sklearn = _sklearn()
-    labels = tuple(sorted(set(train_y)))
-    if len(labels) < 2:
-        raise InputError(f"only one label ({labels[0]!r}) in the training data; need two or more")
-    unseen = sorted(set(test_y) - set(labels))
-    if unseen:
-        raise InputError(f"test labels {unseen} do not occur in the training data")
+    labels = tuple(label_names(train_y, None, [(test_y, None)]))
     scaler = sklearn.preprocessing.StandardScaler()
     probe = sklearn.linear_model.LogisticRegression(max_iter=2000, random_state=seed)
     from threadpoolctl import threadpool_limits  # a scikit-learn dependency
@@ -119,10 +118,11 @@ def evaluate_files(
     come from `train_features`/`test_features` (.npy, or .npz with key `features`) where given,
     else from the model. Raises InputError, ModelError, CnnfeatError (no scikit-learn)."""
     _sklearn()  # before any work
-    from cnnfeat.training.data import read_labelled  # numpy only, never torch
+    from cnnfeat.training.data import label_names, read_labelled  # numpy only, never torch
 
     train = read_labelled(train_path, text_column, label_column)
     test = read_labelled(test_path, text_column, label_column)
+    label_names(train.labels, train.path, [(test.labels, test.path)])  # before any model
     embedder: Embedder | None = None  # loaded once, when a split has no features given
     arrays = []
     for data, given in ((train, train_features), (test, test_features)):

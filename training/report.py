@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from cnnfeat.contract.layout import REPORT_FILE
+from cnnfeat.runtime.model_dir import interrupted_note, not_held_out
 
 
 def write_report(
@@ -73,6 +74,7 @@ _STYLE = (
     "body{font-family:sans-serif;max-width:1000px;margin:auto}"
     "table{border-collapse:collapse;margin:.5em 0}"
     "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}img{max-width:100%}"
+    ".warning{color:#a40000;font-weight:bold}"
 )
 
 
@@ -91,13 +93,18 @@ def _cell(metrics: dict, key: str) -> str:
 def _summary(metrics: dict) -> str:
     rows = ["<table><tr><th></th><th>weighted-F1</th><th>macro-F1</th><th>accuracy</th>"
             "<th>examples</th></tr>"]  # fmt: skip
+    notes = []
     for split in ("dev", "test"):
         if metrics.get(split):
             cells = "".join(
                 _cell(metrics, f"{split}.{k}")
                 for k in ("weighted_f1", "macro_f1", "accuracy", "support")
             )
-            rows.append(f"<tr><th>{split}</th>{cells}</tr>")
+            note = not_held_out(split, metrics.get(f"{split}_overlaps_train"))
+            name = split if note is None else f"{split} (not held out)"
+            rows.append(f"<tr><th>{name}</th>{cells}</tr>")
+            if note:
+                notes.append(f"<p class='warning' data-key='{split}_overlaps_train'>{_e(note)}</p>")
     majority = metrics.get("majority") or {}
     for split in ("dev", "test"):
         if majority.get(split):
@@ -110,6 +117,13 @@ def _summary(metrics: dict) -> str:
                 f"utterance)</th>{cells}<td></td></tr>"
             )
     rows.append("</table>")
+    rows.extend(notes)
+    interrupted = interrupted_note(metrics.get("interrupted_at_epoch"), metrics.get("best_epoch"))
+    if interrupted:
+        rows.append(
+            "<p class='warning' data-key='interrupted_at_epoch' "
+            f"data-value='{metrics['interrupted_at_epoch']}'>{_e(interrupted)}</p>"
+        )
     oov = ", ".join(f"{k} {100 * v:.2f}%" for k, v in metrics.get("oov_rate", {}).items())
     rows.append(
         "<p>Scores in %. Kept epoch "

@@ -12,7 +12,12 @@ import copy
 import io
 import json
 import random
+import signal
+import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -31,7 +36,13 @@ from cnnfeat.runtime.reading import fit_lines
 from cnnfeat.runtime.staging import check_replaceable, staged_directory
 from cnnfeat.training import recipe
 from cnnfeat.training.config import TrainConfig
-from cnnfeat.training.data import LabelledData, read_labelled, stratified_split
+from cnnfeat.training.data import (
+    LabelledData,
+    label_names,
+    overlap,
+    read_labelled,
+    stratified_split,
+)
 from cnnfeat.training.metrics import classification_report
 from cnnfeat.training.model import UtteranceCNN
 from cnnfeat.training.report import write_report
@@ -39,6 +50,11 @@ from cnnfeat.training.vectors import describe_notes
 from cnnfeat.training.vocab import build_vocabulary, vectors_casing
 
 CHECKPOINT = "checkpoint.pt"
+# Training text where more than this share of utterances is empty or all [UNK] is refused
+# (_check_known_words). Real corpora are far below it (MELD train with the default vectors:
+# 3 of 9,989 utterances, 0.03%), and the wrong column far above it (an empty, id or number
+# column: 100%); half leaves room both ways.
+MAX_UNKNOWN_SHARE = 0.5
 # The files a run directory may hold: `train --out` replaces nothing else.
 RUN_FILES = (CHECKPOINT, TOKENIZER_FILE, "metrics.json", REPORT_FILE)
 MAJORITY_SCORES = ("weighted_f1", "macro_f1", "accuracy")  # metrics.json's `majority` baseline
@@ -55,7 +71,9 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
     torch.set_num_threads(config.threads)
     _seed_everything(config.seed)
     train_data, dev_data, test_data = _load_splits(config)
-    label_names = _label_names(train_data, [d for d in (dev_data, test_data) if d is not None])
+    training_file = [train_data] if config.dev else [train_data, dev_data]  # --train, whole
+    others = [(d.labels, d.path) for d in (dev_data, test_data) if d is not None]
+    classes = label_names(train_data.labels, train_data.path, others)
 
     if config.vectors != "glove-6b-50d" and not Path(config.vectors).is_file():
         raise InputError("vectors file not found (give a GloVe/word2vec text file)", config.vectors)
@@ -74,7 +92,7 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
         pool=config.pool,
         max_len=config.resolved_max_len,
         lowercase=lowercase,
-        label_names=tuple(label_names),
+        label_names=tuple(classes),
         dropout=config.dropout,
     )
     tokenizer = build_tokenizer(vocab.words, lowercase, spec.max_len, vocab.kept_forms)
@@ -89,13 +107,14 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
         # Clip megabyte-long cells first, as the runtime does (same ids, bounded memory).
         texts = fit_lines(data.texts, tokenizer, spec.max_len)
         ids = [e.ids for e in tokenizer.encode_batch(texts)]
-        index = {name: i for i, name in enumerate(label_names)}
+        index = {name: i for i, name in enumerate(classes)}
         return ids, np.array([index[label] for label in data.labels], dtype=np.int64)
 
     train_ids, train_y = encode(train_data)
+    _check_known_words(train_data, train_ids, spec.unk_id)
     dev_ids, dev_y = encode(dev_data)
     weights = (
-        recipe.class_weights(train_y, len(label_names), config.class_weight_power)
+        recipe.class_weights(train_y, len(classes), config.class_weight_power)
         if config.class_weights
         else None
     )
@@ -110,61 +129,72 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
     history = []
     rng = np.random.default_rng(config.seed)
     bar = tqdm(range(1, config.epochs + 1), desc="train", unit="epoch", disable=not progress)
-    for epoch in bar:
-        model.train()
-        order = rng.permutation(len(train_ids))
-        total, seen = 0.0, 0
-        for start in range(0, len(order), config.batch_size):
-            rows = order[start : start + config.batch_size]
-            batch = _pad([train_ids[i] for i in rows], spec)
-            batch = recipe.drop_words(
-                batch, config.word_dropout, spec.unk_id, spec.pad_id, word_rng
+    with _first_interrupt_stops() as stop:
+        for epoch in bar:
+            stop.epoch = epoch
+            model.train()
+            order = rng.permutation(len(train_ids))
+            total, seen = 0.0, 0
+            for start in range(0, len(order), config.batch_size):
+                rows = order[start : start + config.batch_size]
+                batch = _pad([train_ids[i] for i in rows], spec)
+                batch = recipe.drop_words(
+                    batch, config.word_dropout, spec.unk_id, spec.pad_id, word_rng
+                )
+                loss = loss_fn(model(batch), torch.from_numpy(train_y[rows]))
+                if not torch.isfinite(loss):
+                    raise TrainingError(
+                        f"epoch {epoch}: the training loss became {loss.item()}; nothing was "
+                        f"written; try a smaller --lr (it was {config.lr:g}), or a smaller "
+                        "--weight-decay or --class-weight-power if you raised them"
+                    )
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                recipe.apply_max_norm(model.classifier, config.max_norm)
+                if ema is not None:
+                    ema.update_parameters(model)
+                total += loss.item() * len(rows)
+                seen += len(rows)
+            dev_logits = logits(evaluated, dev_ids, spec)
+            with torch.no_grad():  # the training loss's criterion, on the weights dev sees
+                dev_loss = loss_fn(dev_logits, torch.from_numpy(dev_y)).item()
+            dev_f1 = classification_report(dev_y, dev_logits.argmax(dim=1).numpy(), classes)[
+                "weighted_f1"
+            ]
+            history.append(
+                {
+                    "epoch": epoch,
+                    "loss": total / seen,
+                    "dev_loss": dev_loss,
+                    "dev_weighted_f1": dev_f1,
+                }
             )
-            loss = loss_fn(model(batch), torch.from_numpy(train_y[rows]))
-            if not torch.isfinite(loss):
-                raise TrainingError(f"epoch {epoch}: the training loss became {loss.item()}; "
-                                    f"nothing was written; try a smaller --lr (it was "
-                                    f"{config.lr:g}), or a smaller --weight-decay or "
-                                    "--class-weight-power if you raised them")  # fmt: skip
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            recipe.apply_max_norm(model.classifier, config.max_norm)
-            if ema is not None:
-                ema.update_parameters(model)
-            total += loss.item() * len(rows)
-            seen += len(rows)
-        dev_logits = logits(evaluated, dev_ids, spec)
-        with torch.no_grad():  # the training loss's criterion, on the weights dev sees
-            dev_loss = loss_fn(dev_logits, torch.from_numpy(dev_y)).item()
-        dev_f1 = classification_report(dev_y, dev_logits.argmax(dim=1).numpy(), label_names)[
-            "weighted_f1"
-        ]
-        history.append(
-            {"epoch": epoch, "loss": total / seen, "dev_loss": dev_loss, "dev_weighted_f1": dev_f1}
-        )
-        bar.set_postfix(loss=f"{total / seen:.3f}", dev_f1=f"{dev_f1:.4f}")
-        recipe.step_scheduler(scheduler, dev_f1)
-        if dev_f1 > best["f1"]:
-            best = {"f1": dev_f1, "epoch": epoch, "state": copy.deepcopy(evaluated.state_dict())}
-        elif epoch - best["epoch"] >= config.patience:
-            break
+            bar.set_postfix(loss=f"{total / seen:.3f}", dev_f1=f"{dev_f1:.4f}")
+            recipe.step_scheduler(scheduler, dev_f1)
+            if dev_f1 > best["f1"]:
+                state = copy.deepcopy(evaluated.state_dict())
+                best = {"f1": dev_f1, "epoch": epoch, "state": state}
+            stop.finished = epoch  # from here a first Ctrl-C saves the best epoch so far
+            if stop.requested or epoch - best["epoch"] >= config.patience:
+                break
     bar.close()
 
     model.load_state_dict(best["state"])
+    interrupted = stop.finished if stop.requested else None
     metrics: dict[str, Any] = {
-        "dev": classification_report(dev_y, predict(model, dev_ids, spec), label_names),
+        "dev": classification_report(dev_y, predict(model, dev_ids, spec), classes),
         "test": None,
     }
     if test_data is not None:
         test_ids, test_y = encode(test_data)
-        metrics["test"] = classification_report(test_y, predict(model, test_ids, spec), label_names)
+        metrics["test"] = classification_report(test_y, predict(model, test_ids, spec), classes)
     # The floor a model must clear: every utterance given the most frequent training label.
-    majority = int(np.bincount(train_y, minlength=len(label_names)).argmax())
-    metrics["majority"] = {"label": label_names[majority], "dev": None, "test": None}
+    majority = int(np.bincount(train_y, minlength=len(classes)).argmax())
+    metrics["majority"] = {"label": classes[majority], "dev": None, "test": None}
     for split, y in (("dev", dev_y), ("test", test_y if test_data is not None else None)):
         if y is not None:
-            scores = classification_report(y, np.full_like(y, majority), label_names)
+            scores = classification_report(y, np.full_like(y, majority), classes)
             metrics["majority"][split] = {k: scores[k] for k in MAJORITY_SCORES}
     unk = spec.unk_id
     metrics.update(
@@ -190,6 +220,14 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
                 "test": {"path": test_data.path, "rows": len(test_data)} if test_data else None,
             },
             "best_epoch": best["epoch"],
+            "interrupted_at_epoch": interrupted,
+            # Whether dev (when given) and test share rows with --train: then not held out.
+            "dev_overlaps_train": overlap(dev_data, [train_data], config.train)
+            if config.dev
+            else None,
+            "test_overlaps_train": overlap(test_data, training_file, config.train)
+            if test_data is not None
+            else None,
             "history": history,
             "train_seconds": round(time.perf_counter() - started, 1),
             "config": asdict(config),
@@ -271,7 +309,7 @@ def _load_splits(config: TrainConfig):
     if config.dev:
         dev_data = read(config.dev)
     else:
-        _label_names(train_data, [])  # a single label is the clearer error; say it first
+        label_names(train_data.labels, train_data.path)  # a single label: the clearer error
         train_data, dev_data = stratified_split(train_data, config.dev_fraction, config.seed)
         if not len(dev_data):
             raise InputError(
@@ -283,24 +321,63 @@ def _load_splits(config: TrainConfig):
     return train_data, dev_data, test_data
 
 
-def _label_names(train_data: LabelledData, others: list[LabelledData]) -> list[str]:
-    """The classes, sorted; every dev/test label must occur in training.
+class _Stop:
+    """What `_first_interrupt_stops` shares with the epoch loop."""
 
-    A class with a single example is kept (in training when the dev split is taken from the
-    training file); dev/test labels that training never saw are an error, because the
-    classifier cannot predict them and the scores would silently count them as misses.
-    """
-    names = sorted(set(train_data.labels))
-    if len(names) < 2:
-        raise InputError(f"only one label ({names[0]!r}) in the training data; need two or more "
-                         "(is --label-column the right column?)", train_data.path)  # fmt: skip
-    for data in others:
-        unseen = sorted(set(data.labels) - set(names))
-        if unseen:
-            raise InputError(f"labels {unseen} do not occur in the training data "
-                             f"({train_data.path}); add training examples for them or remove "
-                             "those rows", data.path)  # fmt: skip
-    return names
+    epoch = 0  # the epoch running
+    finished = 0  # the last epoch whose dev score and best weights are recorded
+    requested = False  # a first Ctrl-C came: stop after this epoch
+
+
+@contextmanager
+def _first_interrupt_stops() -> Iterator[_Stop]:
+    """During the epochs, the first Ctrl-C (SIGINT) asks to stop at the end of the current
+    epoch (the best epoch so far is then saved as a complete run); a second one aborts as
+    before (KeyboardInterrupt: nothing written). Before any epoch has finished there is
+    nothing to save, so the first one aborts. SIGTERM is left alone (it always aborts). Only
+    where Python's own Ctrl-C handling is in place, in the main thread: a host that handles
+    SIGINT itself keeps its handler."""
+    stop = _Stop()
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield stop
+        return
+
+    def first(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # the next one aborts
+        if not stop.finished:
+            raise KeyboardInterrupt
+        stop.requested = True
+        try:
+            sys.stderr.write(
+                f"\ncnnfeat: interrupted: stopping after epoch {stop.epoch} and saving the best "
+                "epoch so far (Ctrl-C again to abort without saving)\n"
+            )
+            sys.stderr.flush()
+        except (OSError, RuntimeError, ValueError):  # closed, or caught mid-write: say it later
+            pass
+
+    signal.signal(signal.SIGINT, first)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _check_known_words(data: LabelledData, ids: list[list[int]], unk: int) -> None:
+    """Refuse training text that gives the network nothing to learn from: more than
+    MAX_UNKNOWN_SHARE of the utterances empty or made only of [UNK] (words neither in the
+    vectors' top list nor seen twice in training). That is the wrong text column (ids, names,
+    an empty column), not a corpus: training on it "works" and scores at chance."""
+    unknown = sum(1 for row in ids if all(i == unk for i in row))  # an empty row counts too
+    share = unknown / len(ids) if ids else 1.0
+    if share > MAX_UNKNOWN_SHARE:
+        column = f" of column {data.text_column!r}" if data.text_column else ""
+        raise InputError(
+            f"{share:.0%} of the training utterances{column} ({unknown} of {len(ids)}) are "
+            "empty or have no word the model knows; is --text-column the right column?",
+            data.path,
+        )
 
 
 def _oov_rate(ids: list[list[int]], unk: int) -> float:
@@ -323,8 +400,13 @@ def _write_run(
     # Serialised in memory first: torch and tokenizers report a failed write (a full disk)
     # in their own words; Python's own writes say "No space left on device".
     checkpoint = io.BytesIO()
-    torch.save({"spec": spec.to_dict(), "state_dict": state, "vectors": metrics["vectors"]},
-               checkpoint)  # fmt: skip
+    saved = {
+        "spec": spec.to_dict(),
+        "state_dict": state,
+        "vectors": metrics["vectors"],
+        "interrupted_at_epoch": metrics.get("interrupted_at_epoch"),
+    }
+    torch.save(saved, checkpoint)
     with staged_directory(out, known=RUN_FILES) as staging:
         (staging / CHECKPOINT).write_bytes(checkpoint.getbuffer())
         (staging / TOKENIZER_FILE).write_text(tokenizer.to_str(pretty=True), encoding="utf-8")
