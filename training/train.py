@@ -75,8 +75,6 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
     others = [(d.labels, d.path) for d in (dev_data, test_data) if d is not None]
     classes = label_names(train_data.labels, train_data.path, others)
 
-    if config.vectors != "glove-6b-50d" and not Path(config.vectors).is_file():
-        raise InputError("vectors file not found (give a GloVe/word2vec text file)", config.vectors)
     casing = vectors_casing(config.vectors)
     lowercase = casing["lowercase"]
     vocab = build_vocabulary(

@@ -22,6 +22,7 @@ import zlib
 from collections import Counter
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import cast
 
 import numpy as np
@@ -71,11 +72,13 @@ def load_vectors(
 
     `source` is the built-in name "glove-6b-50d" or a path to a vector file: GloVe / word2vec
     text (D, the numbers per row, from an "N D" header or else the most common count in the first
-    DIM_SAMPLE rows), word2vec binary, either gzip-compressed or as a zip archive of one file.
+    DIM_SAMPLE rows), word2vec binary, either gzip-compressed or in a zip archive: an archive of
+    one file, or `ARCHIVE.zip/MEMBER` for one file of several (glove.6B.zip/glove.6B.100d.txt).
     Wanted words missing from the source are simply absent from the result.
 
     Raises InputError naming file:line for a row that disagrees with D, a non-finite value, a
-    zip archive of several files, a binary file cut short.
+    zip archive of several files with none named, a member it does not hold, a binary file cut
+    short.
     """
     if top_n < 0:
         raise ValueError(f"top_n must be >= 0, got {top_n}")
@@ -137,17 +140,20 @@ def _load_builtin(wanted: set[str], top_n: int) -> WordVectors:
 
 
 def _load_text(path: str, wanted: set[str], top_n: int) -> WordVectors:
-    if not os.path.exists(path):
+    archive, member = _archive_member(path)
+    if archive is not None:
+        path = archive
+    elif not os.path.exists(path):
         raise InputError("no such vector file", path)
     if not os.path.isfile(path):
         raise InputError("not a file (expected a GloVe or word2vec text file)", path)
     if os.path.getsize(path) == 0:
         raise InputError("the vector file is empty", path)
-    provenance = _fingerprint(path)
+    provenance = _fingerprint(path) + (f", member {member}" if member else "")
     try:
-        with _open(path) as f:
+        with _open(path, member) as f:
             binary = _binary_header(f)
-        with _open(path) as f:
+        with _open(path, member) as f:
             if binary is None:
                 words, vectors, dim, skipped, notes = _scan(f, path, wanted, top_n)
             else:
@@ -161,28 +167,49 @@ def _load_text(path: str, wanted: set[str], top_n: int) -> WordVectors:
     return WordVectors(words=words, matrix=matrix, source=provenance, notes=notes)
 
 
-def _open(path: str) -> io.BufferedIOBase:
+def _archive_member(path: str) -> tuple[str | None, str | None]:
+    """(archive, member) for a path that names a file inside a zip archive,
+    `glove.6B.zip/glove.6B.100d.txt` (zipfile.Path's spelling); (None, None) otherwise."""
+    if os.path.exists(path):
+        return None, None
+    for parent in Path(path).parents:
+        if parent.is_file():
+            if zipfile.is_zipfile(parent):
+                return str(parent), Path(path).relative_to(parent).as_posix()
+            break
+    return None, None
+
+
+def _open(path: str, member: str | None = None) -> io.BufferedIOBase:
     """The file's bytes, sniffed by content as data files are: gzip (b"\x1f\x8b") is
-    decompressed; a zip archive (b"PK\x03\x04", how Stanford ships GloVe) gives its one member.
-    Binary mode: decoding is per word, so one bad byte skips a line instead of the file."""
+    decompressed; a zip archive (b"PK\x03\x04", how Stanford ships GloVe) gives `member`, or its
+    one file. Binary mode: decoding is per word, so one bad byte skips a line instead of the
+    file."""
     with open(path, "rb") as f:
         magic = f.read(4)
-    if magic.startswith(b"\x1f\x8b") or path.endswith(".gz"):
+    if member is None and (magic.startswith(b"\x1f\x8b") or path.endswith(".gz")):
         return gzip.GzipFile(path, "rb")
     if magic == b"PK\x03\x04":
         with zipfile.ZipFile(path) as archive:
-            members = [m.filename for m in archive.infolist()
-                       if not m.is_dir() and not m.filename.startswith("__MACOSX/")]  # fmt: skip
-            if len(members) != 1:
-                names = ", ".join(members) or "none"
+            members = [
+                m.filename
+                for m in archive.infolist()
+                if not m.is_dir() and not m.filename.startswith("__MACOSX/")
+            ]
+            names = ", ".join(members) or "none"
+            if member is not None and member not in members:
+                raise InputError(f"the zip archive holds no {member} (it holds {names})", path)
+            if member is None and len(members) != 1:
+                example = f"{path}/{members[0]}" if members else "ARCHIVE/MEMBER"
                 raise InputError(
-                    f"a zip archive of {len(members)} files ({names}); cnnfeat reads an archive "
-                    "of one vector file: extract the one you want (unzip ARCHIVE MEMBER) and pass "
-                    "its path",
+                    f"a zip archive of {len(members)} files ({names}); name the one to read, "
+                    f"as in --vectors {example}, or extract it (unzip ARCHIVE MEMBER)",
                     path,
                 )
             # A ZipExtFile (a BufferedIOBase); it stays readable after the archive is closed.
-            return cast(io.BufferedIOBase, archive.open(members[0]))
+            return cast(io.BufferedIOBase, archive.open(member or members[0]))
+    if member is not None:
+        raise InputError(f"not a zip archive, so it holds no {member}", path)
     return open(path, "rb")
 
 

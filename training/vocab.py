@@ -12,7 +12,6 @@ tokenizer built from `words` gives `words[i]` the id i + 2 ([PAD] = 0, [UNK] = 1
 
 from __future__ import annotations
 
-import gzip
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ import numpy as np
 
 from cnnfeat.contract.tokenizer import WordSplitter
 from cnnfeat.training.forms import candidate_forms, select_kept_forms
-from cnnfeat.training.vectors import BUILTIN, RESERVED_TOKENS, WordVectors, load_vectors
+from cnnfeat.training.vectors import RESERVED_TOKENS, WordVectors, load_vectors
 
 # Vectors are treated as cased when at least this share of the sampled tokens holds an
 # uppercase letter. GloVe 6B has none; a cased corpus's frequent words (names, sentence starts)
@@ -123,20 +122,7 @@ def vectors_casing(source: str, sample: int = CASING_SAMPLE) -> dict:
 
 
 def _first_words(source: str, sample: int) -> list[str]:
-    if source == BUILTIN:
-        return load_vectors(BUILTIN, wanted=(), top_n=sample).words
-    opener = gzip.open if source.endswith(".gz") else open
-    words: list[str] = []
-    seen: set[str] = set()
-    with opener(source, "rb") as handle:
-        for i, line in enumerate(handle):
-            if len(words) >= sample:
-                break
-            fields = line.split()
-            if not fields or (i == 0 and len(fields) == 2 and fields[0].isdigit()):
-                continue  # blank, or a word2vec header "N D"
-            word = fields[0].decode("utf-8", "ignore")
-            if word not in seen and word not in RESERVED_TOKENS:
-                seen.add(word)
-                words.append(word)
-    return words
+    # Read as training reads it (load_vectors: gzip, zip, word2vec binary, a header), stopping
+    # after `sample` distinct words.
+    words = load_vectors(source, wanted=(), top_n=sample + len(RESERVED_TOKENS)).words
+    return [w for w in words if w not in RESERVED_TOKENS][:sample]
