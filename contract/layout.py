@@ -4,8 +4,10 @@ and every reader (runtime, the Node/browser/C hosts) must agree on, declared onc
 A model directory holds MODEL_FILE (the ONNX graph: int64 INPUT_NAME of shape (batch, seq) in,
 float32 OUTPUT_NAME of shape (batch, feature_dim) out, ONNX opset OPSET), TOKENIZER_FILE
 (HuggingFace tokenizers JSON), CARD_FILE (the model card: spec, provenance, metrics, sha256 of
-the other two) and optionally REPORT_FILE (the training report). FORMAT_VERSION is the layout's
-version, recorded in the card, in its spec and in the ONNX metadata.
+the other two), CONFORMANCE_FILE (the hosts' test cases) and optionally REPORT_FILE (the
+training report). A training run directory holds CHECKPOINT_FILE, TOKENIZER_FILE, METRICS_FILE
+and REPORT_FILE. FORMAT_VERSION is the layout's version, recorded in the card, in its spec
+and in the ONNX metadata.
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 CARD_FILE = "cnnfeat.json"
 REPORT_FILE = "report.html"  # the training report, written by train and copied by export
+CONFORMANCE_FILE = "conformance.json"  # ids and features every host must reproduce (export)
+
+# A training run directory (`cnnfeat train --out`), which `cnnfeat export` reads: the weights
+# and spec (a PyTorch checkpoint), TOKENIZER_FILE, the scores and config (JSON), REPORT_FILE.
+CHECKPOINT_FILE = "checkpoint.pt"
+METRICS_FILE = "metrics.json"
 
 INPUT_NAME = "input_ids"  # int64 (batch, seq) token ids, padded with the spec's pad_id
 OUTPUT_NAME = "features"  # float32 (batch, feature_dim)

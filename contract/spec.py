@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from cnnfeat.contract.errors import ModelError
 from cnnfeat.contract.layout import FORMAT_VERSION, check_format_version
@@ -27,13 +27,25 @@ _INTS = ("vocab_size", "embedding_dim", "feature_maps", "pool_window", "max_len"
          "pad_id", "unk_id", "format_version")  # fmt: skip
 
 
+class _PoolDefault:
+    """ModelSpec's max_len when none is given: DEFAULT_MAX_LEN of the spec's pool."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT_MAX_LEN[pool]"
+
+
+# Typed Any so that `max_len: int` may default to it; __post_init__ replaces it with an int.
+POOL_DEFAULT: Final[Any] = _PoolDefault()
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Shape and behaviour of one utterance CNN.
 
     pool="global": max over all valid time steps (the authors' released code, Kim 2014);
     any length up to `max_len`. pool="window": max-pool with window 2 (the paper's text),
-    inputs padded or truncated to exactly `max_len`.
+    inputs padded or truncated to exactly `max_len`. Without a max_len the pool's own default
+    is used (DEFAULT_MAX_LEN: 512 global, 50 window).
     """
 
     vocab_size: int
@@ -42,7 +54,7 @@ class ModelSpec:
     feature_maps: int = 50
     pool: str = "global"
     pool_window: int = 2
-    max_len: int = DEFAULT_MAX_LEN["global"]
+    max_len: int = POOL_DEFAULT
     feature_dim: int = 100
     pad_id: int = 0
     unk_id: int = 1
@@ -52,6 +64,8 @@ class ModelSpec:
     format_version: int = field(default=FORMAT_VERSION)
 
     def __post_init__(self) -> None:
+        if self.max_len is POOL_DEFAULT:  # an unknown pool is reported below
+            object.__setattr__(self, "max_len", default_max_len(self.pool))
         _check_types(self)
         # JSON gives lists; the dataclass is frozen, so normalise through object.__setattr__.
         object.__setattr__(self, "filter_sizes", tuple(self.filter_sizes))
@@ -129,6 +143,12 @@ class ModelSpec:
         except json.JSONDecodeError as exc:
             raise ModelError(f"model spec is not valid JSON: {exc}") from None
         return cls.from_dict(d)
+
+
+def default_max_len(pool: object) -> int:
+    """Tokens kept per utterance when no max_len is given, for `pool` (DEFAULT_MAX_LEN; the
+    global one for a pool that is not one of POOL_MODES, which ModelSpec refuses anyway)."""
+    return DEFAULT_MAX_LEN.get(str(pool), DEFAULT_MAX_LEN["global"])
 
 
 def _check_types(spec: ModelSpec) -> None:

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from cnnfeat.contract import errors
+from cnnfeat.contract.describe import first_line
 from cnnfeat.contract.errors import CnnfeatError, DeviceError, InputError
 from cnnfeat.distributed.sources import (
     FEATURES,
@@ -53,7 +54,6 @@ from cnnfeat.distributed.sources import (
     TEXT,
     check_output,
     count_rows,
-    first_line,
     list_inputs,
     make_datasource,
     remove_output,

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from cnnfeat.contract.describe import first_line
 from cnnfeat.contract.errors import InputError, OutputError
 from cnnfeat.runtime.reading import default_column, open_error, read_records
 
@@ -33,12 +34,6 @@ _FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl"}  # any other suffix
 # pyarrow decompresses these by suffix (`utterances.txt.gz`); Parquet compresses internally.
 COMPRESSIONS = (".gz", ".bz2", ".zst", ".lz4", ".br")
 _WILDCARDS = "*?["
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (Ray's and pyarrow's run on for pages)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 # --- inputs and outputs ---------------------------------------------------------------------

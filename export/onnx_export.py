@@ -31,8 +31,10 @@ from cnnfeat.contract.batching import pad_batch
 from cnnfeat.contract.errors import InputError, ModelError, OutputError
 from cnnfeat.contract.layout import (
     CARD_FILE,
+    CONFORMANCE_FILE,
     FORMAT_VERSION,
     INPUT_NAME,
+    METRICS_FILE,
     MODEL_FILE,
     OPSET,
     OUTPUT_NAME,
@@ -41,7 +43,7 @@ from cnnfeat.contract.layout import (
 )
 from cnnfeat.contract.spec import ModelSpec
 from cnnfeat.export.fast_graph import CnnWeights, build_model, table_bytes
-from cnnfeat.runtime.conformance import CONFORMANCE_FILE, write_conformance
+from cnnfeat.runtime.conformance import write_conformance
 from cnnfeat.runtime.embedder import load_tokenizer
 from cnnfeat.runtime.model_dir import sha256_file
 from cnnfeat.runtime.session import make_session
@@ -113,7 +115,7 @@ def export_model(
     model, checkpoint = load_checkpoint(run_dir)
     spec = model.spec
     graph = choose_graph(spec) if graph == "auto" else graph
-    metrics = read_metrics(run_dir / "metrics.json")
+    metrics = read_metrics(run_dir / METRICS_FILE)
     tokenizer = run_dir / TOKENIZER_FILE
     if not tokenizer.is_file():
         raise InputError(f"{TOKENIZER_FILE} is missing; train again or copy the whole run "

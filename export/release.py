@@ -17,10 +17,10 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from cnnfeat.contract.layout import CARD_FILE
+from cnnfeat.contract.layout import CARD_FILE, METRICS_FILE
 from cnnfeat.export.onnx_export import export_model
 from cnnfeat.runtime.writing import write_file
-from cnnfeat.training.config import RECIPE_FIELDS, TrainConfig
+from cnnfeat.training.config import TrainConfig, train_command
 from cnnfeat.training.train import train
 
 
@@ -38,26 +38,13 @@ def release_config(data: Path, run_dir: Path, seed: int) -> TrainConfig:
     return replace(config, command=train_command(config))
 
 
-def train_command(config: TrainConfig) -> str:
-    """`cnnfeat train` with the config's data, seed and every recipe option written out."""
-    args = ["cnnfeat", "train"]
-    for name in ("train", "dev", "test", "out", "seed", *RECIPE_FIELDS):
-        value = getattr(config, name)
-        flag = "--" + name.replace("_", "-")
-        if isinstance(value, bool):
-            args.append(flag if value else "--no-" + flag[2:])
-        elif value is not None:
-            args += [flag, str(value)]
-    return shlex.join(args)
-
-
 def release(data: Path, out: Path, runs: Path, seeds: list[int], reuse: bool = False) -> dict:
     """Train every seed (or, with reuse, read runs already trained) and export the median."""
     results = []
     for seed in seeds:
         run_dir = runs / f"seed-{seed}"
         config = release_config(data, run_dir, seed)
-        metrics_path = run_dir / "metrics.json"
+        metrics_path = run_dir / METRICS_FILE
         if reuse and metrics_path.is_file():
             metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
         else:

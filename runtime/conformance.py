@@ -16,10 +16,9 @@ from typing import Any
 import numpy as np
 
 from cnnfeat.contract.errors import OutputError
-from cnnfeat.contract.layout import CARD_FILE, MODEL_FILE, TOKENIZER_FILE
+from cnnfeat.contract.layout import CARD_FILE, CONFORMANCE_FILE, MODEL_FILE, TOKENIZER_FILE
 from cnnfeat.runtime.writing import write_file
 
-CONFORMANCE_FILE = "conformance.json"
 FORMAT = "cnnfeat-conformance"
 VERSION = 1
 ATOL = 1e-5

@@ -29,7 +29,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from cnnfeat.contract.describe import json_type
 from cnnfeat.contract.errors import InputError
 from cnnfeat.runtime.reading import (
     ENCODING_HINT,
@@ -375,8 +377,12 @@ def _label(value: str | None) -> str | None:
 
 
 def read_emorynlp_json(path: str, encoding_errors: str = "strict") -> list[Utterance]:
-    """Scenes of the official EmoryNLP JSON as dialogues (json keeps no lines: errors name the
-    utterance). Lone surrogate escapes: see _sound_text."""
+    """Scenes of the official EmoryNLP JSON as dialogues: the one reader of the format, for
+    `cnnfeat embed --dialogues` and `cnnfeat train` (training/data.py). Each utterance's fields
+    are `utterance_id`, `speakers` (joined by ", "), `transcript` (the text) and `emotion` (the
+    label; None unless a string). JSON keeps no lines: errors name the utterance by its
+    `utterance_id` (else its place, `episodes[e].scenes[s].utterances[u]`). Lone surrogate
+    escapes: see _sound_text."""
     try:
         with io.TextIOWrapper(open_text(path), encoding="utf-8-sig") as handle:
             doc = json.load(handle)
@@ -399,12 +405,18 @@ def read_emorynlp_json(path: str, encoding_errors: str = "strict") -> list[Utter
             scene_id = _sound_text(scene_id, f"{where}: 'scene_id'", path, None, encoding_errors)
             for u, utt in enumerate(_items(scene, "utterances", where, path)):
                 name = f"{where}.utterances[{u}]"
-                if not isinstance(utt, dict) or not isinstance(utt.get("transcript"), str):
-                    raise InputError(f"{name}: expected an object with a 'transcript' string", path)
+                if not isinstance(utt, dict):
+                    raise InputError(f"{name} is not an object", path)
+                who = f"utterance {utt.get('utterance_id', name)}"
+                if "transcript" not in utt:
+                    raise InputError(f"{who}: missing key 'transcript'", path)
+                if not isinstance(utt["transcript"], str):
+                    got = json_type(utt["transcript"])
+                    raise InputError(f"{who}: 'transcript' must be a string, got {got}", path)
                 speakers = utt.get("speakers") or []
                 speaker = ", ".join(map(str, speakers)) if isinstance(speakers, list) else None
                 label = utt.get("emotion") if isinstance(utt.get("emotion"), str) else None
-                fields = {
+                fields: dict[str, Any] = {
                     "utterance_id": str(utt.get("utterance_id", name)),
                     "speakers": speaker,
                     "transcript": utt["transcript"],

@@ -27,10 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnfeat.contract.batching import CHUNK_SIZE
 from cnnfeat.contract.errors import InputError, OutputError
 from cnnfeat.runtime.corpora import Columns, Utterance, read_utterances
 from cnnfeat.runtime.embedder import Embedder
-from cnnfeat.runtime.pipeline import CHUNK_SIZE, embed_chunks
+from cnnfeat.runtime.pipeline import embed_chunks
 from cnnfeat.runtime.writing import FeatureWriter, check_not_input, output_format, staged_file
 
 DIALOGUE_FORMATS = (".npz", ".parquet")

@@ -17,6 +17,8 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from cnnfeat.contract.batching import TokenRows, pad_batch, pad_rows, plan_batches
+from cnnfeat.contract.bounds import MAX_BATCH_SIZE, MAX_THREADS, MAX_TOKENS
+from cnnfeat.contract.describe import first_line
 from cnnfeat.contract.errors import ArgumentError, InputError, ModelError
 from cnnfeat.contract.layout import INPUT_NAME, OUTPUT_NAME
 from cnnfeat.contract.spec import ModelSpec
@@ -30,10 +32,6 @@ from cnnfeat.runtime.session import CUDA, make_session
 CPU_MAX_TOKENS = 2048
 CUDA_MAX_TOKENS = 1 << 16
 _REDO = "; copy the model directory again or re-run `cnnfeat export`"
-# Bounds for the numeric arguments (the CLI's options share them): far above any useful value.
-MAX_BATCH_SIZE = 1 << 20
-MAX_TOKENS = 1 << 26
-MAX_THREADS = 1024
 
 
 class Embedder:
@@ -216,9 +214,7 @@ def load_tokenizer(path: Path, spec: ModelSpec) -> Tokenizer:
     try:
         tokenizer = Tokenizer.from_file(str(path))
     except Exception as exc:  # tokenizers raises plain Exception subclasses
-        raise ModelError(
-            f"{path}: not a tokenizers file ({str(exc).splitlines()[0]}){_REDO}"
-        ) from None
+        raise ModelError(f"{path}: not a tokenizers file ({first_line(exc)}){_REDO}") from None
     size = tokenizer.get_vocab_size(with_added_tokens=True)
     if size != spec.vocab_size:
         raise ModelError(f"{path} has {size} words but the model expects {spec.vocab_size}; "
@@ -379,7 +375,7 @@ def probe(run, spec: ModelSpec, path: Path) -> None:
     try:
         out = run(ids)
     except Exception as exc:  # onnxruntime's own error types
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise ModelError(
             f"{path} fails on a 2-row test batch of the tokenizer's ids ({first}): the model "
             f"and tokenizer.json do not fit{_REDO}"

@@ -16,10 +16,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from cnnfeat.contract.describe import json_type
 from cnnfeat.contract.errors import ModelError
 from cnnfeat.contract.layout import (
     CARD_FIELDS,
     CARD_FILE,
+    CHECKPOINT_FILE,
     INPUT_NAME,
     MODEL_FILE,
     OUTPUT_NAME,
@@ -76,7 +78,7 @@ def load_model_dir(path: str | Path | None = None, verify: bool = True) -> Model
         what = "is a file, not a directory" if root.exists() else "does not exist"
         raise ModelError(f"model directory {root} {what} (give --model a directory "
                          "written by `cnnfeat export`)")  # fmt: skip
-    if not (root / CARD_FILE).is_file() and (root / "checkpoint.pt").is_file():
+    if not (root / CARD_FILE).is_file() and (root / CHECKPOINT_FILE).is_file():
         raise ModelError(f"{root} is a training run, not a model directory; export it first: "
                          f"cnnfeat export {root} --out MODEL_DIR")  # fmt: skip
     for name in (CARD_FILE, MODEL_FILE, TOKENIZER_FILE):
@@ -122,7 +124,7 @@ def _check_card_fields(card: dict[str, Any], path: Path) -> None:
     the graph's input and output names are this version's (ModelError otherwise)."""
 
     def wrong(field: str, value: object, want: str) -> ModelError:
-        return ModelError(f"{path}: field {field!r} is {_json_type(value)}, not {want}; the "
+        return ModelError(f"{path}: field {field!r} is {json_type(value)}, not {want}; the "
                           "card is damaged: copy the model directory again or re-export "
                           "it")  # fmt: skip
 
@@ -263,12 +265,6 @@ def _finite(value: object) -> bool:
         return math.isfinite(value)  # type: ignore[arg-type]  # checked to be a number first
     except OverflowError:  # an int past float range
         return False
-
-
-def _json_type(value: object) -> str:
-    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string",
-             list: "an array", dict: "an object", type(None): "null"}  # fmt: skip
-    return names.get(type(value), type(value).__name__)
 
 
 def _verify_files(model_dir: ModelDir) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from cnnfeat.contract.batching import CHUNK_SIZE
 from cnnfeat.runtime.embedder import Embedder, as_embedder
 from cnnfeat.runtime.reading import read_chunks
 from cnnfeat.runtime.writing import FeatureWriter, check_not_input, output_format
@@ -28,7 +29,6 @@ from cnnfeat.runtime.writing import FeatureWriter, check_not_input, output_forma
 # Lines per chunk and chunks tokenised ahead. The tokenizer's Encodings take ~2 KB a line
 # until they are turned into arrays, so memory is about (DEPTH + 1) x CHUNK_SIZE x 2 KB
 # (~50 MB) beside the model; smaller chunks made no measurable difference to speed.
-CHUNK_SIZE = 8192
 DEPTH = 2
 
 

@@ -28,6 +28,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
+from cnnfeat.contract.batching import CHUNK_SIZE
+from cnnfeat.contract.describe import first_line, json_type
 from cnnfeat.contract.errors import Hint, InputError
 
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
@@ -107,7 +109,7 @@ class Record(NamedTuple):
 def read_chunks(
     path: str,
     column: str | None = None,
-    chunk_size: int = 8192,
+    chunk_size: int = CHUNK_SIZE,
     encoding_errors: str = "strict",
     tsv_quoting: str = "literal",
 ) -> Iterator[list[str]]:
@@ -332,7 +334,7 @@ def open_error(exc: OSError, path: str) -> InputError:
     if isinstance(exc, PermissionError):
         return InputError("permission denied", path)
     # pyarrow's messages (remote filesystems) run on for lines; the first says what failed.
-    detail = exc.strerror or str(exc).strip().partition("\n")[0] or type(exc).__name__
+    detail = exc.strerror or first_line(exc)
     return InputError(f"cannot open: {detail}", path)
 
 
@@ -492,7 +494,7 @@ def _jsonl_records(
             reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
             raise InputError(f"invalid JSON ({reason})", path, number) from None
         if not isinstance(record, dict):
-            raise InputError(f"expected a JSON object, got {_json_type(record)}", path, number)
+            raise InputError(f"expected a JSON object, got {json_type(record)}", path, number)
         if column is None:
             column = default_column(list(record), path, number)
         if column not in record:
@@ -500,7 +502,7 @@ def _jsonl_records(
             raise InputError(f"no field {column!r} (fields: {names})", path, number)
         value = record.pop(column)
         if not isinstance(value, str):
-            raise InputError(f"field {column!r} is {_json_type(value)}, not a string", path, number)
+            raise InputError(f"field {column!r} is {json_type(value)}, not a string", path, number)
         if SURROGATE.search(value):
             if errors != "replace":
                 raise InputError(
@@ -603,13 +605,6 @@ def default_column(available: list[str], path: str, line: int | None = None) -> 
         line,
         _COLUMN_HINT,
     )
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
-    return names.get(type(value), "an array" if isinstance(value, list) else "an object")
 
 
 # --- lines before the tokenizer --------------------------------------------------------------

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+from cnnfeat.contract.describe import first_line
 from cnnfeat.contract.errors import DeviceError, ModelError
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -85,7 +86,7 @@ def make_session(
     try:
         session = ort.InferenceSession(source, session_options(threads), providers=providers)
     except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise ModelError(
             f"{model_path}: onnxruntime cannot load this model ({first}); copy the model "
             "directory again or re-run `cnnfeat export`"

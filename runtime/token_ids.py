@@ -14,13 +14,12 @@ import sys
 from pathlib import Path
 from typing import BinaryIO
 
+from cnnfeat.contract.batching import CHUNK_SIZE
 from cnnfeat.contract.errors import OutputError
 from cnnfeat.contract.layout import CARD_FILE
 from cnnfeat.runtime.embedder import Embedder
 from cnnfeat.runtime.reading import read_chunks
 from cnnfeat.runtime.writing import FORMATS, check_not_input, check_output_file, staged_file
-
-CHUNK_SIZE = 8192  # lines tokenised at a time: memory stays a few MB whatever the input's size
 
 
 def write_token_ids(

@@ -11,10 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cnnfeat.cli import app
-from cnnfeat.contract.layout import CARD_FILE, MODEL_FILE
+from cnnfeat.contract.layout import CARD_FILE, CONFORMANCE_FILE, MODEL_FILE
 from cnnfeat.runtime.conformance import (
     CASES,
-    CONFORMANCE_FILE,
     FORMAT,
     VERSION,
     build_conformance,

@@ -133,3 +133,20 @@ def test_incomplete_spec() -> None:
 def test_not_a_json_object(text: str) -> None:
     with pytest.raises(ModelError):
         ModelSpec.from_json(text)
+
+
+def test_max_len_defaults_per_pool() -> None:
+    """The default max_len is the pool's (DEFAULT_MAX_LEN, on the spec): ModelSpec(pool="window")
+    used to get the global 512 while `cnnfeat train --pool window` got 50."""
+    from cnnfeat.contract.spec import DEFAULT_MAX_LEN
+
+    assert DEFAULT_MAX_LEN == {"global": 512, "window": 50}
+    assert ModelSpec(vocab_size=10, embedding_dim=4).max_len == 512
+    assert ModelSpec(vocab_size=10, embedding_dim=4, pool="window").max_len == 50
+    assert ModelSpec(vocab_size=10, embedding_dim=4, pool="window", max_len=60).max_len == 60
+    spec = ModelSpec.from_dict({"vocab_size": 10, "embedding_dim": 4, "pool": "window"})
+    assert spec.max_len == 50 and spec.to_dict()["max_len"] == 50  # recorded, never a default
+    with pytest.raises(ModelError, match="max_len must be an integer, got None"):
+        ModelSpec.from_dict({"vocab_size": 10, "embedding_dim": 4, "max_len": None})
+    with pytest.raises(ModelError, match="pool must be one of"):
+        ModelSpec(vocab_size=10, embedding_dim=4, pool="median")

@@ -7,18 +7,15 @@ builds its configs from them, and train.py reads them. Imports no torch, so the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+import shlex
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
-from cnnfeat.contract.spec import DEFAULT_MAX_LEN, MAX_LEN, POOL_MODES
+from cnnfeat.contract.bounds import MAX_BATCH_SIZE, MAX_COUNT, MAX_THREADS
+from cnnfeat.contract.spec import DEFAULT_MAX_LEN, MAX_LEN, POOL_MODES, default_max_len
 from cnnfeat.runtime.reading import ENCODING_ERRORS, TSV_QUOTING
 
 LR_SCHEDULES = ("constant", "plateau", "cosine")
-# Upper bounds of counts: far above any useful value, so a typo is a usage error, not a failure
-# deep inside a library.
-MAX_COUNT = 1_000_000_000
-MAX_BATCH = 1 << 20
-MAX_THREADS = 1024
 FLOAT32_MAX = 3.4028234663852886e38  # training runs in float32: a larger value overflows
 
 
@@ -79,12 +76,13 @@ class TrainConfig:
         f"{DEFAULT_MAX_LEN['window']} window).",
         min=5,  # the widest filter
         max=MAX_LEN,
+        recipe=True,
     )
     epochs: int = option(60, "Most passes over --train (early stopping ends most runs sooner).",
                          min=1, max=MAX_COUNT, recipe=True)  # fmt: skip
     patience: int = option(10, "Stop after this many epochs without a better dev weighted-F1.",
                            min=1, max=MAX_COUNT, recipe=True)  # fmt: skip
-    batch_size: int = option(64, "Utterances per optimiser step.", min=1, max=MAX_BATCH,
+    batch_size: int = option(64, "Utterances per optimiser step.", min=1, max=MAX_BATCH_SIZE,
                              recipe=True)  # fmt: skip
     lr: float = option(5e-4, "Adam's learning rate (5e-4 led 1e-3 on the three dev sets).",
                        min=0.0, recipe=True)  # fmt: skip
@@ -133,11 +131,43 @@ class TrainConfig:
     command: str = option("", "The command line that made the run (for the model card).",
                           cli=False)  # fmt: skip
 
+    def __post_init__(self) -> None:
+        # No max_len: the spec's default for the pool (contract/spec.py), resolved here so that
+        # metrics.json, the card and the recorded command give the value the run used.
+        if self.max_len is None:
+            object.__setattr__(self, "max_len", default_max_len(self.pool))
+
     @property
     def resolved_max_len(self) -> int:
-        return self.max_len if self.max_len is not None else DEFAULT_MAX_LEN[self.pool]
+        """max_len as an int (__post_init__ has resolved it)."""
+        return default_max_len(self.pool) if self.max_len is None else self.max_len
 
 
 # The options that make up the training recipe (marked `recipe`): a run's recorded command
 # writes every one of them out, so it rebuilds the same run even after the defaults change.
 RECIPE_FIELDS = tuple(f.name for f in fields(TrainConfig) if f.metadata.get("recipe"))
+
+
+def train_command(config: TrainConfig) -> str:
+    """The `cnnfeat train` command line that rebuilds `config`, for the model card's reproduce
+    line (`cnnfeat train` and export/release.py both record it).
+
+    The data (--train, --dev, --test), --out, --seed and every recipe option are written out,
+    so the command rebuilds the same run even after a default changes; any other option only
+    where it differs from its default. Booleans as --flag / --no-flag; quoted by shlex.
+    """
+    always = ("train", "dev", "test", "out", "seed", *RECIPE_FIELDS)
+    offered = [f for f in fields(TrainConfig) if f.metadata.get("cli")]
+    order = {name: i for i, name in enumerate(always)}
+    args = ["cnnfeat", "train"]
+    for f in sorted(offered, key=lambda f: order.get(f.name, len(order))):
+        value = getattr(config, f.name)
+        at_default = f.default is not MISSING and value == f.default
+        if value is None or (at_default and f.name not in order):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            args.append(flag if value else "--no-" + flag[2:])
+        else:
+            args += [flag, str(value)]
+    return shlex.join(args)

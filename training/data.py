@@ -7,8 +7,6 @@ fix raises `InputError` naming the file and, where there is one, the line.
 
 from __future__ import annotations
 
-import io
-import json
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -17,9 +15,15 @@ from typing import Any
 
 import numpy as np
 
+from cnnfeat.contract.describe import json_type
 from cnnfeat.contract.errors import InputError
-from cnnfeat.runtime.corpora import LABEL_COLUMNS, default_text_column, read_labelled_corpus
-from cnnfeat.runtime.reading import SURROGATE, TEXT_COLUMNS, Record, open_text, read_records
+from cnnfeat.runtime.corpora import (
+    LABEL_COLUMNS,
+    default_text_column,
+    read_emorynlp_json,
+    read_labelled_corpus,
+)
+from cnnfeat.runtime.reading import TEXT_COLUMNS, Record, read_records
 
 _Read = tuple[list[str], list[str], str]  # a reader's texts, labels and text column
 
@@ -76,7 +80,7 @@ def read_labelled(
         ".csv": lambda p, t, lab: _read_table(p, t, lab, "literal", encoding_errors),
         ".tsv": lambda p, t, lab: _read_table(p, t, lab, tsv_quoting, encoding_errors),
         ".jsonl": lambda p, t, lab: _read_table(p, t, lab, "literal", encoding_errors),
-        ".json": _read_emorynlp_json,
+        ".json": lambda p, t, lab: _read_emorynlp_json(p, t, lab, encoding_errors),
     }
     reader = readers.get(path.suffix.lower())
     if reader is None:
@@ -280,61 +284,31 @@ def _label_column(record: Record, label_column: str | None, path: Path) -> str:
 
 
 def _read_emorynlp_json(
-    path: Path, text_column: str | None, label_column: str | None
+    path: Path,
+    text_column: str | None,
+    label_column: str | None,
+    encoding_errors: str = "strict",
 ) -> tuple[list[str], list[str], str]:
-    with io.TextIOWrapper(open_text(str(path)), encoding="utf-8-sig") as f:
-        try:
-            doc = json.load(f)
-        except json.JSONDecodeError as err:
-            raise InputError(f"invalid JSON: {err.msg}", str(path), err.lineno) from None
+    """Texts, labels and the text column of an EmoryNLP JSON file, through the reader
+    `cnnfeat embed --dialogues` uses (runtime.corpora.read_emorynlp_json). The columns are
+    that reader's fields (by default `transcript` and `emotion`); errors name the utterance."""
+    utterances = read_emorynlp_json(str(path), encoding_errors)
+    if not utterances:
+        return [], [], ""
+    text_col, label_col = _resolve_columns(
+        list(utterances[0].fields), text_column, label_column, path
+    )
     texts: list[str] = []
     labels: list[str] = []
-    columns: tuple[str, str] | None = None
-    for e, episode in enumerate(_items(doc, "episodes", "top level", path)):
-        for s, scene in enumerate(_items(episode, "scenes", f"episodes[{e}]", path)):
-            where = f"episodes[{e}].scenes[{s}]"
-            for u, utterance in enumerate(_items(scene, "utterances", where, path)):
-                if not isinstance(utterance, dict):
-                    raise InputError(f"{where}.utterances[{u}] is not an object", str(path))
-                # json keeps no positions, so errors name the utterance id instead of a line.
-                uid = utterance.get("utterance_id", f"{where}.utterances[{u}]")
-                if columns is None:
-                    columns = _resolve_columns(list(utterance), text_column, label_column, path)
-                text, label = _fields(utterance, columns, path, None, f"utterance {uid}: ")
-                texts.append(text)
-                labels.append(label)
-    return texts, labels, columns[0] if columns else ""
-
-
-def _items(parent: Any, key: str, where: str, path: Path) -> list[Any]:
-    if not isinstance(parent, dict) or not isinstance(parent.get(key), list):
-        raise InputError(
-            f"{where}: expected an object with a {key!r} list (EmoryNLP JSON layout)", str(path)
-        )
-    return parent[key]
-
-
-def _fields(
-    record: dict[str, Any],
-    columns: tuple[str, str],
-    path: Path,
-    line: int | None,
-    prefix: str = "",
-) -> tuple[str, str]:
-    text_col, label_col = columns
-    for key in columns:
-        if key not in record:
-            raise InputError(f"{prefix}missing key {key!r}", str(path), line)
-    text = record[text_col]
-    if not isinstance(text, str):
-        raise InputError(
-            f"{prefix}{text_col!r} must be a string, got {_json_type(text)}", str(path), line
-        )
-    if SURROGATE.search(text):  # a JSON "\ud800" escape: not a character, no UTF-8 form
-        raise InputError(
-            f"{prefix}{text_col!r} holds a lone surrogate escape (\\ud800-\\udfff)", str(path), line
-        )
-    return text, _label(record[label_col], path, line, prefix)
+    for utterance in utterances:
+        prefix = f"utterance {utterance.fields['utterance_id']}: "
+        text = utterance.fields[text_col]
+        if not isinstance(text, str):
+            got = json_type(text)
+            raise InputError(f"{prefix}{text_col!r} must be a string, got {got}", str(path))
+        texts.append(text)
+        labels.append(_label(utterance.fields[label_col], path, None, prefix))
+    return texts, labels, text_col
 
 
 def _label(value: Any, path: Path, line: int | None, prefix: str = "") -> str:
@@ -343,20 +317,13 @@ def _label(value: Any, path: Path, line: int | None, prefix: str = "") -> str:
         return str(value)
     if not isinstance(value, str):
         raise InputError(
-            f"{prefix}label must be a string or an integer, got {_json_type(value)}",
+            f"{prefix}label must be a string or an integer, got {json_type(value)}",
             str(path),
             line,
         )
     if not value.strip():
         raise InputError(f"{prefix}missing label", str(path), line)
     return value.strip()
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    names = {bool: "boolean", int: "number", float: "number", str: "string", list: "array"}
-    return names.get(type(value), "object")
 
 
 def _not_utf8(path: Path) -> InputError:

@@ -28,8 +28,9 @@ from torch import nn
 from tqdm import tqdm
 
 from cnnfeat.contract.batching import pad_batch
+from cnnfeat.contract.describe import first_line
 from cnnfeat.contract.errors import CnnfeatError, InputError, ModelError
-from cnnfeat.contract.layout import REPORT_FILE, TOKENIZER_FILE
+from cnnfeat.contract.layout import CHECKPOINT_FILE, METRICS_FILE, REPORT_FILE, TOKENIZER_FILE
 from cnnfeat.contract.spec import ModelSpec
 from cnnfeat.contract.tokenizer import build_tokenizer
 from cnnfeat.runtime.reading import fit_lines
@@ -49,14 +50,13 @@ from cnnfeat.training.report import write_report
 from cnnfeat.training.vectors import describe_notes
 from cnnfeat.training.vocab import build_vocabulary, vectors_casing
 
-CHECKPOINT = "checkpoint.pt"
 # Training text where more than this share of utterances is empty or all [UNK] is refused
 # (_check_known_words). Real corpora are far below it (MELD train with the default vectors:
 # 3 of 9,989 utterances, 0.03%), and the wrong column far above it (an empty, id or number
 # column: 100%); half leaves room both ways.
 MAX_UNKNOWN_SHARE = 0.5
 # The files a run directory may hold: `train --out` replaces nothing else.
-RUN_FILES = (CHECKPOINT, TOKENIZER_FILE, "metrics.json", REPORT_FILE)
+RUN_FILES = (CHECKPOINT_FILE, TOKENIZER_FILE, METRICS_FILE, REPORT_FILE)
 MAJORITY_SCORES = ("weighted_f1", "macro_f1", "accuracy")  # metrics.json's `majority` baseline
 
 
@@ -67,7 +67,8 @@ class TrainingError(CnnfeatError):
 def train(config: TrainConfig, progress: bool = True) -> dict:
     """Train, evaluate on dev (and test), write the run directory; returns metrics.json's dict."""
     started = time.perf_counter()
-    check_replaceable(Path(config.out), "cnnfeat run", CHECKPOINT, RUN_FILES)  # before any work
+    # before any work
+    check_replaceable(Path(config.out), "cnnfeat run", CHECKPOINT_FILE, RUN_FILES)
     torch.set_num_threads(config.threads)
     _seed_everything(config.seed)
     train_data, dev_data, test_data = _load_splits(config)
@@ -264,10 +265,10 @@ def load_checkpoint(run_dir: str | Path) -> tuple[UtteranceCNN, dict]:
     Raises InputError naming `checkpoint.pt` when it is missing, unreadable, truncated, not a
     PyTorch file, or holds weights that do not fit its spec.
     """
-    path = Path(run_dir) / CHECKPOINT
+    path = Path(run_dir) / CHECKPOINT_FILE
     if not path.is_file():
         raise InputError(
-            f"no {CHECKPOINT} here: is this a `cnnfeat train` run directory?", str(run_dir)
+            f"no {CHECKPOINT_FILE} here: is this a `cnnfeat train` run directory?", str(run_dir)
         )
 
     def damaged(why: str) -> InputError:
@@ -279,7 +280,7 @@ def load_checkpoint(run_dir: str | Path) -> tuple[UtteranceCNN, dict]:
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", str(path)) from None
     except Exception as exc:  # torch raises many types for a truncated or foreign file
-        raise damaged(f"not a readable PyTorch checkpoint ({_first_line(exc)})") from None
+        raise damaged(f"not a readable PyTorch checkpoint ({first_line(exc)})") from None
     if not isinstance(saved, dict) or not isinstance(saved.get("state_dict"), dict):
         raise damaged("not a cnnfeat checkpoint (no spec and weights inside)")
     try:
@@ -290,7 +291,7 @@ def load_checkpoint(run_dir: str | Path) -> tuple[UtteranceCNN, dict]:
     try:
         model.load_state_dict(saved["state_dict"])
     except (RuntimeError, TypeError, KeyError) as exc:
-        raise damaged(f"its weights do not fit its spec ({_first_line(exc)})") from None
+        raise damaged(f"its weights do not fit its spec ({first_line(exc)})") from None
     return model.eval(), saved
 
 
@@ -406,12 +407,7 @@ def _write_run(
     }
     torch.save(saved, checkpoint)
     with staged_directory(out, known=RUN_FILES) as staging:
-        (staging / CHECKPOINT).write_bytes(checkpoint.getbuffer())
+        (staging / CHECKPOINT_FILE).write_bytes(checkpoint.getbuffer())
         (staging / TOKENIZER_FILE).write_text(tokenizer.to_str(pretty=True), encoding="utf-8")
-        (staging / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        (staging / METRICS_FILE).write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         write_report(staging, metrics, *dev, name=out.name)  # from the same numbers
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

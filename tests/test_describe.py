@@ -1,0 +1,32 @@
+"""contract/describe.py: how every layer's messages name a JSON value's type and another
+library's exception (one helper each; they were copied into five modules)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cnnfeat.contract.describe import first_line, json_type
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("null", "null"),
+        ("true", "a boolean"),
+        ("1", "a number"),
+        ("1.5", "a number"),
+        ('"x"', "a string"),
+        ("[1]", "an array"),
+        ('{"a": 1}', "an object"),
+    ],
+)
+def test_json_type(text: str, expected: str) -> None:
+    assert json_type(json.loads(text)) == expected
+
+
+def test_first_line() -> None:
+    assert first_line(RuntimeError("\n  one\ntwo\nthree")) == "one"
+    assert first_line(ValueError("")) == "ValueError"
+    assert first_line(OSError("  \n ")) == "OSError"
