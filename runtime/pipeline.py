@@ -75,7 +75,7 @@ def embed_chunks(
                     break
                 # The worker also turns the Encodings into TokenRows (and frees them): that
                 # took ~3 µs a line off this thread, the serial part.
-                pending.append((chunk, worker.submit(embedder._token_rows, chunk)))
+                pending.append((chunk, worker.submit(embedder.token_rows, chunk)))
                 if len(pending) > depth:
                     yield _finish(embedder, *pending.popleft())
             while pending:
@@ -88,7 +88,7 @@ def embed_chunks(
 
 
 def _finish(embedder: Embedder, chunk: list[str], future: Future) -> tuple[list[str], np.ndarray]:
-    return chunk, embedder._embed_tokens(future.result())
+    return chunk, embedder.embed_tokens(future.result())
 
 
 def embed_file(

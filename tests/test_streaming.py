@@ -87,10 +87,10 @@ def test_worker_really_runs_ahead(alone) -> None:
     started = threading.Event()
 
     class Watched(Embedder):
-        def _encodings(self, chunk):
+        def token_rows(self, chunk):
             if chunk[0] == "second":
                 started.set()
-            return super()._encodings(chunk)
+            return super().token_rows(chunk)
 
     watched = Watched(embedder.model_dir.path, device="cpu")
     stream = embed_chunks(watched, iter([["first"], ["second"], ["third"]]), depth=1)
@@ -156,12 +156,12 @@ def test_stopping_early_cancels_the_chunks_tokenised_ahead(alone) -> None:
     started, release, tokenised = threading.Event(), threading.Event(), []
 
     class Slow(Embedder):
-        def _encodings(self, chunk):
+        def token_rows(self, chunk):
             tokenised.append(chunk[0])
             if chunk[0] == "c1":
                 started.set()
                 release.wait(timeout=30)  # c2 and c3 stay queued behind it
-            return super()._encodings(chunk)
+            return super().token_rows(chunk)
 
     slow = Slow(embedder.model_dir.path, device="cpu")
     stream = embed_chunks(slow, iter([[f"c{i}"] for i in range(6)]), depth=3)
