@@ -191,11 +191,11 @@ def worker_infer(model_dir: str, path: str, limit: int, threads: int) -> dict:
     start_seconds = time.perf_counter() - started
     session_mib = _rss_now() - before
     tokens = TokenRows.from_lists(embedder.tokenize(read_lines(path, limit)))
-    embedder._embed_tokens(tokens)  # warm-up: arena, prepacking
+    embedder.embed_tokens(tokens)  # warm-up: arena, prepacking
     best = float("inf")
     for _ in range(3):
         started = time.perf_counter()
-        embedder._embed_tokens(tokens)
+        embedder.embed_tokens(tokens)
         best = min(best, time.perf_counter() - started)
     return {"rows": len(tokens), "seconds": best, "session_start": start_seconds,
             "session_mib": session_mib, "peak_rss_mib": peak_rss_mib()}  # fmt: skip

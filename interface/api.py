@@ -59,15 +59,15 @@ def embed_file(
     """
     from cnnfeat.runtime.embedder import as_embedder
     from cnnfeat.runtime.pipeline import embed_file as embed
-    from cnnfeat.runtime.writing import output_format
+    from cnnfeat.runtime.writing import output_for
 
     source, target = _path(input_path, "input_path"), _path(output_path, "output_path")
-    output_format(target)  # before the model loads
+    output = output_for(target)  # before the model loads
     _not_the_input(source, target)
     embedder = as_embedder(model)
     return embed(
         source,
-        target,
+        output,
         embedder,
         column=column,
         encoding_errors=encoding_errors,

@@ -10,7 +10,7 @@ import json
 from dataclasses import replace
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -21,6 +21,9 @@ from cnnfeat.contract.errors import CnnfeatError
 from cnnfeat.contract.layout import METRICS_FILE
 from cnnfeat.options import config_values, field_help, finite, with_options
 from cnnfeat.training.config import TrainConfig, train_command
+
+if TYPE_CHECKING:
+    from cnnfeat.runtime.writing import Output
 
 
 class Device(str, Enum):
@@ -238,10 +241,10 @@ def embed(
                          order_column, speaker_column, label_column, labels, model, device,
                          threads, batch_size, fp16, encoding_errors, quiet)  # fmt: skip
         return
-    _check_output(input, output or default_output(input))
+    target = _check_output(input, output or default_output(input))
     embedder = Embedder(model, device=device.value, threads=threads, batch_size=batch_size,
                         fp16=fp16)  # fmt: skip
-    summary = embed_file(input, output, embedder, column=column,
+    summary = embed_file(input, target, embedder, column=column,
                          encoding_errors=encoding_errors.value, tsv_quoting=tsv_quoting.value,
                          progress=False if quiet else None)  # fmt: skip
     if not quiet:
@@ -284,15 +287,17 @@ def _columns(dialogue_column, order_column, speaker_column, label_column):
     return Columns(names, order_column, speaker_column, label_column)
 
 
-def _check_output(input: str, output: str) -> None:
-    """Refuse a bad output before the model is loaded: a wrong format, a directory, the input."""
+def _check_output(input: str, output: str) -> Output:
+    """The output, its format decided once here; refused before the model is loaded: a wrong
+    format, a directory, the input."""
     from cnnfeat.contract.errors import OutputError
-    from cnnfeat.runtime.writing import check_not_input, output_format
+    from cnnfeat.runtime.writing import check_not_input, output_for
 
-    output_format(output)
+    target = output_for(output)
     if output != "-" and Path(output).is_dir():
         raise OutputError(f"{output} is a directory; give a file name")
     check_not_input(input, output)
+    return target
 
 
 @app.command(cls=PlainHelp)

@@ -32,7 +32,7 @@ from cnnfeat.contract.errors import InputError, OutputError
 from cnnfeat.runtime.corpora import Columns, Utterance, read_utterances
 from cnnfeat.runtime.embedder import Embedder
 from cnnfeat.runtime.pipeline import embed_chunks
-from cnnfeat.runtime.writing import FeatureWriter, check_not_input, output_format, staged_file
+from cnnfeat.runtime.writing import FeatureWriter, check_not_input, output_for, staged_file
 
 DIALOGUE_FORMATS = (".npz", ".parquet")
 DERIVED_COLUMNS = ("dialogue_id", "position", "speaker", "label", "features")
@@ -213,8 +213,7 @@ def embed_dialogues(
         raise OutputError(
             f"{output_path}: per-dialogue output is .npz or .parquet, not {suffix or '(none)'!r}"
         )
-    if not per_dialogue:
-        output_format(output_path)
+    output = None if per_dialogue else output_for(output_path)
     check_not_input(input_path, output_path)
     utterances, dialogues = _read(
         input_path, corpus, column, columns, labels_path, encoding_errors, per_dialogue
@@ -224,8 +223,8 @@ def embed_dialogues(
     if not isinstance(embedder, Embedder):
         embedder = embedder()
     features = embed_texts(embedder, [u.text for u in utterances])
-    if not per_dialogue:
-        with FeatureWriter(output_path, embedder.dim) as writer:
+    if output is not None:
+        with FeatureWriter(output, embedder.dim) as writer:
             writer.write(features)
     elif suffix == ".npz":
         write_npz(output_path, dialogues, features)

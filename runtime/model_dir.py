@@ -1,8 +1,11 @@
 """A model directory: `model.onnx` + `tokenizer.json` + `cnnfeat.json` (the model card).
 
 `cnnfeat.json` holds the spec, where the vectors and training data came from, the training
-metrics and the sha256 of the other two files. Loading checks all of it, so a tokenizer from
-another model or a damaged .onnx is caught before it can produce wrong numbers.
+metrics and the sha256 of the other two files. `load_model` is the one place a model directory
+is loaded and checked, whole, for every user (the Embedder, export's validation, conformance):
+the card (`load_model_dir`), the files' sha256, the tokenizer, the ONNX graph's names and shapes,
+its metadata against the card, and a 2-row test batch, so a tokenizer from another model or a
+damaged .onnx is caught before it can produce wrong numbers.
 """
 
 from __future__ import annotations
@@ -16,7 +19,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from cnnfeat.contract.describe import json_type
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from cnnfeat.contract.batching import pad_batch
+from cnnfeat.contract.describe import first_line, json_type
 from cnnfeat.contract.errors import ModelError
 from cnnfeat.contract.layout import (
     CARD_FIELDS,
@@ -30,6 +38,8 @@ from cnnfeat.contract.layout import (
     check_format_version,
 )
 from cnnfeat.contract.spec import ModelSpec
+from cnnfeat.contract.tokenizer import PAD_TOKEN, UNK_TOKEN
+from cnnfeat.runtime.session import CUDA, make_session
 
 DEFAULT_MODEL_NAME = "meld-glove6b50d"
 
@@ -96,6 +106,159 @@ def load_model_dir(path: str | Path | None = None, verify: bool = True) -> Model
     if verify:
         _verify_files(model_dir)
     return model_dir
+
+
+_REDO = "; copy the model directory again or re-run `cnnfeat export`"
+
+
+@dataclass(frozen=True)
+class VerifiedModel:
+    """A model directory checked whole (`load_model`) and ready to run.
+
+    `model_dir`: the ModelDir (path, spec, card); `tokenizer`: the `tokenizers.Tokenizer` of
+    tokenizer.json, truncating to max_len, without padding; `session`: the onnxruntime session of
+    model.onnx; `provider`: the execution provider really running it (e.g.
+    "CPUExecutionProvider").
+    """
+
+    model_dir: ModelDir
+    tokenizer: Tokenizer
+    session: ort.InferenceSession
+    provider: str
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self.model_dir.spec
+
+    def run(self, ids: np.ndarray) -> np.ndarray:
+        """Features of one padded batch: int64 (batch, seq) ids in, float32 (batch,
+        feature_dim) out. On CUDA through I/O binding: the ids go to the device once and the
+        output is copied back once, with no intermediate host buffers."""
+        if self.provider != CUDA:
+            return self.session.run([OUTPUT_NAME], {INPUT_NAME: ids})[0]
+        binding = self.session.io_binding()
+        binding.bind_cpu_input(INPUT_NAME, ids)
+        binding.bind_output(OUTPUT_NAME, "cuda")
+        self.session.run_with_iobinding(binding)
+        return binding.copy_outputs_to_cpu()[0]
+
+
+def load_model(
+    path: str | Path | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    fp16: bool = False,
+) -> VerifiedModel:
+    """Load and check a model directory (None: the shipped default model): the one loader.
+
+    In order: the directory and its three files, the card (`load_model_dir`: JSON, format
+    version, field types, spec, sha256 of model.onnx and tokenizer.json), the tokenizer (its
+    vocabulary size and [PAD]/[UNK] ids against the spec), the onnxruntime session on `device`
+    ("auto", "cpu" or "cuda"; `threads` intra-op threads; `fp16` float16 tables), the graph's
+    input and output names, dtypes and shapes against the spec, the spec in the ONNX metadata
+    against the card, and a 2-row test batch.
+
+    Raises: ModelError (one line: what is wrong and what to do), DeviceError (an unknown
+    device; "cuda" that cannot start).
+    """
+    model_dir = load_model_dir(path)
+    tokenizer = load_tokenizer(model_dir.tokenizer_path, model_dir.spec)
+    session, provider = make_session(model_dir.model_path, device, threads, fp16=fp16)
+    _check_graph(session, model_dir.spec, model_dir.model_path)
+    _check_metadata(session, model_dir)
+    model = VerifiedModel(model_dir, tokenizer, session, provider)
+    _probe(model)
+    return model
+
+
+def load_tokenizer(path: Path, spec: ModelSpec) -> Tokenizer:
+    """tokenizer.json as a `tokenizers.Tokenizer` that fits `spec` (its vocabulary size and
+    [PAD]/[UNK] ids), truncating to max_len without padding; ModelError otherwise."""
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as exc:  # tokenizers raises plain Exception subclasses
+        raise ModelError(f"{path}: not a tokenizers file ({first_line(exc)}){_REDO}") from None
+    size = tokenizer.get_vocab_size(with_added_tokens=True)
+    if size != spec.vocab_size:
+        raise ModelError(
+            f"{path} has {size} words but the model expects {spec.vocab_size}; "
+            f"the tokenizer belongs to another model{_REDO}"
+        )
+    if (
+        tokenizer.token_to_id(PAD_TOKEN) != spec.pad_id
+        or tokenizer.token_to_id(UNK_TOKEN) != spec.unk_id
+    ):
+        raise ModelError(f"{path}: [PAD]/[UNK] ids differ from the model spec{_REDO}")
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=spec.max_len)
+    return tokenizer
+
+
+def _check_graph(session: ort.InferenceSession, spec: ModelSpec, path: Path) -> None:
+    """The ONNX graph must take (batch, seq) int64 ids and give (batch, feature_dim) float32."""
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    problems = []
+    if [i.name for i in inputs] != [INPUT_NAME] or inputs[0].type != "tensor(int64)":
+        found = [(i.name, i.type) for i in inputs]
+        problems.append(f"input should be int64 '{INPUT_NAME}', found {found}")
+    elif len(inputs[0].shape) != 2 or (spec.fixed_len and inputs[0].shape[1] != spec.fixed_len):
+        problems.append(f"input shape {inputs[0].shape} does not fit the spec")
+    if [o.name for o in outputs] != [OUTPUT_NAME]:
+        problems.append(f"output should be '{OUTPUT_NAME}', found {[o.name for o in outputs]}")
+    elif outputs[0].type != "tensor(float)":
+        problems.append(f"output should be float32, found {outputs[0].type}")
+    elif len(outputs[0].shape) != 2 or outputs[0].shape[1] != spec.feature_dim:
+        problems.append(f"output shape {outputs[0].shape}, spec says (batch, {spec.feature_dim})")
+    if problems:
+        raise ModelError(f"{path} does not match its spec: " + "; ".join(problems) + _REDO)
+
+
+def _check_metadata(session: ort.InferenceSession, model_dir: ModelDir) -> None:
+    """The spec in the ONNX metadata must be the card's (`cnnfeat.json`): a model.onnx from
+    another model, or a card edited by hand, is caught here."""
+    path = model_dir.model_path
+    text = session.get_modelmeta().custom_metadata_map.get("cnnfeat.spec")
+    if text is None:
+        raise ModelError(
+            f"{path} has no cnnfeat.spec metadata: it was not written by `cnnfeat export`{_REDO}"
+        )
+    try:
+        graph_spec = ModelSpec.from_json(text)
+    except ModelError as exc:
+        raise ModelError(f"{path}: its cnnfeat.spec metadata is damaged ({exc}){_REDO}") from None
+    card_spec = model_dir.spec.to_dict()
+    differ = [
+        f"{key} {card_spec[key]!r} in cnnfeat.json, {value!r} in model.onnx"
+        for key, value in graph_spec.to_dict().items()
+        if card_spec[key] != value
+    ]
+    if differ:
+        raise ModelError(
+            f"{model_dir.path}: cnnfeat.json and model.onnx disagree: {'; '.join(differ[:3])}; "
+            f"they come from different models{_REDO}"
+        )
+
+
+def _probe(model: VerifiedModel) -> None:
+    """Run 2 rows (the last word of the vocabulary, and [UNK]) and check that 2 rows of
+    feature_dim float32 come back: the graph's word table must hold every tokenizer id, and
+    a graph that declares (batch, feature_dim) must really return a row per input row."""
+    spec, path = model.spec, model.model_dir.model_path
+    ids = pad_batch([[spec.vocab_size - 1] * spec.min_len, [spec.unk_id]], spec)
+    try:
+        out = model.run(ids)
+    except Exception as exc:  # onnxruntime's own error types
+        first = first_line(exc)
+        raise ModelError(
+            f"{path} fails on a 2-row test batch of the tokenizer's ids ({first}): the model "
+            f"and tokenizer.json do not fit{_REDO}"
+        ) from None
+    want = (2, spec.feature_dim)
+    if not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != want:
+        got = f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}"
+        raise ModelError(
+            f"{path} returns {got} for a 2-row batch; its spec says float32 {want}{_REDO}"
+        )
 
 
 def _read_card(path: Path) -> dict[str, Any]:

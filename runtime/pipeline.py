@@ -24,7 +24,7 @@ from tqdm import tqdm
 from cnnfeat.contract.batching import CHUNK_SIZE
 from cnnfeat.runtime.embedder import Embedder, as_embedder
 from cnnfeat.runtime.reading import read_chunks
-from cnnfeat.runtime.writing import FeatureWriter, check_not_input, output_format
+from cnnfeat.runtime.writing import FeatureWriter, Output, check_not_input
 
 # Lines per chunk and chunks tokenised ahead. The tokenizer's Encodings take ~2 KB a line
 # until they are turned into arrays, so memory is about (DEPTH + 1) x CHUNK_SIZE x 2 KB
@@ -75,7 +75,7 @@ def embed_chunks(
                     break
                 # The worker also turns the Encodings into TokenRows (and frees them): that
                 # took ~3 µs a line off this thread, the serial part.
-                pending.append((chunk, worker.submit(embedder._token_rows, chunk)))
+                pending.append((chunk, worker.submit(embedder.token_rows, chunk)))
                 if len(pending) > depth:
                     yield _finish(embedder, *pending.popleft())
             while pending:
@@ -88,12 +88,12 @@ def embed_chunks(
 
 
 def _finish(embedder: Embedder, chunk: list[str], future: Future) -> tuple[list[str], np.ndarray]:
-    return chunk, embedder._embed_tokens(future.result())
+    return chunk, embedder.embed_tokens(future.result())
 
 
 def embed_file(
     input_path: str,
-    output_path: str | None,
+    output: Output,
     embedder: Embedder,
     column: str | None = None,
     encoding_errors: str = "strict",
@@ -102,10 +102,11 @@ def embed_file(
     progress: bool | None = None,
     depth: int = DEPTH,
 ) -> EmbedSummary:
-    """Embed every utterance of `input_path` (lines, or `column` of a table) into `output_path`
-    (None: the input's name with `.npy`) with `embedder`'s model (required: there is no default
-    model, so features never silently come from another model than the one meant). The public
-    form is `cnnfeat.embed_file`, which also takes a model directory.
+    """Embed every utterance of `input_path` (lines, or `column` of a table) into `output` (its
+    path and format, decided where the call starts: runtime/writing.py's `output_for`;
+    `default_output` names the input's `.npy`) with `embedder`'s model (required: there is no
+    default model, so features never silently come from another model than the one meant). The
+    public form is `cnnfeat.embed_file`, which also takes a model directory.
 
     Reads by runtime/reading.py's rules (read_chunks) in chunks of `chunk_size` lines, tokenises
     up to `depth` chunks ahead in a worker thread, and writes float32 rows of `embedder.dim`, row
@@ -114,22 +115,21 @@ def embed_file(
     chunks, whatever N is.
 
     Returns: EmbedSummary (rows, seconds of wall time, execution provider, output path).
-    Raises: InputError (names file and line), OutputError (unknown format, unwritable, the
-        input file itself), ArgumentError (`embedder` is not an Embedder), and the Embedder's
-        errors; on any error or interrupt the output path is left as it was.
+    Raises: InputError (names file and line), OutputError (unwritable, the input file
+        itself), ArgumentError (`embedder` is not an Embedder), and the Embedder's errors; on
+        any error or interrupt the output path is left as it was.
     """
     started = time.perf_counter()
-    output_path = output_path or default_output(input_path)
-    output_format(output_path)  # reject an unknown format before any work
-    check_not_input(input_path, output_path)
+    check_not_input(input_path, output.path)
     embedder = as_embedder(embedder)
     chunks = read_chunks(input_path, column, chunk_size, encoding_errors, tsv_quoting)
     # Utterances written so far, as the summary counts them; no total: counting the rows first
     # would mean reading the input twice (a .csv row may span lines).
     bar = tqdm(unit="utt", desc="embed", file=sys.stderr,
                disable=(not progress) if progress is not None else None)  # fmt: skip
-    with bar, FeatureWriter(output_path, embedder.dim) as writer:
+    with bar, FeatureWriter(output, embedder.dim) as writer:
         for _, features in embed_chunks(embedder, chunks, depth):
             writer.write(features)
             bar.update(len(features))
-    return EmbedSummary(writer.rows, time.perf_counter() - started, embedder.provider, output_path)
+    seconds = time.perf_counter() - started
+    return EmbedSummary(writer.rows, seconds, embedder.provider, output.path)

@@ -25,7 +25,7 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 
@@ -36,14 +36,25 @@ FORMATS = (".npy", ".npz", ".jsonl", ".csv")
 _NPY_HEADER_BYTES = 128  # magic(6) + version(2) + length(2) + dict padded to a 64-byte multiple
 
 
-def output_format(path: str) -> str:
+class Output(NamedTuple):
+    """Where features go and in which format: decided once, by `output_for`, where a command
+    or API call starts, and handed on to FeatureWriter."""
+
+    path: str  # a file, or "-" for standard output
+    format: str  # one of FORMATS
+
+
+def output_for(path: str) -> Output:
+    """The output `path` names: its format from its extension (case-insensitive; "-" is JSON
+    lines on standard output). Raises OutputError for any other extension."""
     if path == "-":
-        return ".jsonl"
+        return Output(path, ".jsonl")
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise OutputError(f"{path}: unknown output format {suffix or '(none)'!r}; "
-                          f"use one of {', '.join(FORMATS)}")  # fmt: skip
-    return suffix
+        raise OutputError(
+            f"{path}: unknown output format {suffix or '(none)'!r}; use one of {', '.join(FORMATS)}"
+        )
+    return Output(path, suffix)
 
 
 class FeatureWriter:
@@ -53,9 +64,9 @@ class FeatureWriter:
     destination is left as it was. `-` writes JSON lines to stdout, which cannot be taken back.
     """
 
-    def __init__(self, path: str, dim: int):
-        self.path, self.dim, self.rows = path, dim, 0
-        self.format = output_format(path)
+    def __init__(self, output: Output, dim: int):
+        self.path, self.format = output
+        self.dim, self.rows = dim, 0
         self._temps: list[Path] = []  # every temporary file that exists; removed on failure
         self._locks: list[int] = []  # fds holding the temporaries' locks (`_temporary`)
         self._handle: BinaryIO | None = None

@@ -19,6 +19,7 @@ from conftest import TinyModel, invoke, tiny_line
 import cnnfeat
 from cnnfeat.contract.errors import ArgumentError, OutputError
 from cnnfeat.runtime import pipeline
+from cnnfeat.runtime.writing import output_for
 
 ROWS = [  # Utterance, Speaker, Emotion, Dialogue_ID, Utterance_ID: dialogue 3 first, shuffled
     (tiny_line(4, 1), "Ross", "joy", "3", "10"),
@@ -75,9 +76,9 @@ def test_the_model_is_required(tmp_path: Path) -> None:
         cnnfeat.embed_dialogues(source, model=3)  # type: ignore[arg-type]
     # the engine's own function has no default model either
     with pytest.raises(TypeError, match="embedder"):
-        pipeline.embed_file(str(source), str(tmp_path / "f.npy"))  # type: ignore[call-arg]
+        pipeline.embed_file(str(source), output_for(str(tmp_path / "f.npy")))  # type: ignore[call-arg]
     with pytest.raises(ArgumentError, match="got None"):
-        pipeline.embed_file(str(source), str(tmp_path / "f.npy"), None)  # type: ignore[arg-type]
+        pipeline.embed_file(str(source), output_for(str(tmp_path / "f.npy")), None)  # type: ignore[arg-type]
     assert not (tmp_path / "f.npy").exists()
 
 

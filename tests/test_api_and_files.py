@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import cnnfeat
 from cnnfeat.contract.errors import ArgumentError
 from cnnfeat.runtime import writing
-from cnnfeat.runtime.writing import FeatureWriter
+from cnnfeat.runtime.writing import FeatureWriter, output_for
 
 # --- Python API --------------------------------------------------------------------------------
 
@@ -97,7 +97,7 @@ ROWS = np.ones((2, 3), np.float32)
 
 
 def write(path: Path) -> None:
-    with FeatureWriter(str(path), 3) as writer:
+    with FeatureWriter(output_for(str(path)), 3) as writer:
         writer.write(ROWS)
 
 

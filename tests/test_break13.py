@@ -156,12 +156,15 @@ def test_embed_file_to_a_symlink_loop_raises_output_error(
 ) -> None:
     from cnnfeat import OutputError
     from cnnfeat.runtime.pipeline import embed_file
+    from cnnfeat.runtime.writing import output_for
 
     source = write(tmp_path, "in.txt", tiny_line(3) + "\n")
     (tmp_path / "a.npy").symlink_to("b.npy")
     (tmp_path / "b.npy").symlink_to("a.npy")
     with pytest.raises(OutputError, match="a.npy"):
-        embed_file(str(source), str(tmp_path / "a.npy"), Embedder(tiny_global.model_dir))
+        embed_file(
+            str(source), output_for(str(tmp_path / "a.npy")), Embedder(tiny_global.model_dir)
+        )
 
 
 def test_embed_ids_takes_torch_tensors(embedder: Embedder) -> None:

@@ -22,9 +22,9 @@ DIM = 4
 WRITER = """
 import sys, numpy as np
 from pathlib import Path
-from cnnfeat.runtime.writing import FeatureWriter
+from cnnfeat.runtime.writing import FeatureWriter, output_for
 out = Path(sys.argv[1])
-with FeatureWriter(str(out), 4) as writer:
+with FeatureWriter(output_for(str(out)), 4) as writer:
     writer.write(np.ones((2, 4), np.float32))
     print(*[p.name for p in out.parent.iterdir() if p.name.endswith(".part")], flush=True)
     sys.stdin.readline()
@@ -124,7 +124,7 @@ def test_a_temporary_stays_locked_until_it_is_renamed(
             removed.extend(temporaries.sweep_temporaries(out))
         assert out.read_bytes() == b"content"
     else:
-        with writing.FeatureWriter(str(out), DIM) as writer:
+        with writing.FeatureWriter(writing.output_for(str(out)), DIM) as writer:
             writer.write(np.ones((2, DIM), np.float32))
             removed.extend(temporaries.sweep_temporaries(out))
         assert out.stat().st_size > 0
@@ -145,7 +145,7 @@ def test_a_name_with_non_ascii_digits_is_not_a_temporary(tmp_path: Path) -> None
     assert not temporaries.pid_alive(int(arabic))  # what the digits read as: a dead run's PID
     with staging.staged_directory(tmp_path / "model") as staged:
         (staged / "file").write_text("x")
-    with writing.FeatureWriter(str(tmp_path / "out.npy"), DIM) as writer:
+    with writing.FeatureWriter(writing.output_for(str(tmp_path / "out.npy")), DIM) as writer:
         writer.write(np.ones((1, DIM), np.float32))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*users, "model", "out.npy"])
 

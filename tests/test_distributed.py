@@ -32,6 +32,7 @@ from cnnfeat.distributed.embed_dataset import (
 )
 from cnnfeat.runtime.embedder import Embedder
 from cnnfeat.runtime.pipeline import embed_file
+from cnnfeat.runtime.writing import output_for
 
 pa = pytest.importorskip("pyarrow", reason="needs pyarrow (the [ray] extra)")
 pq = pytest.importorskip("pyarrow.parquet", reason="needs pyarrow (the [ray] extra)")
@@ -111,7 +112,9 @@ def cnnfeat_embed(texts: dict[str, list[str]], model_dir: Path, tmp: Path) -> np
     concatenated = tmp / "concatenated.txt"
     concatenated.write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = tmp / "concatenated.npy"
-    embed_file(str(concatenated), str(out), Embedder(model_dir, device="cpu"), progress=False)
+    embed_file(
+        str(concatenated), output_for(str(out)), Embedder(model_dir, device="cpu"), progress=False
+    )
     return np.load(out)
 
 

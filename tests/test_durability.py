@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from cnnfeat.runtime import staging, temporaries, writing
-from cnnfeat.runtime.writing import FeatureWriter, write_file
+from cnnfeat.runtime.writing import FeatureWriter, output_for, write_file
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_feature_writer_syncs_data_then_renames_then_syncs_the_directory(
     tmp_path: Path, events: list, suffix: str
 ) -> None:
     out = tmp_path / f"out{suffix}"
-    with FeatureWriter(str(out), 4) as writer:
+    with FeatureWriter(output_for(str(out)), 4) as writer:
         writer.write(np.ones((3, 4), np.float32))
     _check_order(events, out)
 

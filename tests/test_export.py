@@ -22,7 +22,7 @@ from cnnfeat.contract.spec import ModelSpec  # noqa: E402
 from cnnfeat.export import onnx_export  # noqa: E402
 from cnnfeat.export.onnx_export import ParityError, validate  # noqa: E402
 from cnnfeat.runtime.embedder import Embedder  # noqa: E402
-from cnnfeat.runtime.model_dir import load_model_dir, sha256_file  # noqa: E402
+from cnnfeat.runtime.model_dir import load_model, load_model_dir, sha256_file  # noqa: E402
 from cnnfeat.runtime.session import make_session  # noqa: E402
 
 ATOL = 1e-5
@@ -160,14 +160,14 @@ def _off_by(reference, amount: float):
 
 
 def test_validate_passes_the_real_reference_and_rejects_an_offset(tiny: TinyModel) -> None:
-    model_path = tiny.model_dir / "model.onnx"
+    model = load_model(tiny.model_dir, device="cpu")
     reference = onnx_export._torch_reference(tiny.torch_model())
-    diff, cases = validate(model_path, tiny.spec, reference)
+    diff, cases = validate(model, reference)
     assert 0.0 <= diff <= ATOL and cases > 0
     with pytest.raises(ParityError, match=r"differ by 0\.001"):
-        validate(model_path, tiny.spec, _off_by(reference, 1e-3))
+        validate(model, _off_by(reference, 1e-3))
     # The tolerance is what decides: the same offset passes a looser one.
-    assert validate(model_path, tiny.spec, _off_by(reference, 1e-3), atol=2e-3)[0] < 2e-3
+    assert validate(model, _off_by(reference, 1e-3), atol=2e-3)[0] < 2e-3
 
 
 def _leftovers(parent: Path, name: str) -> list[str]:

@@ -159,7 +159,7 @@ def test_graph_choice_and_costs() -> None:
 @pytest.mark.gpu
 @pytest.mark.skipif(cuda_driver_problem() is not None, reason=f"no CUDA: {cuda_driver_problem()}")
 def test_cuda_matches_cpu(tmp_path) -> None:
-    from cnnfeat.runtime.embedder import Embedder
+    from cnnfeat.runtime.model_dir import VerifiedModel
 
     torch.manual_seed(0)
     model = UtteranceCNN(tiny_spec("global")).eval()
@@ -173,7 +173,6 @@ def test_cuda_matches_cpu(tmp_path) -> None:
     assert np.abs(gpu.run(None, {"input_ids": ids})[0] - want).max() <= 1e-4
     half, _ = make_session(path, device="cuda", fp16=True)
     assert np.abs(half.run(None, {"input_ids": ids})[0] - want).max() <= 2e-2
-    # The Embedder's I/O-binding path.
-    embedder = Embedder.__new__(Embedder)
-    embedder._session, embedder.provider = gpu, provider
-    assert np.abs(embedder._run_bound(ids) - want).max() <= 1e-4
+    # The I/O-binding path the Embedder runs on CUDA (VerifiedModel.run).
+    bound = VerifiedModel(None, None, gpu, provider)  # type: ignore[arg-type]
+    assert np.abs(bound.run(ids) - want).max() <= 1e-4

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 import cnnfeat
 from cnnfeat.contract.errors import InputError
-from cnnfeat.runtime.reading import clip_line, read_chunks
+from cnnfeat.runtime.clip import clip_line
+from cnnfeat.runtime.reading import read_chunks
 
 # Any code point a UTF-8 file can hold: everything but the surrogates.
 ANY_CHAR = st.characters(exclude_categories=("Cs",))

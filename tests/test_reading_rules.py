@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnnfeat.contract.errors import InputError
-from cnnfeat.runtime import reading
+from cnnfeat.runtime import clip, reading
 
 
 def reference_lines(data: bytes, cap: int) -> list[str]:
@@ -220,7 +220,7 @@ def test_cjk_line_without_spaces_keeps_every_token_up_to_max_len() -> None:
     tokenizer = _cjk_tokenizer(512)
     sentence = "\u4f60\u597d" * 30 + "\u3002"  # 61 characters, 2 tokens, no space
     line = sentence * 1000  # 61,000 characters: 2,000 tokens
-    clipped = reading.clip_line(line, tokenizer, 512)
+    clipped = clip.clip_line(line, tokenizer, 512)
     assert len(clipped) < len(line)
     full = tokenizer.encode(line, add_special_tokens=False).ids
     assert len(full) == 512
@@ -241,7 +241,7 @@ def test_cjk_line_without_spaces_keeps_every_token_up_to_max_len() -> None:
 def test_clip_line_gives_the_whole_lines_first_tokens(pieces: list[str], max_len: int) -> None:
     tokenizer = _cjk_tokenizer(max_len)
     line = "".join(pieces)
-    clipped = reading.clip_line(line, tokenizer, max_len, window=120, margin=45)
+    clipped = clip.clip_line(line, tokenizer, max_len, window=120, margin=45)
     full = tokenizer.encode(line, add_special_tokens=False).ids
     assert tokenizer.encode(clipped, add_special_tokens=False).ids == full
 
@@ -251,7 +251,7 @@ def test_a_kept_form_at_a_cut_reads_as_it_does_in_the_line() -> None:
     between `u.s.` and `_n't` made the clipped line read `u.s.` where the line reads u . s ."""
     tokenizer = _cjk_tokenizer(5)
     line = "\u4f60\u597d" * 16 + "\u3002u.s._n't\u3002" + "x" * 30 + "_n't" + "a" * 200
-    clipped = reading.clip_line(line, tokenizer, 5, window=120, margin=45)
+    clipped = clip.clip_line(line, tokenizer, 5, window=120, margin=45)
     full = tokenizer.encode(line, add_special_tokens=False).tokens
     assert tokenizer.encode(clipped, add_special_tokens=False).tokens == full
 
@@ -259,7 +259,7 @@ def test_a_kept_form_at_a_cut_reads_as_it_does_in_the_line() -> None:
 def test_a_giant_run_of_letters_keeps_its_ends() -> None:
     tokenizer = _cjk_tokenizer(16)
     line = "a" * 50_000 + "don't \u6211"
-    clipped = reading.clip_line(line, tokenizer, 16)
+    clipped = clip.clip_line(line, tokenizer, 16)
     assert len(clipped) < 11_000
     assert (
         tokenizer.encode(clipped, add_special_tokens=False).ids

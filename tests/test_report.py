@@ -355,7 +355,7 @@ def test_train_records_the_dev_loss_and_the_majority_baseline(tmp_path: Path) ->
     import torch
     from tokenizers import Tokenizer
 
-    from cnnfeat.runtime.reading import fit_lines
+    from cnnfeat.runtime.clip import fit_lines
     from cnnfeat.training.train import load_checkpoint, logits
 
     write_dataset(tmp_path / "dev.csv", 40, seed=5)

@@ -21,7 +21,7 @@ from conftest import read_features, sigint_at_line
 
 from cnnfeat.contract.errors import OutputError
 from cnnfeat.runtime import writing
-from cnnfeat.runtime.writing import FORMATS, FeatureWriter
+from cnnfeat.runtime.writing import FORMATS, FeatureWriter, output_for
 
 DIM = 7
 CHUNKS = [
@@ -32,7 +32,7 @@ PREVIOUS = b"the previous output, which must survive any failure\n"
 
 
 def write_all(path: Path, chunks=CHUNKS) -> None:
-    with FeatureWriter(str(path), DIM) as writer:
+    with FeatureWriter(output_for(str(path)), DIM) as writer:
         for chunk in chunks:
             writer.write(chunk)
 
@@ -65,7 +65,7 @@ def test_temporary_in_same_directory_and_renamed_only_when_complete(
 ) -> None:
     out = tmp_path / f"out{suffix}"
     out.write_bytes(PREVIOUS)
-    with FeatureWriter(str(out), DIM) as writer:
+    with FeatureWriter(output_for(str(out)), DIM) as writer:
         writer.write(CHUNKS[0])
         parts = [n for n in names(tmp_path) if n != out.name]
         assert len(parts) == 1 and parts[0].startswith(f".{out.name}.")
@@ -84,7 +84,7 @@ def test_exception_inside_leaves_previous_file(
     out = tmp_path / f"out{suffix}"
     out.write_bytes(PREVIOUS)
     with pytest.raises(type(error)):
-        with FeatureWriter(str(out), DIM) as writer:
+        with FeatureWriter(output_for(str(out)), DIM) as writer:
             writer.write(CHUNKS[0])
             raise error
     assert names(tmp_path) == [out.name]
@@ -223,9 +223,15 @@ def test_missing_directory_and_directory_target(tmp_path: Path) -> None:
         write_all(tmp_path / "d.npy")
 
 
-def test_unknown_format(tmp_path: Path) -> None:
+def test_the_output_format_is_decided_by_output_for(tmp_path: Path) -> None:
+    """The one place the format is decided (runtime/pipeline.py's refusal before any work moved
+    here and to the edges: tests/test_api.py, tests/test_cli.py)."""
     with pytest.raises(OutputError, match="unknown output format '.txt'"):
-        FeatureWriter(str(tmp_path / "out.txt"), DIM)
+        output_for(str(tmp_path / "out.txt"))
+    with pytest.raises(OutputError, match="unknown output format '[(]none[)]'"):
+        output_for(str(tmp_path / "out"))
+    assert output_for("-") == ("-", ".jsonl")
+    assert output_for("F.NPZ") == ("F.NPZ", ".npz")
 
 
 # --- stdout ----------------------------------------------------------------------------------
@@ -327,7 +333,7 @@ def test_a_forked_child_that_ends_leaves_the_parents_temporary(tmp_path: Path) -
     # What a child process runs as it ends (garbage collection, atexit handlers) must never
     # remove a temporary its parent is still writing.
     out = tmp_path / "out.npy"
-    with FeatureWriter(str(out), DIM) as writer:
+    with FeatureWriter(output_for(str(out)), DIM) as writer:
         writer.write(CHUNKS[0])
         pid = os.fork()
         if pid == 0:

@@ -33,7 +33,7 @@ from cnnfeat.contract.errors import CnnfeatError, InputError, ModelError
 from cnnfeat.contract.layout import CHECKPOINT_FILE, METRICS_FILE, REPORT_FILE, TOKENIZER_FILE
 from cnnfeat.contract.spec import ModelSpec
 from cnnfeat.contract.tokenizer import build_tokenizer
-from cnnfeat.runtime.reading import fit_lines
+from cnnfeat.runtime.clip import fit_lines
 from cnnfeat.runtime.staging import check_replaceable, staged_directory
 from cnnfeat.training import recipe
 from cnnfeat.training.config import TrainConfig
