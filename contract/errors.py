@@ -1,16 +1,18 @@
 """Typed errors. The CLI turns each into one line on stderr and exit code 1.
 
 Library code raises these instead of printing, so the Python API and every host see the same
-message; only `cnnfeat.cli` decides how it is shown.
+message; only `cnnfeat.cli` decides how it is shown. An error keeps its parts apart (what went
+wrong, where, what to do); code that adds context makes a new error from them (`replace`),
+never edits the text.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-
-class CnnfeatError(Exception):
-    """Base class: a problem the user can fix, described in one line."""
+_E = TypeVar("_E", bound="CnnfeatError")
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,7 @@ class Hint:
 
     text: the advice, "{option}" where the option goes (it holds no other braces, and no data).
     setting: what the option sets, as the Python API names it ("column", "encoding_errors").
-    without: what to say instead where no option sets it ("": nothing).
+    without: the advice where no option sets it ("": none).
     """
 
     text: str
@@ -37,28 +39,51 @@ class Hint:
         return "--" + self.setting.replace("_", "-")
 
 
-class InputError(CnnfeatError):
-    """Bad input data: the message names the file and, where known, the line; `hint`, if any,
-    follows it (in str(), naming Hint.default_option; the CLI names its command's own)."""
+class CnnfeatError(Exception):
+    """Base class: a problem the user can fix, described in one line.
+
+    Fields (read-only; `replace` makes a changed copy):
+        what: what went wrong ("" where the advice says it all).
+        path: where: the file (str, as the user named it) or None; line: its 1-based line or None.
+        advice: what to do: a str, a `Hint` (naming an option of the running command), or None.
+
+    str(exc) is the line users see: "PATH:LINE: WHAT; ADVICE" ("PATH: " without a line, no
+    prefix without a path; empty parts and their "; " left out), a Hint naming
+    Hint.default_option; the CLI renders it with its command's own option (`text`).
+    """
 
     def __init__(
         self,
-        message: str,
-        path: str | None = None,
+        what: str,
+        path: str | os.PathLike[str] | None = None,
         line: int | None = None,
-        hint: Hint | None = None,
-    ):
-        where = ""
-        if path is not None:
-            where = f"{path}:{line}: " if line is not None else f"{path}: "
-        self.where, self.message, self.hint = where, message, hint
-        super().__init__(self.text(hint.default_option if hint is not None else None))
-        self.path = path
+        *,
+        advice: str | Hint | None = None,
+    ) -> None:
+        self.what = what
+        self.path = None if path is None else os.fspath(path)
         self.line = line
+        self.advice = advice
+        super().__init__(self.text(advice.default_option if isinstance(advice, Hint) else None))
 
     def text(self, option: str | None) -> str:
-        """The whole line, the hint naming `option` (None: the command has no such option)."""
-        return self.where + self.message + ("" if self.hint is None else self.hint.render(option))
+        """The whole line, a Hint's advice naming `option` (None: the command has no such
+        option, so the Hint's `without`)."""
+        where = ""
+        if self.path is not None:
+            where = f"{self.path}:{self.line}: " if self.line is not None else f"{self.path}: "
+        advice = self.advice.render(option) if isinstance(self.advice, Hint) else self.advice
+        return where + "; ".join(part for part in (self.what, advice) if part)
+
+    def replace(self: _E, **changes: Any) -> _E:
+        """A copy of this error (same type) with some of `path`, `line`, `advice` changed: the
+        way to add context to an error, never by editing its text."""
+        fields = {"path": self.path, "line": self.line, "advice": self.advice, **changes}
+        return type(self)(self.what, fields["path"], fields["line"], advice=fields["advice"])
+
+
+class InputError(CnnfeatError):
+    """Bad input data: `path` names the file and, where known, `line` the line."""
 
 
 class ArgumentError(InputError, ValueError):

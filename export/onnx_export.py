@@ -43,7 +43,7 @@ from cnnfeat.contract.layout import (
 )
 from cnnfeat.contract.spec import ModelSpec
 from cnnfeat.export.fast_graph import CnnWeights, build_model, table_bytes
-from cnnfeat.runtime.conformance import write_conformance
+from cnnfeat.runtime.conformance import conformance_bytes
 from cnnfeat.runtime.model_dir import VerifiedModel, load_model, load_tokenizer, sha256_file
 from cnnfeat.runtime.staging import check_replaceable, staged_directory
 from cnnfeat.training.model import UtteranceCNN
@@ -120,9 +120,8 @@ def export_model(
                          "directory", str(run_dir))  # fmt: skip
     try:  # damaged, or another run's: say so naming the run's file
         load_tokenizer(tokenizer, spec)
-    except ModelError as exc:
-        what = str(exc).split("; copy the model directory")[0]
-        raise InputError(f"{what}; train again or copy the run directory again") from None
+    except ModelError as exc:  # the same fault, the run's remedy
+        raise InputError(exc.what, advice="train again or copy the run directory again") from None
 
     with staged_directory(out_dir, known=MODEL_FILES) as staging:
         model_path = staging / MODEL_FILE
@@ -167,7 +166,9 @@ def export_model(
         diff, cases = validate(load_model(staging, device="cpu"), _torch_reference(model), atol)
         record.update(parity_max_abs_diff=diff, parity_cases=cases)
         _write_card(staging, card)
-        write_conformance(staging, staging / CONFORMANCE_FILE)  # every host checks against it
+        # Every host checks against it. Written plainly, as the card: the directory is staged,
+        # so a failed write names --out (staging's own error), never the staging directory.
+        (staging / CONFORMANCE_FILE).write_bytes(conformance_bytes(staging))
     return ExportReport(out_dir, diff, cases, time.perf_counter() - started)
 
 

@@ -16,7 +16,7 @@ import threading
 
 import typer
 
-from cnnfeat.contract.errors import CnnfeatError, InputError
+from cnnfeat.contract.errors import CnnfeatError, Hint
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -93,12 +93,13 @@ _OPTION_NAMES = {"column": ("column", "text_column")}
 
 
 def _message(exc: CnnfeatError, parameters: frozenset[str]) -> str:
-    """The error's line, its hint naming the command's own option for the setting (train's
+    """The error's line, its Hint naming the command's own option for the setting (train's
     --text-column where embed has --column), or none where the command has none. `parameters`:
     the names of the command's parameters, whose options Typer names --name-with-dashes."""
-    if not isinstance(exc, InputError) or exc.hint is None:
+    advice = getattr(exc, "advice", None)  # Ray's wrapper of an error may lack the field
+    if not isinstance(advice, Hint):
         return str(exc)
-    for name in _OPTION_NAMES.get(exc.hint.setting, (exc.hint.setting,)):
+    for name in _OPTION_NAMES.get(advice.setting, (advice.setting,)):
         if name in parameters:
             return exc.text("--" + name.replace("_", "-"))
     return exc.text(None)

@@ -146,10 +146,15 @@ def write_conformance(model_dir: str | Path, path: str | Path | None = None) -> 
         if os.path.realpath(out) == os.path.realpath(Path(model_dir) / name):
             raise OutputError(f"{out} is part of the model directory {model_dir}; it was left "
                               "untouched: choose another -o")  # fmt: skip
+    # Whole or not at all: an interrupted or failed write leaves the old file as it was.
+    write_file(out, conformance_bytes(model_dir))
+    return out
+
+
+def conformance_bytes(model_dir: str | Path) -> bytes:
+    """conformance.json's content for `model_dir` (`build_conformance`), as written."""
     doc = build_conformance(model_dir)
     # ASCII JSON: NUL, BOM and friends travel as \\u escapes that every JSON parser reads back.
     # One case per line keeps diffs between two exports readable.
     text = json.dumps(doc, ensure_ascii=True, separators=(",", ":"))
-    # Whole or not at all: an interrupted or failed write leaves the old file as it was.
-    write_file(out, (text.replace('{"name":', '\n{"name":') + "\n").encode("ascii"))
-    return out
+    return (text.replace('{"name":', '\n{"name":') + "\n").encode("ascii")

@@ -308,11 +308,10 @@ def _sound_text(value: str | None, what: str, path: str, line: int | None, error
     if errors == "replace":
         return SURROGATE.sub("\ufffd", value)
     raise InputError(
-        f"{what} holds a lone surrogate escape (\\ud800-\\udfff), which is not a character; "
-        "fix the file",
+        f"{what} holds a lone surrogate escape (\\ud800-\\udfff), which is not a character",
         path,
         line,
-        ENCODING_HINT,
+        advice=ENCODING_HINT,
     )
 
 

@@ -108,7 +108,7 @@ def load_model_dir(path: str | Path | None = None, verify: bool = True) -> Model
     return model_dir
 
 
-_REDO = "; copy the model directory again or re-run `cnnfeat export`"
+_REDO = "copy the model directory again or re-run `cnnfeat export`"  # ModelError advice
 
 
 @dataclass(frozen=True)
@@ -177,18 +177,21 @@ def load_tokenizer(path: Path, spec: ModelSpec) -> Tokenizer:
     try:
         tokenizer = Tokenizer.from_file(str(path))
     except Exception as exc:  # tokenizers raises plain Exception subclasses
-        raise ModelError(f"{path}: not a tokenizers file ({first_line(exc)}){_REDO}") from None
+        raise ModelError(
+            f"{path}: not a tokenizers file ({first_line(exc)})", advice=_REDO
+        ) from None
     size = tokenizer.get_vocab_size(with_added_tokens=True)
     if size != spec.vocab_size:
         raise ModelError(
             f"{path} has {size} words but the model expects {spec.vocab_size}; "
-            f"the tokenizer belongs to another model{_REDO}"
+            "the tokenizer belongs to another model",
+            advice=_REDO,
         )
     if (
         tokenizer.token_to_id(PAD_TOKEN) != spec.pad_id
         or tokenizer.token_to_id(UNK_TOKEN) != spec.unk_id
     ):
-        raise ModelError(f"{path}: [PAD]/[UNK] ids differ from the model spec{_REDO}")
+        raise ModelError(f"{path}: [PAD]/[UNK] ids differ from the model spec", advice=_REDO)
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_length=spec.max_len)
     return tokenizer
@@ -210,7 +213,7 @@ def _check_graph(session: ort.InferenceSession, spec: ModelSpec, path: Path) -> 
     elif len(outputs[0].shape) != 2 or outputs[0].shape[1] != spec.feature_dim:
         problems.append(f"output shape {outputs[0].shape}, spec says (batch, {spec.feature_dim})")
     if problems:
-        raise ModelError(f"{path} does not match its spec: " + "; ".join(problems) + _REDO)
+        raise ModelError(f"{path} does not match its spec: " + "; ".join(problems), advice=_REDO)
 
 
 def _check_metadata(session: ort.InferenceSession, model_dir: ModelDir) -> None:
@@ -220,12 +223,15 @@ def _check_metadata(session: ort.InferenceSession, model_dir: ModelDir) -> None:
     text = session.get_modelmeta().custom_metadata_map.get("cnnfeat.spec")
     if text is None:
         raise ModelError(
-            f"{path} has no cnnfeat.spec metadata: it was not written by `cnnfeat export`{_REDO}"
+            f"{path} has no cnnfeat.spec metadata: it was not written by `cnnfeat export`",
+            advice=_REDO,
         )
     try:
         graph_spec = ModelSpec.from_json(text)
     except ModelError as exc:
-        raise ModelError(f"{path}: its cnnfeat.spec metadata is damaged ({exc}){_REDO}") from None
+        raise ModelError(
+            f"{path}: its cnnfeat.spec metadata is damaged ({exc})", advice=_REDO
+        ) from None
     card_spec = model_dir.spec.to_dict()
     differ = [
         f"{key} {card_spec[key]!r} in cnnfeat.json, {value!r} in model.onnx"
@@ -235,7 +241,8 @@ def _check_metadata(session: ort.InferenceSession, model_dir: ModelDir) -> None:
     if differ:
         raise ModelError(
             f"{model_dir.path}: cnnfeat.json and model.onnx disagree: {'; '.join(differ[:3])}; "
-            f"they come from different models{_REDO}"
+            "they come from different models",
+            advice=_REDO,
         )
 
 
@@ -251,13 +258,14 @@ def _probe(model: VerifiedModel) -> None:
         first = first_line(exc)
         raise ModelError(
             f"{path} fails on a 2-row test batch of the tokenizer's ids ({first}): the model "
-            f"and tokenizer.json do not fit{_REDO}"
+            "and tokenizer.json do not fit",
+            advice=_REDO,
         ) from None
     want = (2, spec.feature_dim)
     if not isinstance(out, np.ndarray) or out.dtype != np.float32 or out.shape != want:
         got = f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}"
         raise ModelError(
-            f"{path} returns {got} for a 2-row batch; its spec says float32 {want}{_REDO}"
+            f"{path} returns {got} for a 2-row batch; its spec says float32 {want}", advice=_REDO
         )
 
 

@@ -77,8 +77,8 @@ _CSV_FIELD_LIMIT = 2**31 - 1
 # The advice of reading errors, naming the option of each command (contract.errors.Hint).
 _NEEDS_TABLE = Hint("{option} needs a .csv, .tsv or .jsonl file", "column",
                     "a text column needs a .csv, .tsv or .jsonl file")  # fmt: skip
-ENCODING_HINT = Hint(" or pass {option} replace", "encoding_errors")
-_COLUMN_HINT = Hint("; name it with {option}", "column")
+ENCODING_HINT = Hint("fix the file or pass {option} replace", "encoding_errors", "fix the file")
+_COLUMN_HINT = Hint("name it with {option}", "column")
 
 
 def input_format(path: str, column: str | None) -> str:
@@ -88,8 +88,8 @@ def input_format(path: str, column: str | None) -> str:
     if suffix == ".jsonl":
         return "jsonl"
     if column is not None:
-        where = "stdin is read as plain text; " if path == "-" else ""
-        raise InputError(where, path, hint=_NEEDS_TABLE)
+        what = "stdin is read as plain text" if path == "-" else ""
+        raise InputError(what, path, advice=_NEEDS_TABLE)
     return "text"
 
 
@@ -457,10 +457,10 @@ def _decode(
     except UnicodeDecodeError as exc:
         bad = first + exc.start
         raise InputError(
-            f"not valid UTF-8 at byte offset {offset + bad} (byte 0x{raw[bad]:02x}); fix the file",
+            f"not valid UTF-8 at byte offset {offset + bad} (byte 0x{raw[bad]:02x})",
             path,
             number,
-            ENCODING_HINT,
+            advice=ENCODING_HINT,
         ) from None
 
 
@@ -505,10 +505,10 @@ def _jsonl_records(
             if errors != "replace":
                 raise InputError(
                     f"field {column!r} holds a lone surrogate escape (\\ud800-\\udfff), which "
-                    "is not a character; fix the file",
+                    "is not a character",
                     path,
                     number,
-                    ENCODING_HINT,
+                    advice=ENCODING_HINT,
                 )
             value = SURROGATE.sub("\ufffd", value)
         value = kept_text(value)
@@ -601,5 +601,5 @@ def default_column(available: list[str], path: str, line: int | None = None) -> 
         f"{', '.join(map(repr, available)) or 'none'})",
         path,
         line,
-        _COLUMN_HINT,
+        advice=_COLUMN_HINT,
     )

@@ -37,6 +37,7 @@ from cnnfeat.runtime.temporaries import claim, lock_path, pid_alive, release, te
 from cnnfeat.runtime.writing import _fsync_dir, _reason, _remove, replaced_mode
 
 _STAGING, _OLD = "staging", "old"
+_ANOTHER = "choose another --out"  # the advice where --out cannot be used
 _RENAME_EXCHANGE = 2  # linux/fs.h
 _AT_FDCWD = -100
 
@@ -47,14 +48,14 @@ def check_replaceable(target: Path, kind: str, marker: str, known: Iterable[str]
     _check_writable_beside(target)
     if not target.exists():
         if target.is_symlink():
-            raise OutputError(f"{target} is a broken symbolic link; choose another --out")
+            raise OutputError(f"{target} is a broken symbolic link", advice=_ANOTHER)
         return
     if not target.is_dir():
-        raise OutputError(f"{target} is a file, not a directory; choose another --out")
+        raise OutputError(f"{target} is a file, not a directory", advice=_ANOTHER)
     try:
         names = {entry.name for entry in os.scandir(target)}
     except OSError as exc:
-        raise OutputError(f"cannot read {target}: {_reason(exc)}; choose another --out") from None
+        raise OutputError(f"cannot read {target}: {_reason(exc)}", advice=_ANOTHER) from None
     if not names:
         return
     if marker not in names:
@@ -75,15 +76,14 @@ def _check_writable_beside(target: Path) -> None:
     while not folder.exists() and not folder.is_symlink() and folder.parent != folder:
         folder = folder.parent  # created on saving, if the nearest existing one allows
     if not folder.is_dir():
-        raise OutputError(f"cannot write {target}: {folder} is not a directory; choose another "
-                          "--out")  # fmt: skip
+        raise OutputError(f"cannot write {target}: {folder} is not a directory", advice=_ANOTHER)
     if not os.access(folder, os.W_OK | os.X_OK):
         try:
             read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
         except (OSError, AttributeError):
             read_only = False
         reason = "Read-only file system" if read_only else "Permission denied"
-        raise OutputError(f"cannot write {target}: {folder}: {reason}; choose another --out")
+        raise OutputError(f"cannot write {target}: {folder}: {reason}", advice=_ANOTHER)
 
 
 @contextmanager
@@ -100,7 +100,7 @@ def staged_directory(target: str | Path, known: Iterable[str] | None = None) -> 
     if target.is_symlink():
         target = Path(os.path.realpath(target))
     if target.parent == target:
-        raise OutputError(f"{target} cannot be replaced; choose another --out")
+        raise OutputError(f"{target} cannot be replaced", advice=_ANOTHER)
     staging = None
     locks: list[int] = []  # held on staging (and on target while it is set aside) until done
     try:
@@ -118,16 +118,19 @@ def staged_directory(target: str | Path, known: Iterable[str] | None = None) -> 
         if staging is None:  # nothing made yet
             if isinstance(exc, OSError):
                 reason = _reason(exc)
-                raise OutputError(f"cannot write {shown}: {reason}; choose another --out") from None
+                raise OutputError(f"cannot write {shown}: {reason}", advice=_ANOTHER) from None
             raise
         _tidy(staging, target)
         if isinstance(exc, OSError):
-            raise OutputError(f"writing {shown} failed: {_reason(exc)}; "
-                              f"{shown} was left as it was") from None  # fmt: skip
-        if isinstance(exc, CnnfeatError) and str(staging) in str(exc):
-            # A file writer's or checker's own message: name the file as the user knows it.
-            exc.args = (str(exc).replace(str(staging), shown),)
-            raise exc from None
+            raise OutputError(
+                f"writing {shown} failed: {_reason(exc)}", advice=f"{shown} was left as it was"
+            ) from None
+        if isinstance(exc, CnnfeatError) and exc.path is not None:
+            inside = Path(os.path.abspath(exc.path))
+            if inside == staging or staging in inside.parents:
+                # A file checker's own error: the same, naming the file as the user knows it.
+                part = inside.relative_to(staging)
+                raise exc.replace(path=os.path.join(shown, part) if part.parts else shown) from None
         raise
     finally:
         release(locks)

@@ -188,7 +188,9 @@ class FeatureWriter:
     def _failed(self, exc: OSError) -> OutputError:
         if self.path == "-":
             return OutputError(f"writing to stdout failed after {self.rows} rows: {_reason(exc)}")
-        return OutputError(f"writing {self.path} failed: {_reason(exc)}; nothing was written")
+        return OutputError(
+            f"writing {self.path} failed: {_reason(exc)}", advice="nothing was written"
+        )
 
 
 def destination(path: str | Path) -> Path:
@@ -210,13 +212,15 @@ def check_output_file(path: str | Path) -> Path:
     except (FileNotFoundError, NotADirectoryError):
         return target
     except OSError as exc:  # a symlink loop, a name too long
-        raise OutputError(f"cannot write {path}: {_reason(exc)}; choose another -o") from None
+        raise OutputError(
+            f"cannot write {path}: {_reason(exc)}", advice="choose another -o"
+        ) from None
     if stat.S_ISDIR(mode):
-        raise OutputError(f"{path} is a directory; give a file name")
+        raise OutputError(f"{path} is a directory", advice="give a file name")
     if not stat.S_ISREG(mode):
         kind = _SPECIAL.get(stat.S_IFMT(mode), "special file")
-        raise OutputError(f"{path} is a {kind}, not a regular file; cnnfeat writes a file "
-                          "and renames it into place, which would replace it: write to a "
+        raise OutputError(f"{path} is a {kind}, not a regular file", advice="cnnfeat writes a "
+                          "file and renames it into place, which would replace it: write to a "
                           "regular file, or -o - for standard output")  # fmt: skip
     return target
 
@@ -241,7 +245,7 @@ def check_not_input(input_path: str | Path, output_path: str | Path) -> None:
         return  # no stdin (a host's worker), or an input that cannot be read: said when read
     if (source.st_dev, source.st_ino) == (out.st_dev, out.st_ino):
         what = "the file standard input reads" if str(input_path) == "-" else "the input file"
-        raise OutputError(f"{output_path} is {what}; choose another -o")
+        raise OutputError(f"{output_path} is {what}", advice="choose another -o")
 
 
 def write_file(path: str | Path, data: bytes) -> None:
@@ -252,7 +256,7 @@ def write_file(path: str | Path, data: bytes) -> None:
             with open(temp, "wb") as handle:
                 handle.write(data)
     except OutputError as exc:
-        raise OutputError(f"{str(exc).split('; ')[0]}; {path} was left as it was") from None
+        raise exc.replace(advice=f"{path} was left as it was") from None
 
 
 def _temporary(
@@ -269,7 +273,9 @@ def _temporary(
         fd, tmp = tempfile.mkstemp(prefix=f"{temporary_prefix(target)}{os.getpid()}-",
                                    suffix=suffix, dir=target.parent)  # fmt: skip
     except OSError as exc:
-        raise OutputError(f"cannot write in {target.parent}: {_reason(exc)}; {advice}") from None
+        raise OutputError(
+            f"cannot write in {target.parent}: {_reason(exc)}", advice=advice
+        ) from None
     temps.append(Path(tmp))  # a signal just before this line leaves the file behind
     if locks is not None:
         lock_fd(fd, locks)
@@ -372,7 +378,9 @@ def staged_file(path: str | Path, suffix: str = ".part") -> Iterator[Path]:
             os.close(fd)
         _install(temp, target)
     except OSError as exc:
-        raise OutputError(f"writing {path} failed: {_reason(exc)}; nothing was written") from None
+        raise OutputError(
+            f"writing {path} failed: {_reason(exc)}", advice="nothing was written"
+        ) from None
     finally:
         for temp in temps:
             _remove(temp)  # gone already once renamed

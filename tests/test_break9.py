@@ -187,13 +187,14 @@ def test_export_names_a_damaged_metrics_file_not_a_staging_path(
 
 
 def test_any_typed_error_from_inside_staging_names_the_target(tmp_path: Path) -> None:
-    """A safety net for the defect above: no typed error names the staging directory."""
+    """A safety net for the defect above: no typed error names the staging directory. The file
+    an error is about is its `path` field (the message text is never rewritten)."""
     from cnnfeat.contract.errors import ModelError
     from cnnfeat.runtime.staging import staged_directory
 
     with pytest.raises(ModelError) as caught:
         with staged_directory(tmp_path / "model") as staging:
-            raise ModelError(f"{staging / 'cnnfeat.json'}: field 'x' is damaged")
+            raise ModelError("field 'x' is damaged", staging / "cnnfeat.json")
     assert str(caught.value) == f"{tmp_path / 'model' / 'cnnfeat.json'}: field 'x' is damaged"
     assert list(tmp_path.iterdir()) == []
 

@@ -203,7 +203,7 @@ def test_export_at_every_step(
     assert new != old and set(new) == set(old)
     faults = Faults(monkeypatch, [
         (onnx_export.onnx, "save_model"), (onnx_export.shutil, "copyfile"),
-        (Path, "write_text"), (writing.os, "replace"), (staging, "_sync_tree"),
+        (Path, "write_text"), (Path, "write_bytes"), (staging, "_sync_tree"),
         (staging.os, "rename"), (staging, "_exchange"), (staging.tempfile, "mkdtemp"),
     ])  # fmt: skip
     assert every_step(faults, save, target, old, new, fault) >= 7

@@ -272,8 +272,8 @@ def load_checkpoint(run_dir: str | Path) -> tuple[UtteranceCNN, dict]:
         )
 
     def damaged(why: str) -> InputError:
-        return InputError(f"{why}; the run directory is damaged: train again or copy it again",
-                          str(path))  # fmt: skip
+        advice = "the run directory is damaged: train again or copy it again"
+        return InputError(why, str(path), advice=advice)
 
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
