@@ -98,8 +98,12 @@ class EmbedBatch:
             self.failed = exc
 
     @staticmethod
-    def _load(model: str | Path | dict[str, bytes] | None, device: str, threads: int | None,
-              batch_size: int) -> Any:  # fmt: skip
+    def _load(
+        model: str | Path | dict[str, bytes] | None,
+        device: str,
+        threads: int | None,
+        batch_size: int,
+    ) -> Any:
         from cnnfeat.runtime.embedder import Embedder
 
         if isinstance(model, dict):

@@ -259,8 +259,10 @@ def test_a_worker_that_cannot_start_fails_in_one_line(cluster, tmp_path: Path) -
         )  # fmt: skip
         with pytest.raises(ModelError) as error:
             _run(lambda: ds.write_parquet(str(tmp_path / "out")))
-    assert str(error.value) == (f"model directory {missing} does not exist (give --model a "
-                                "directory written by `cnnfeat export`)")  # fmt: skip
+    assert str(error.value) == (
+        f"model directory {missing} does not exist (give --model a "
+        "directory written by `cnnfeat export`)"
+    )
 
 
 @needs_ray
@@ -346,9 +348,10 @@ def test_sigterm_is_143_whatever_ray_makes_of_the_interrupt(
 
     monkeypatch.setattr(ray.data.Dataset, "write_parquet", write_parquet)
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["embed-dataset", str(tmp_path / "corpus"), "-o", str(out),
-                                      "--model", str(tiny_global.model_dir), "--workers", "1",
-                                      "-q"])  # fmt: skip
+    model = ["--model", str(tiny_global.model_dir), "--workers", "1", "-q"]
+    result = CliRunner().invoke(
+        app, ["embed-dataset", str(tmp_path / "corpus"), "-o", str(out), *model]
+    )
     assert result.exit_code == 143, result.output
     assert result.stderr.splitlines() == [
         "cnnfeat: error: terminated; no partial output was written"

@@ -148,8 +148,9 @@ def test_sigterm_exits_143_and_leaves_no_ray_process(
     source = tmp_path / "big.txt"
     source.write_text("w1 w2 w3 w4 w5 w6\n" * 400_000)
     with busy_loops(load):
-        child = embed_dataset(source, tmp_path / "out", tiny_global.model_dir,
-                              *(["-q"] if quiet else []))  # fmt: skip
+        child = embed_dataset(
+            source, tmp_path / "out", tiny_global.model_dir, *(["-q"] if quiet else [])
+        )
         time.sleep(delay)
         if child.poll() is not None:
             pytest.skip("the job ended before the signal; the machine is faster than planned")
