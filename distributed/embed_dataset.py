@@ -60,9 +60,10 @@ from cnnfeat.distributed.sources import (
 from cnnfeat.runtime import signals
 from cnnfeat.runtime.reading import ENCODING_ERRORS
 
-# A CPU worker holds one CPU, so it runs one thread: onnxruntime's (threads=1) and the
-# tokenizer's (its Rust thread pool would otherwise take every core of the node).
-_ONE_CPU = {"num_cpus": 1, "runtime_env": {"env_vars": {"RAYON_NUM_THREADS": "1"}}}
+# Reading or writing a row costs about a seventh of embedding it (README, "How it scales"): a
+# reading or writing task holds a quarter of a CPU, and one of each runs per 7 workers.
+_IO_CPUS = 0.25
+_WORKERS_PER_IO_TASK = 7
 
 
 class EmbedBatch:
@@ -128,7 +129,17 @@ class EmbedBatch:
 
 
 class EmbedBatchJob(EmbedBatch):
-    """EmbedBatch in the embed-dataset job: its cnnfeat errors travel as CarriedError."""
+    """EmbedBatch in the embed-dataset job: its cnnfeat errors travel as CarriedError. A CPU
+    worker holds at most one CPU, so it runs one thread: onnxruntime's (threads=1) and the
+    tokenizer's (its Rust thread pool would otherwise take every core of the node). That is
+    set here, before the tokenizer starts its pool, rather than as a Ray runtime_env: an actor
+    with a runtime_env of its own cannot take one of the worker processes Ray has started
+    already, and starting one took 30 s and more on a busy 2-core machine."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        if kwargs.get("threads") == 1:
+            os.environ["RAYON_NUM_THREADS"] = "1"
+        super().__init__(*args, **kwargs)
 
     def __call__(self, batch: Any) -> Any:
         try:
@@ -198,10 +209,17 @@ def embed_dataset(
 
     address: a running cluster ("auto", "ray://host:10001", "host:6379"); None joins the
     cluster this process is already connected to, else starts a local one.
-    workers: embedding actors (default: one per GPU; else 7 CPUs in 8, the rest reads and
-    writes). A local cluster gets `workers` + 1 CPUs (default: one worker per core).
-    verbose: keep Ray's own log lines; without it a successful run shows only the progress
-    and the summary.
+    workers: embedding actors (default: one per GPU; else 7 in 8 CPUs, rounded up, each with
+    what the reading and writing tasks leave, up to one CPU: `_budget`). A local cluster gets
+    as many CPUs as cores, or as `workers` if more.
+    progress: progress bars, on a terminal only. verbose: keep Ray's own log lines (its
+    progress log when stdout is no terminal among them); without it a run shows only the
+    progress bars and what cnnfeat says.
+
+    Raises: InputError (names file and line), ModelError, DeviceError, OutputError, CnnfeatError
+    (no Ray, a cluster that cannot be reached, too many workers), each as raised on the worker;
+    KeyboardInterrupt / Terminated for a SIGINT / SIGTERM the CLI recorded
+    (cnnfeat.runtime.signals). On any of them the output is removed again.
     """
     ray = _import_ray()
     from cnnfeat.contract.layout import CARD_FILE, MODEL_FILE, TOKENIZER_FILE
@@ -225,9 +243,11 @@ def embed_dataset(
             started = time.perf_counter()
             gpus = int(ray.cluster_resources().get("GPU", 0))
             on_gpu = _use_gpu(device, gpus)
-            workers = _check_workers(workers, gpus if on_gpu else None, ray.cluster_resources())
+            budget = _budget(workers, gpus if on_gpu else None, ray.cluster_resources())
+            workers = budget.workers
+            io = {"num_cpus": _IO_CPUS, "concurrency": budget.io_tasks}
             source = make_datasource(paths, in_fs, column, encoding_errors, rows_per_batch)
-            ds = ray.data.read_datasource(source).map_batches(
+            ds = ray.data.read_datasource(source, **io).map_batches(
                 EmbedBatchJob,
                 fn_constructor_kwargs={
                     "model": files,
@@ -239,14 +259,21 @@ def embed_dataset(
                 batch_size=rows_per_batch,
                 batch_format="pyarrow",
                 compute=ray.data.ActorPoolStrategy(size=workers),
-                **({"num_gpus": 1} if on_gpu else _ONE_CPU),
+                **({"num_gpus": 1} if on_gpu else {"num_cpus": budget.worker_cpus}),
             )
             # Faults: Ray Data's actor pools default to max_restarts=-1 and max_task_retries=-1,
             # so a killed actor is restarted and its unfinished block redone; a block's output is
             # kept only once its task has finished, so no row is lost or written twice
             # (tests/test_distributed.py kills one mid-run).
             try:
-                _run(lambda: ds.write_parquet(output, filesystem=out_fs))
+                _run(
+                    lambda: ds.write_parquet(
+                        output,
+                        filesystem=out_fs,
+                        ray_remote_args={"num_cpus": _IO_CPUS},
+                        concurrency=budget.io_tasks,
+                    )
+                )
                 rows = count_rows(out_fs, out_root)
                 signals.raise_if_received()
             except BaseException:
@@ -318,9 +345,9 @@ def _start_ray(ray, address: str | None, workers: int | None, verbose: bool = Fa
         "log_to_driver": verbose,
     }  # the workers' own output
     if address is None:
-        # A local cluster: the embedding actors (one per core by default), plus one CPU for
-        # the reading and writing tasks, which are light beside embedding.
-        options["num_cpus"] = (workers or os.cpu_count() or 1) + 1
+        # A local cluster: as many CPUs as cores, or as workers asked for; `_budget` shares them
+        # between the embedding workers and the reading and writing tasks.
+        options["num_cpus"] = max(os.cpu_count() or 1, workers or 1)
     # ray.init installs SIGTERM handlers of its own (exit 15, leaving the local cluster's
     # processes to die on their own); the command's handler, which unwinds through
     # ray.shutdown(), is kept. A signal while a local cluster starts (a few seconds) waits
@@ -373,24 +400,49 @@ def _signals_held() -> Iterator[None]:
             os.kill(os.getpid(), caught[0])
 
 
-def _check_workers(workers: int | None, gpus: int | None, resources: dict) -> int:
-    """GPU clusters: one worker per GPU. CPU clusters: a worker holds one CPU, and a fixed pool
-    that took every CPU would leave none for the reading and writing tasks (the job would wait
-    forever), so by default one CPU in 8 is left to them (reading and writing a row costs about
-    a seventh of embedding it: README, "Embedding at scale")."""
+@dataclass(frozen=True)
+class _Budget:
+    workers: int
+    worker_cpus: float  # each CPU worker's share of a CPU (GPU workers: unused)
+    io_tasks: int  # reading tasks at once, and writing tasks at once
+
+
+def _budget(workers: int | None, gpus: int | None, resources: dict) -> _Budget:
+    """Share the cluster between embedding workers and the reading and writing tasks, so that
+    all three run at once, on 2 cores too: a fixed pool that took every CPU would leave the
+    reading task none (the job would wait forever), and one that waited behind a reading task
+    holding a whole CPU ran late and alone. GPU clusters: one worker per GPU. CPU clusters: by
+    default 7 workers in 8 CPUs (rounded up: 2 on 2), each with what the reading and writing
+    tasks (a quarter of a CPU each, one of each per 7 workers) leave, up to one CPU; a worker
+    needs at least half a CPU."""
     if gpus is not None:
         if workers is not None and workers > gpus:
-            raise CnnfeatError(f"--workers {workers}: the Ray cluster has {gpus} GPUs, one per "
-                               "worker")  # fmt: skip
-        return workers or gpus
-    cpus = int(resources.get("CPU", 0))
+            raise CnnfeatError(
+                f"--workers {workers}: the Ray cluster has {gpus} GPUs, one per worker"
+            )
+        workers = workers or gpus
+        return _Budget(workers, 0.0, math.ceil(workers / _WORKERS_PER_IO_TASK))
+    cpus = float(resources.get("CPU", 0))
+    fitting = 0
+    for n in range(1, int(cpus * 2) + 1):
+        if _share(n, cpus) >= 0.5:
+            fitting = n
     if workers is None:
-        return max(1, cpus - math.ceil(cpus / 8))
-    if workers > cpus - 1:
-        raise CnnfeatError(f"--workers {workers}: the Ray cluster has {cpus} CPUs and at least "
-                           f"one must stay free for reading and writing, so at most "
-                           f"{max(0, cpus - 1)} workers fit")  # fmt: skip
-    return workers
+        workers = max(1, min(math.ceil(cpus * 7 / 8), fitting))
+    elif workers > fitting:
+        raise CnnfeatError(
+            f"--workers {workers}: the Ray cluster has {cpus:g} CPUs; beside the reading and "
+            f"writing tasks at most {fitting} workers fit (half a CPU each at least)"
+        )
+    io_tasks = math.ceil(workers / _WORKERS_PER_IO_TASK)
+    share = math.floor(_share(workers, cpus) * 100) / 100  # Ray adds up to 4 decimals
+    return _Budget(workers, min(1.0, share), io_tasks)
+
+
+def _share(workers: int, cpus: float) -> float:
+    """Each of `workers`' share of `cpus`, once the reading and writing tasks have theirs."""
+    io_tasks = math.ceil(workers / _WORKERS_PER_IO_TASK)
+    return (cpus - 2 * io_tasks * _IO_CPUS) / workers
 
 
 def _use_gpu(device: str, gpus: int) -> bool:
