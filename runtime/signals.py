@@ -5,7 +5,9 @@ KeyboardInterrupt / `Terminated`. A raised exception can be caught, wrapped or d
 library on its way up (Ray catches it in its scheduling loop, turns it into its own errors, or
 drops it in a C callback); the record cannot. So code that runs such a library asks
 `raise_if_received()` once it has control again, and the CLI's boundary decides the exit code
-from the record, never from what the exception turned into.
+from the record, never from what the exception turned into. Code that deals with an interrupt
+itself, on purpose, and goes on to a complete result calls `clear()`; otherwise the command
+ends as interrupted.
 """
 
 from __future__ import annotations
