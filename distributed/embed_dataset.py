@@ -29,7 +29,6 @@ import io
 import logging
 import math
 import os
-import re
 import signal
 import sys
 import tempfile
@@ -45,25 +44,26 @@ from typing import Any
 
 import numpy as np
 
-from cnnfeat.contract import errors
 from cnnfeat.contract.describe import first_line
 from cnnfeat.contract.errors import CnnfeatError, DeviceError, InputError
 from cnnfeat.distributed.sources import (
     FEATURES,
     ROWS_PER_BATCH,
     TEXT,
+    CarriedError,
     check_output,
     count_rows,
     list_inputs,
     make_datasource,
     remove_output,
 )
+from cnnfeat.runtime import signals
 from cnnfeat.runtime.reading import ENCODING_ERRORS
 
-# A CPU worker holds one CPU, so it runs one thread: onnxruntime's (threads=1) and the
-# tokenizer's (its Rust thread pool would otherwise take every core of the node).
-_ONE_CPU = {"num_cpus": 1, "runtime_env": {"env_vars": {"RAYON_NUM_THREADS": "1"}}}
-_ERROR_LINE = re.compile(rf"^{re.escape(errors.__name__)}\.(\w+Error): (.*)$", re.MULTILINE)
+# Reading or writing a row costs about a seventh of embedding it (README, "How it scales"): a
+# reading or writing task holds a quarter of a CPU, and one of each runs per 7 workers.
+_IO_CPUS = 0.25
+_WORKERS_PER_IO_TASK = 7
 
 
 class EmbedBatch:
@@ -73,6 +73,11 @@ class EmbedBatch:
     as {name: bytes} (what `embed_dataset` sends, so workers need no shared storage). Takes
     pyarrow tables (batch_format="pyarrow", preferred: features become a fixed-size list) or
     dicts of numpy arrays (the default format: features become an (N, 100) tensor column).
+
+    A cnnfeat error while loading the model (a missing directory, CUDA missing on a node) is
+    raised by the first call, not by __init__: Ray sends an error raised in a call back to the
+    driver as itself (pickled, fields and all), but one raised in an actor's __init__ only as
+    the text of its traceback.
     """
 
     def __init__(
@@ -85,19 +90,34 @@ class EmbedBatch:
         output: str = FEATURES,
         drop_text: bool = False,
     ):
-        from cnnfeat.runtime.embedder import Embedder
 
         self.column, self.output, self.drop_text = column, output, drop_text
+        self.failed: CnnfeatError | None = None
+        try:
+            self.embedder = self._load(model, device, threads, batch_size)
+        except CnnfeatError as exc:
+            self.failed = exc
+
+    @staticmethod
+    def _load(
+        model: str | Path | dict[str, bytes] | None,
+        device: str,
+        threads: int | None,
+        batch_size: int,
+    ) -> Any:
+        from cnnfeat.runtime.embedder import Embedder
+
         if isinstance(model, dict):
             with tempfile.TemporaryDirectory(prefix="cnnfeat-model-") as folder:
                 for name, data in model.items():
                     (Path(folder) / name).write_bytes(data)
                 # Everything is in memory once loaded; the copy can go.
-                self.embedder = Embedder(folder, device, threads, batch_size)
-        else:
-            self.embedder = Embedder(model, device, threads, batch_size)
+                return Embedder(folder, device, threads, batch_size)
+        return Embedder(model, device, threads, batch_size)
 
     def __call__(self, batch: Any) -> Any:
+        if self.failed is not None:
+            raise self.failed
         if isinstance(batch, dict):
             out = {k: v for k, v in batch.items() if not (self.drop_text and k == self.column)}
             out[self.output] = self.embedder.embed(batch[self.column].tolist())
@@ -106,6 +126,26 @@ class EmbedBatch:
         if self.drop_text:
             batch = batch.drop_columns([self.column])
         return batch.append_column(self.output, fixed_size_list(features))
+
+
+class EmbedBatchJob(EmbedBatch):
+    """EmbedBatch in the embed-dataset job: its cnnfeat errors travel as CarriedError. A CPU
+    worker holds at most one CPU, so it runs one thread: onnxruntime's (threads=1) and the
+    tokenizer's (its Rust thread pool would otherwise take every core of the node). That is
+    set here, before the tokenizer starts its pool, rather than as a Ray runtime_env: an actor
+    with a runtime_env of its own cannot take one of the worker processes Ray has started
+    already, and starting one took 30 s and more on a busy 2-core machine."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        if kwargs.get("threads") == 1:
+            os.environ["RAYON_NUM_THREADS"] = "1"
+        super().__init__(*args, **kwargs)
+
+    def __call__(self, batch: Any) -> Any:
+        try:
+            return super().__call__(batch)
+        except CnnfeatError as exc:
+            raise CarriedError(exc) from None
 
 
 def fixed_size_list(features: np.ndarray):
@@ -169,10 +209,17 @@ def embed_dataset(
 
     address: a running cluster ("auto", "ray://host:10001", "host:6379"); None joins the
     cluster this process is already connected to, else starts a local one.
-    workers: embedding actors (default: one per GPU; else 7 CPUs in 8, the rest reads and
-    writes). A local cluster gets `workers` + 1 CPUs (default: one worker per core).
-    verbose: keep Ray's own log lines; without it a successful run shows only the progress
-    and the summary.
+    workers: embedding actors (default: one per GPU; else 7 in 8 CPUs, rounded up, each with
+    what the reading and writing tasks leave, up to one CPU: `_budget`). A local cluster gets
+    as many CPUs as cores, or as `workers` if more.
+    progress: progress bars, on a terminal only. verbose: keep Ray's own log lines (its
+    progress log when stdout is no terminal among them); without it a run shows only the
+    progress bars and what cnnfeat says.
+
+    Raises: InputError (names file and line), ModelError, DeviceError, OutputError, CnnfeatError
+    (no Ray, a cluster that cannot be reached, too many workers), each as raised on the worker;
+    KeyboardInterrupt / Terminated for a SIGINT / SIGTERM the CLI recorded
+    (cnnfeat.runtime.signals). On any of them the output is removed again.
     """
     ray = _import_ray()
     from cnnfeat.contract.layout import CARD_FILE, MODEL_FILE, TOKENIZER_FILE
@@ -188,7 +235,7 @@ def embed_dataset(
     files = {name: (loaded.path / name).read_bytes()
              for name in (MODEL_FILE, TOKENIZER_FILE, CARD_FILE)}  # fmt: skip
 
-    with _native_stderr_silenced(not verbose):
+    with _native_stderr_silenced(not verbose), _ray_data_settings(ray.data, progress, verbose):
         started_here = not ray.is_initialized()
         if started_here:
             _start_ray(ray, address, workers, verbose)
@@ -196,10 +243,12 @@ def embed_dataset(
             started = time.perf_counter()
             gpus = int(ray.cluster_resources().get("GPU", 0))
             on_gpu = _use_gpu(device, gpus)
-            workers = _check_workers(workers, gpus if on_gpu else None, ray.cluster_resources())
+            budget = _budget(workers, gpus if on_gpu else None, ray.cluster_resources())
+            workers = budget.workers
+            io = {"num_cpus": _IO_CPUS, "concurrency": budget.io_tasks}
             source = make_datasource(paths, in_fs, column, encoding_errors, rows_per_batch)
-            ds = ray.data.read_datasource(source).map_batches(
-                EmbedBatch,
+            ds = ray.data.read_datasource(source, **io).map_batches(
+                EmbedBatchJob,
                 fn_constructor_kwargs={
                     "model": files,
                     "column": TEXT,
@@ -210,19 +259,26 @@ def embed_dataset(
                 batch_size=rows_per_batch,
                 batch_format="pyarrow",
                 compute=ray.data.ActorPoolStrategy(size=workers),
-                **({"num_gpus": 1} if on_gpu else _ONE_CPU),
+                **({"num_gpus": 1} if on_gpu else {"num_cpus": budget.worker_cpus}),
             )
             # Faults: Ray Data's actor pools default to max_restarts=-1 and max_task_retries=-1,
             # so a killed actor is restarted and its unfinished block redone; a block's output is
             # kept only once its task has finished, so no row is lost or written twice
             # (tests/test_distributed.py kills one mid-run).
             try:
-                with _ray_data_logging(ray.data, progress):
-                    _run(lambda: ds.write_parquet(output, filesystem=out_fs))
+                _run(
+                    lambda: ds.write_parquet(
+                        output,
+                        filesystem=out_fs,
+                        ray_remote_args={"num_cpus": _IO_CPUS},
+                        concurrency=budget.io_tasks,
+                    )
+                )
+                rows = count_rows(out_fs, out_root)
+                signals.raise_if_received()
             except BaseException:
                 remove_output(out_fs, out_root, out_existed)  # no half-written corpus left behind
                 raise
-            rows = count_rows(out_fs, out_root)
             return DatasetSummary(rows, time.perf_counter() - started, workers,
                                   "cuda" if on_gpu else "cpu", output)  # fmt: skip
         finally:
@@ -286,11 +342,15 @@ def _import_ray():
 def _start_ray(ray, address: str | None, workers: int | None, verbose: bool = False) -> None:
     # A local cluster's start-up notices are nothing its user can act on; a remote one's are.
     level = logging.INFO if verbose else logging.WARNING if address else logging.ERROR
-    options: dict[str, Any] = {"logging_level": level, "include_dashboard": False}
+    options: dict[str, Any] = {
+        "logging_level": level,
+        "include_dashboard": False,
+        "log_to_driver": verbose,
+    }  # the workers' own output
     if address is None:
-        # A local cluster: the embedding actors (one per core by default), plus one CPU for
-        # the reading and writing tasks, which are light beside embedding.
-        options["num_cpus"] = (workers or os.cpu_count() or 1) + 1
+        # A local cluster: as many CPUs as cores, or as workers asked for; `_budget` shares them
+        # between the embedding workers and the reading and writing tasks.
+        options["num_cpus"] = max(os.cpu_count() or 1, workers or 1)
     # ray.init installs SIGTERM handlers of its own (exit 15, leaving the local cluster's
     # processes to die on their own); the command's handler, which unwinds through
     # ray.shutdown(), is kept. A signal while a local cluster starts (a few seconds) waits
@@ -343,24 +403,49 @@ def _signals_held() -> Iterator[None]:
             os.kill(os.getpid(), caught[0])
 
 
-def _check_workers(workers: int | None, gpus: int | None, resources: dict) -> int:
-    """GPU clusters: one worker per GPU. CPU clusters: a worker holds one CPU, and a fixed pool
-    that took every CPU would leave none for the reading and writing tasks (the job would wait
-    forever), so by default one CPU in 8 is left to them (reading and writing a row costs about
-    a seventh of embedding it: docs/scale.md, "How it scales")."""
+@dataclass(frozen=True)
+class _Budget:
+    workers: int
+    worker_cpus: float  # each CPU worker's share of a CPU (GPU workers: unused)
+    io_tasks: int  # reading tasks at once, and writing tasks at once
+
+
+def _budget(workers: int | None, gpus: int | None, resources: dict) -> _Budget:
+    """Share the cluster between embedding workers and the reading and writing tasks, so that
+    all three run at once, on 2 cores too: a fixed pool that took every CPU would leave the
+    reading task none (the job would wait forever), and one that waited behind a reading task
+    holding a whole CPU ran late and alone. GPU clusters: one worker per GPU. CPU clusters: by
+    default 7 workers in 8 CPUs (rounded up: 2 on 2), each with what the reading and writing
+    tasks (a quarter of a CPU each, one of each per 7 workers) leave, up to one CPU; a worker
+    needs at least half a CPU."""
     if gpus is not None:
         if workers is not None and workers > gpus:
-            raise CnnfeatError(f"--workers {workers}: the Ray cluster has {gpus} GPUs, one per "
-                               "worker")  # fmt: skip
-        return workers or gpus
-    cpus = int(resources.get("CPU", 0))
+            raise CnnfeatError(
+                f"--workers {workers}: the Ray cluster has {gpus} GPUs, one per worker"
+            )
+        workers = workers or gpus
+        return _Budget(workers, 0.0, math.ceil(workers / _WORKERS_PER_IO_TASK))
+    cpus = float(resources.get("CPU", 0))
+    fitting = 0
+    for n in range(1, int(cpus * 2) + 1):
+        if _share(n, cpus) >= 0.5:
+            fitting = n
     if workers is None:
-        return max(1, cpus - math.ceil(cpus / 8))
-    if workers > cpus - 1:
-        raise CnnfeatError(f"--workers {workers}: the Ray cluster has {cpus} CPUs and at least "
-                           f"one must stay free for reading and writing, so at most "
-                           f"{max(0, cpus - 1)} workers fit")  # fmt: skip
-    return workers
+        workers = max(1, min(math.ceil(cpus * 7 / 8), fitting))
+    elif workers > fitting:
+        raise CnnfeatError(
+            f"--workers {workers}: the Ray cluster has {cpus:g} CPUs; beside the reading and "
+            f"writing tasks at most {fitting} workers fit (half a CPU each at least)"
+        )
+    io_tasks = math.ceil(workers / _WORKERS_PER_IO_TASK)
+    share = math.floor(_share(workers, cpus) * 100) / 100  # Ray adds up to 4 decimals
+    return _Budget(workers, min(1.0, share), io_tasks)
+
+
+def _share(workers: int, cpus: float) -> float:
+    """Each of `workers`' share of `cpus`, once the reading and writing tasks have theirs."""
+    io_tasks = math.ceil(workers / _WORKERS_PER_IO_TASK)
+    return (cpus - 2 * io_tasks * _IO_CPUS) / workers
 
 
 def _use_gpu(device: str, gpus: int) -> bool:
@@ -373,47 +458,70 @@ def _use_gpu(device: str, gpus: int) -> bool:
 
 def _run(job) -> None:
     """Run a Ray job; a cnnfeat error raised on a worker comes back as itself (one line), not
-    wrapped in Ray's task error with a remote traceback."""
+    wrapped in Ray's task error with a remote traceback. A SIGINT or SIGTERM that the CLI
+    recorded meanwhile (cnnfeat.runtime.signals) ends it as KeyboardInterrupt or Terminated,
+    whatever Ray made of the exception its handler raised (wrapped, or dropped in Ray's C++
+    wait loop so that the job carried on)."""
     try:
         job()
-    except Exception as exc:
+    except BaseException as exc:
+        signals.raise_if_received()
         cause = _cnnfeat_cause(exc)
         if cause is not None:
             raise cause from None
         raise
+    signals.raise_if_received()
 
 
 class _ConsoleFilter(logging.Filter):
+    def __init__(self, verbose: bool):
+        super().__init__()
+        self.verbose = verbose
+
     def filter(self, record: logging.LogRecord) -> bool:
         # Ray Data checks for free CPUs again once the write is done, while the finished actor
         # pool still holds its CPUs, and warns that the job "will hang": not so, it is over.
         spurious = "does not have any available CPUs" in str(record.msg)
-        return record.levelno < logging.ERROR and not spurious
+        return self.verbose and record.levelno < logging.ERROR and not spurious
+
+
+def _terminal() -> bool:
+    """Whether Ray Data would draw progress bars (stdout a terminal) and they would be seen."""
+    try:
+        return sys.stdout.isatty() and sys.stderr.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 @contextmanager
-def _ray_data_logging(ray_data, progress: bool) -> Iterator[None]:
-    """Keep Ray Data's console to progress: a failed job's traceback goes to Ray's log file
-    only, and cnnfeat reports the error in one line. Quiet drops the progress notices too."""
+def _ray_data_settings(ray_data, progress: bool, verbose: bool) -> Iterator[None]:
+    """Ray Data's settings for a job, put back afterwards (a Dataset copies them when it is
+    made, so datasets are made inside). Its console is kept to what cnnfeat promises:
+    progress bars on a terminal unless quiet; Ray's own log lines (its progress log when
+    stdout is no terminal, "Dataset ... execution failed", tuning hints) only when verbose;
+    a failed job's traceback never (Ray's log file has it; cnnfeat reports the error in one
+    line). A worker's error comes back as itself, not inside Ray's UserCodeException."""
     context = ray_data.DataContext.get_current()
-    bars = context.enable_progress_bars
-    context.enable_progress_bars = progress
+    settings = {
+        "enable_progress_bars": progress and (verbose or _terminal()),
+        "raise_original_map_exception": True,
+    }
+    saved = {name: getattr(context, name) for name in settings}
+    for name, value in settings.items():
+        setattr(context, name, value)
     data_logger = logging.getLogger("ray.data")
     console = [h for h in data_logger.handlers if "File" not in type(h).__name__]
-    level = data_logger.level
-    console_filter = _ConsoleFilter()
+    console_filter = _ConsoleFilter(verbose)
     for handler in console:
         handler.addFilter(console_filter)
-    if not progress:
-        data_logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
-            if not progress:  # Ray's tuning hints (few blocks for many workers, say)
+            if not verbose:  # Ray's tuning hints (few blocks for many workers, say)
                 warnings.simplefilter("ignore")
             yield
     finally:
-        context.enable_progress_bars = bars
-        data_logger.setLevel(level)
+        for name, value in saved.items():
+            setattr(context, name, value)
         for handler in console:
             handler.removeFilter(console_filter)
 
@@ -428,20 +536,12 @@ def _cnnfeat_cause(exc: BaseException) -> CnnfeatError | None:
             continue
         seen.add(id(err))
         cause = getattr(err, "cause", None)  # RayTaskError keeps the original exception here
+        if isinstance(err, CarriedError):
+            return err.error
         if isinstance(cause, CnnfeatError):
             err = cause
         # Ray's RayTaskError(InputError) is an InputError too, with a traceback in str().
         if isinstance(err, CnnfeatError) and type(err).__module__.startswith("cnnfeat."):
-            if err.args and isinstance(err.args[0], str):
-                # Ray Data appends its retry advice to the message; it does not apply here.
-                err.args = (err.args[0].split("\nFailed to ")[0], *err.args[1:])
             return err
-        if getattr(err, "_actor_init_failed", False):
-            # A worker's __init__ failed (CUDA missing on a node, say): Ray keeps only the
-            # text of the remote traceback, whose last cnnfeat line is the error itself.
-            found = _ERROR_LINE.findall(str(err))
-            if found:
-                name, message = found[-1]
-                return getattr(errors, name, CnnfeatError)(message)
         todo += [err.__cause__, err.__context__, cause]
     return None

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from cnnfeat.contract.describe import first_line
-from cnnfeat.contract.errors import InputError, OutputError
+from cnnfeat.contract.errors import CnnfeatError, InputError, OutputError
 from cnnfeat.runtime.reading import default_column, open_error, read_records
 
 FEATURES = "features"
@@ -34,6 +34,17 @@ _FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl"}  # any other suffix
 # pyarrow decompresses these by suffix (`utterances.txt.gz`); Parquet compresses internally.
 COMPRESSIONS = (".gz", ".bz2", ".zst", ".lz4", ".br")
 _WILDCARDS = "*?["
+
+
+class CarriedError(Exception):
+    """A cnnfeat error raised on a Ray worker, on its way to the driver as data: `error` is the
+    error itself, pickled with its fields (path, line). Ray appends retry advice to the message
+    of the exception a read or a batch raises (its args); this one carries no message of its
+    own to append to, and the driver raises `error` untouched (embed_dataset._run)."""
+
+    def __init__(self, error: CnnfeatError, *appended: object):
+        super().__init__(error, *appended)
+        self.error = error
 
 
 # --- inputs and outputs ---------------------------------------------------------------------
@@ -183,10 +194,13 @@ def make_datasource(
                     return filesystem.open_input_file(path)  # Parquet needs random access
                 return super()._open_input_source(filesystem, path, **open_args)
             except OSError as exc:
-                raise open_error(exc, path) from None
+                raise CarriedError(open_error(exc, path)) from None
 
         def _read_stream(self, f, path: str) -> Iterator[Any]:
-            yield from read_blocks(f, path, column, encoding_errors, rows_per_batch)
+            try:
+                yield from read_blocks(f, path, column, encoding_errors, rows_per_batch)
+            except CnnfeatError as exc:
+                raise CarriedError(exc) from None
 
     return CnnfeatFiles(paths, filesystem=filesystem)
 

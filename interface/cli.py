@@ -624,7 +624,7 @@ def embed_dataset_cmd(
         typer.Option(
             min=1,
             max=MAX_COUNT,
-            help="Embedding workers (default: one per GPU; else one per core locally, 7 CPUs in 8 on a cluster).",
+            help="Embedding workers (default: one per GPU; else 7 in 8 CPUs, rounded up: 2 on 2 cores).",
         ),
     ] = None,
     model: ModelOption = None,

@@ -17,6 +17,8 @@ import threading
 import typer
 
 from cnnfeat.contract.errors import CnnfeatError, Hint
+from cnnfeat.runtime import signals
+from cnnfeat.runtime.signals import Terminated as _Terminated
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -50,8 +52,9 @@ def cli_errors(command):
 
     def _run(previous: list, *args, **kwargs):
         try:
+            signals.clear()
             _catch_signals(previous)
-            return command(*args, **kwargs)
+            return _signal_wins(command, *args, **kwargs)
         except CnnfeatError as exc:
             raise _fail(_message(exc, parameters)) from None
         except KeyboardInterrupt:
@@ -84,6 +87,7 @@ def cli_errors(command):
             ) from None
         finally:
             _restore_signals(previous)
+            signals.clear()  # the Python API, called next in this process, starts afresh
 
     return wrapper
 
@@ -105,28 +109,40 @@ def _message(exc: CnnfeatError, parameters: frozenset[str]) -> str:
     return exc.text(None)
 
 
-class _Terminated(BaseException):
-    """SIGTERM, raised like KeyboardInterrupt so `finally` blocks clean up temporary files."""
+def _signal_wins(command, *args, **kwargs):
+    """Run the command. Once a signal has been recorded, whatever ends the command ends as that
+    signal's interrupt: a library can turn the interrupt its handler raised into an error of its
+    own (Ray wraps it, or its handler calls sys.exit(1)), or drop it and carry on."""
+    try:
+        result = command(*args, **kwargs)
+    except BaseException:
+        signals.raise_if_received()
+        raise
+    signals.raise_if_received()
+    return result
 
 
-def _on_sigterm(signum, frame):
+def _on_signal(signum, frame):
+    signals.record(signum)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     raise _Terminated()
 
 
 def _catch_signals(previous: list) -> None:
     """SIGINT raises KeyboardInterrupt and SIGTERM _Terminated while the command runs, so that
-    `finally` blocks clean up; notes in `previous` what to restore (the entry point's
-    exit-at-once) before each change, so a signal in the middle leaves nothing unrecorded.
+    `finally` blocks clean up, each recorded first in `cnnfeat.runtime.signals`; notes in
+    `previous` what to restore (the entry point's exit-at-once) before each change, so a signal
+    in the middle leaves nothing unrecorded.
     Only the main thread may set handlers (a host that runs commands in a worker thread); a
     handler set outside Python (getsignal gives None) cannot be put back, so keep it."""
     if threading.current_thread() is not threading.main_thread():
         return
-    for signum, handler in ((signal.SIGINT, signal.default_int_handler),
-                            (signal.SIGTERM, _on_sigterm)):  # fmt: skip
+    for signum in (signal.SIGINT, signal.SIGTERM):
         old = signal.getsignal(signum)
         if old not in (None, signal.SIG_IGN):  # ignored: on purpose
             previous.append((signum, old))
-            signal.signal(signum, handler)
+            signal.signal(signum, _on_signal)
 
 
 def _restore_signals(previous: list) -> None:

@@ -42,20 +42,7 @@ def _surgery(folder: str) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize(
-    "folder",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                strict=True, reason="Ray's errors still rebuilt from text until they travel as data"
-            ),
-        )
-        if name == "distributed"
-        else name
-        for name in PACKAGE
-    ],
-)
+@pytest.mark.parametrize("folder", PACKAGE)
 def test_no_code_edits_message_text(folder: str) -> None:
     assert _surgery(folder) == []
 
