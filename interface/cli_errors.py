@@ -122,13 +122,6 @@ def _signal_wins(command, *args, **kwargs):
     return result
 
 
-def _on_signal(signum, frame):
-    signals.record(signum)
-    if signum == signal.SIGINT:
-        raise KeyboardInterrupt
-    raise _Terminated()
-
-
 def _catch_signals(previous: list) -> None:
     """SIGINT raises KeyboardInterrupt and SIGTERM _Terminated while the command runs, so that
     `finally` blocks clean up, each recorded first in `cnnfeat.runtime.signals`; notes in
@@ -142,7 +135,7 @@ def _catch_signals(previous: list) -> None:
         old = signal.getsignal(signum)
         if old not in (None, signal.SIG_IGN):  # ignored: on purpose
             previous.append((signum, old))
-            signal.signal(signum, _on_signal)
+            signal.signal(signum, signals.handle)
 
 
 def _restore_signals(previous: list) -> None:

@@ -45,3 +45,11 @@ def raise_if_received() -> None:
         raise KeyboardInterrupt
     if signum is not None:
         raise Terminated
+
+
+def handle(signum: int, frame: object) -> None:
+    """The CLI's handler for SIGINT and SIGTERM: record the signal, then raise its interrupt."""
+    record(signum)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise Terminated

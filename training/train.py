@@ -33,6 +33,7 @@ from cnnfeat.contract.errors import CnnfeatError, InputError, ModelError
 from cnnfeat.contract.layout import CHECKPOINT_FILE, METRICS_FILE, REPORT_FILE, TOKENIZER_FILE
 from cnnfeat.contract.spec import ModelSpec
 from cnnfeat.contract.tokenizer import build_tokenizer
+from cnnfeat.runtime import signals
 from cnnfeat.runtime.clip import fit_lines
 from cnnfeat.runtime.staging import check_replaceable, staged_directory
 from cnnfeat.training import recipe
@@ -338,13 +339,16 @@ def _first_interrupt_stops() -> Iterator[_Stop]:
     SIGINT itself keeps its handler."""
     stop = _Stop()
     main = threading.current_thread() is threading.main_thread()
-    if not main or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    previous = signal.getsignal(signal.SIGINT) if main else None
+    if previous not in (signal.default_int_handler, signals.handle):  # a host's own handler
         yield stop
         return
 
     def first(signum: int, frame: object) -> None:
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # the next one aborts
+        signal.signal(signal.SIGINT, previous)  # the next one aborts, as before
         if not stop.finished:
+            if callable(previous):
+                previous(signum, frame)  # raises KeyboardInterrupt (the CLI's records it first)
             raise KeyboardInterrupt
         stop.requested = True
         try:
@@ -360,7 +364,7 @@ def _first_interrupt_stops() -> Iterator[_Stop]:
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, previous)
 
 
 def _check_known_words(data: LabelledData, ids: list[list[int]], unk: int) -> None:
