@@ -212,6 +212,31 @@ def test_linear_probe_figures_are_what_evaluate_prints(meld: Path) -> None:
     assert " ".join(line.split()[:9]) in " ".join(page.split())
 
 
+@pytest.mark.slow
+def test_context_probe_output_is_what_evaluate_prints(
+    meld: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model card shows `cnnfeat evaluate --context`'s output as its command prints it
+    today, and the README's gain is that output's (about 1.5 minutes of CPU)."""
+    pytest.importorskip("torch", reason="cnnfeat evaluate --context needs the [train] extra")
+    (tmp_path / "MELD").symlink_to(meld)
+    monkeypatch.chdir(tmp_path)
+    splits = ("--train", "train", "--dev", "dev", "--test", "test")
+    args = [a if a.startswith("--") else f"MELD/{a}_sent_emo.csv" for a in splits]
+    result = invoke("evaluate", "--context", *args)
+    assert result.exit_code == 0, result.output
+    printed = result.stdout.strip().splitlines()
+    page = (ROOT / "docs" / "model-card.md").read_text(encoding="utf-8")
+    assert "\n".join(printed) in page and " ".join(["cnnfeat evaluate --context", *args]) in (
+        " ".join(page.replace("\\\n", " ").split())
+    )
+    gain = printed[-1].split()
+    assert gain[:2] == ["gain", "weighted-F1"]
+    figure = f"{100 * float(gain[2]):.2f} ± {100 * float(gain[4]):.2f}".replace("-", "−")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"| {figure} (" in readme and f"{figure} weighted-F1 points" in page
+
+
 def test_readme_python_api_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run where the main job's transcript and a MELD-layout dev file are."""
     (tmp_path / "transcript.txt").write_text("Oh my God!\nI can't believe you did that.\n")
