@@ -37,6 +37,8 @@ TESTED = {
     "python-api",
     "api-embed",
     "api-errors",
+    "api-files",
+    "api-pickle",
     "node-cli",
     "c-embed-ids",
 }
@@ -210,12 +212,45 @@ def test_linear_probe_figures_are_what_evaluate_prints(meld: Path) -> None:
     assert " ".join(line.split()[:9]) in " ".join(page.split())
 
 
-def test_readme_python_api_block() -> None:
-    _, out = run_python(block("python-api", "python"), "python-api")
+@pytest.mark.slow
+def test_context_probe_output_is_what_evaluate_prints(
+    meld: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model card shows `cnnfeat evaluate --context`'s output as its command prints it
+    today, and the README's gain is that output's (about 1.5 minutes of CPU)."""
+    pytest.importorskip("torch", reason="cnnfeat evaluate --context needs the [train] extra")
+    (tmp_path / "MELD").symlink_to(meld)
+    monkeypatch.chdir(tmp_path)
+    splits = ("--train", "train", "--dev", "dev", "--test", "test")
+    args = [a if a.startswith("--") else f"MELD/{a}_sent_emo.csv" for a in splits]
+    result = invoke("evaluate", "--context", *args)
+    assert result.exit_code == 0, result.output
+    printed = result.stdout.strip().splitlines()
+    page = (ROOT / "docs" / "model-card.md").read_text(encoding="utf-8")
+    assert "\n".join(printed) in page and " ".join(["cnnfeat evaluate --context", *args]) in (
+        " ".join(page.replace("\\\n", " ").split())
+    )
+    gain = printed[-1].split()
+    assert gain[:2] == ["gain", "weighted-F1"]
+    figure = f"{100 * float(gain[2]):.2f} ± {100 * float(gain[4]):.2f}".replace("-", "−")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"| {figure} (" in readme and f"{figure} weighted-F1 points" in page
+
+
+def test_readme_python_api_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run where the main job's transcript and a MELD-layout dev file are."""
+    (tmp_path / "transcript.txt").write_text("Oh my God!\nI can't believe you did that.\n")
+    (tmp_path / "MELD").mkdir()
+    write_table(tmp_path / "MELD" / "dev_sent_emo.csv")
+    monkeypatch.chdir(tmp_path)
+    names, out = run_python(block("python-api", "python"), "python-api")
     shape, provider, one = out.splitlines()
     assert shape == "(2, 100) float32"
     assert provider.endswith("ExecutionProvider")
     assert one == "(1, 100)"
+    assert names["summary"].rows == 2 and np.load("transcript.npy").shape == (2, 100)
+    assert [d.id for d in names["dialogues"]] == ["3", "7"]
+    assert names["d"].features.shape == (len(names["d"].texts), 100)
 
 
 @pytest.mark.parametrize("name", ["api-embed", "api-errors"])
@@ -226,6 +261,26 @@ def test_api_page_blocks(name: str) -> None:
         assert len(lines) == 3
         assert lines[0].startswith("embed takes a list of strings, got a single str")
         assert "batch_size" in lines[1] and "no/such/model" in lines[2]
+
+
+def test_api_page_file_and_dialogue_functions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API page's embed_file/embed_dialogues example prints what its comments say, and the
+    file it writes holds the Embedder's own rows."""
+    monkeypatch.chdir(tmp_path)
+    names, out = run_python(block("api-files", "python"), "api-files")
+    code = block("api-files", "python")
+    promised = [line[2:] for line in code.splitlines() if line.startswith("# ")]
+    summary, *dialogues = out.splitlines()
+    assert summary == "2 talk.npy"
+    assert dialogues == promised
+    lines = ["Oh my God!", "I can't believe you did that."]
+    assert np.array_equal(names["features"], names["embedder"].embed(lines))
+
+
+def test_api_page_pickle_block() -> None:
+    run_python(block("api-pickle", "python"), "api-pickle")
 
 
 def test_readme_main_job(tmp_path: Path) -> None:
