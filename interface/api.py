@@ -42,8 +42,9 @@ def embed_file(
         model: required, keyword only: a model directory written by `cnnfeat export` (str or
             path), or an `Embedder` (its device, threads and batch options are used). For the
             shipped model pass `cnnfeat.Embedder()`.
-        column, encoding_errors ("strict" or "replace"), tsv_quoting ("literal" or "csv"): as
-            the `cnnfeat embed` options of the same names.
+        column: the text column of a table, as `cnnfeat embed --column`.
+        encoding_errors: "strict" or "replace", as `cnnfeat embed --encoding-errors`.
+        tsv_quoting: "literal" or "csv", as `cnnfeat embed --tsv-quoting`.
         progress: show a progress bar on standard error.
 
     Returns: EmbedSummary (`rows`, `seconds`, `provider`, `output`; `line()` is the CLI's
@@ -55,7 +56,8 @@ def embed_file(
             output is the input file.
         InputError: the input cannot be read (names the file and line).
         ModelError, DeviceError: the model directory cannot be loaded or run.
-        On any error or interrupt the output path is left as it was.
+
+    On any error or interrupt the output path is left as it was.
     """
     from cnnfeat.runtime.embedder import as_embedder
     from cnnfeat.runtime.pipeline import embed_file as embed
