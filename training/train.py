@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -344,7 +345,7 @@ def _first_interrupt_stops() -> Iterator[_Stop]:
         yield stop
         return
 
-    def first(signum: int, frame: object) -> None:
+    def first(signum: int, frame: FrameType | None) -> None:
         signal.signal(signal.SIGINT, previous)  # the next one aborts, as before
         if not stop.finished:
             if callable(previous):
