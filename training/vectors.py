@@ -182,7 +182,13 @@ def _open(path: str) -> io.BufferedIOBase:
                     path,
                 )
             # A ZipExtFile (a BufferedIOBase); it stays readable after the archive is closed.
-            return cast(io.BufferedIOBase, archive.open(members[0]))
+            try:
+                return cast(io.BufferedIOBase, archive.open(members[0]))
+            except (RuntimeError, NotImplementedError) as e:  # encrypted; Deflate64, AES...
+                why = f"cannot read {members[0]} in the zip archive: {e}"
+                raise InputError(
+                    f"{why}; extract it (unzip ARCHIVE) and pass its path", path
+                ) from None
     return open(path, "rb")
 
 
