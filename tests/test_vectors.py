@@ -293,6 +293,34 @@ def test_zip_member_that_cannot_be_read_is_one_line(
     assert reason in str(info.value) and "unzip" in str(info.value)
 
 
+def test_endless_line_or_dimension_is_refused_in_bounded_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A zip of one 200 MB line (200 kB compressed) was read whole (442 MB RSS, any size: a zip
+    bomb), and a header "3 999999999" made the binary reader gather the whole file as row 1
+    (26 s and 343 MB for 150 MB, quadratic). A tester's find: both are refused, at a cap."""
+    import zipfile
+
+    from cnnfeat.training import vectors
+
+    monkeypatch.setattr(vectors, "_MAX_ROW_BYTES", 1 << 20)
+    path = tmp_path / "glove.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("glove.txt", PLAIN + b"word" + b" 1" * (1 << 20) + b"\n")
+    with pytest.raises(InputError) as info:
+        load_vectors(path, wanted={"word"}, top_n=0)
+    assert str(info.value) == (
+        f"{path}:6: a line longer than 1 MiB; a vector file holds a word and its numbers per line"
+    )
+    damaged = write(tmp_path, b"3 262145\nthe \x00\xff", "vectors.bin")
+    with pytest.raises(InputError) as info:
+        load_vectors(damaged, wanted={"the"}, top_n=0)
+    assert str(info.value) == (
+        f"{damaged}:1: the word2vec header says the vectors have 262145 numbers, more than "
+        "262144; the file is damaged"
+    )
+
+
 def word2vec_binary(rows: list[tuple[str, list[float]]], newline: bool) -> bytes:
     """gensim's save_word2vec_format(binary=True) (no newline), or the C tool's (newline)."""
     end = b"\n" if newline else b""
