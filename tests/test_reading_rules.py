@@ -347,7 +347,7 @@ def test_records_at_any_read_boundary_are_whole_or_refused(pieces: list[str], ca
 UTF16_TABLE = "Utterance\tEmotion\nOh my God!\tsurprise\r\nça va 你好 😀\tjoy\n"
 
 
-@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
 @pytest.mark.parametrize(
     ("name", "content"),
     [
@@ -361,7 +361,9 @@ def test_utf16_with_a_bom_reads_as_its_utf8_twin(
     tmp_path: Path, codec: str, name: str, content: str
 ) -> None:
     """Excel's "Unicode text" export (UTF-16 LE, BOM FF FE) was "not valid UTF-8 ... pass
-    --encoding-errors replace", and that advice gave letter-by-letter garbage."""
+    --encoding-errors replace", and that advice gave letter-by-letter garbage. UTF-32 LE, whose
+    BOM starts with UTF-16 LE's, was read as UTF-16: each line a row of NULs and halves, exit 0
+    (a tester's find); UTF-32 BE was "not valid UTF-8"."""
     utf8 = tmp_path / f"utf8{Path(name).suffix}"
     utf8.write_bytes(content.encode("utf-8"))
     utf16 = tmp_path / name
