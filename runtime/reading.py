@@ -541,12 +541,17 @@ def _table_records(
     if csv.field_size_limit() < _CSV_FIELD_LIMIT:
         csv.field_size_limit(_CSV_FIELD_LIMIT)
     numbers: list[int] = [0]
+    fed = [0]  # characters of the record being read (a quoted field spans lines)
+    first_line = 1
 
     def feed() -> Iterator[str]:
         # csv wants the newlines back to see quoted fields that span lines. NUL becomes a space
         # (what the tokenizer makes of it anyway): Python 3.10's csv refuses NUL outright.
         for number, line in lines:
             numbers.append(number)
+            fed[0] += len(line)
+            if fed[0] > MAX_RECORD_BYTES:  # a stray quote: not the rest of the file in memory
+                raise _too_long(path, first_line)
             yield (line.replace("\x00", " ") if "\x00" in line else line) + "\n"
 
     # strict: a stray quote is an error, not a field silently swallowing the rest of the file.
@@ -555,8 +560,9 @@ def _table_records(
                         quoting=csv.QUOTE_MINIMAL if quotes else csv.QUOTE_NONE)  # fmt: skip
 
     def rows() -> Iterator[tuple[int, list[str]]]:
+        nonlocal first_line
         while True:
-            first_line = numbers[-1] + 1
+            first_line, fed[0] = numbers[-1] + 1, 0
             try:
                 row = next(reader, None)
             except csv.Error as exc:

@@ -319,6 +319,24 @@ def test_a_record_over_the_cap_names_its_line(tmp_path: Path) -> None:
     assert list(reading.read_chunks(str(path))) == [["w0", "w1"]]  # at the cap: read
 
 
+@pytest.mark.parametrize("name", ["t.csv", "t.tsv"])
+def test_a_quoted_record_over_the_cap_across_lines_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """A stray quote made the rest of the file one field, read whole before "malformed CSV
+    record": a 200 MB CSV took 1 GB of memory (a tester's find). The cap holds for a record
+    that spans lines too; one at the cap is read."""
+    monkeypatch.setattr(reading, "MAX_RECORD_BYTES", 1000)
+    path = tmp_path / name
+    quote = "csv" if name.endswith(".tsv") else "literal"
+    sep = b"\t" if name.endswith(".tsv") else b","
+    path.write_bytes(b"text" + sep + b"a\nw0" + sep + b'"x\n' + b"z" * 497 + b"\n" + b"y" * 500)
+    with pytest.raises(InputError, match=f"^{re.escape(str(path))}:2: a record longer than"):
+        list(reading.read_chunks(str(path), tsv_quoting=quote))
+    path.write_bytes(b"text" + sep + b"a\nw0" + sep + b'"x\n' + b"z" * 994 + b'"\nw1' + sep)
+    assert list(reading.read_chunks(str(path), tsv_quoting=quote)) == [["w0", "w1"]]
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.sampled_from(["a", "é", "€", "😀", "\r", "\n", "\r\n"]), max_size=40),
