@@ -510,6 +510,11 @@ def evaluate(
             device.value,
         )
         typer.echo(report.line())
+        from cnnfeat.runtime.model_dir import not_held_out
+
+        note = not_held_out("test", report.test_overlaps_train)
+        if note:
+            typer.echo(note)
         return
     if dev_features is not None and dev is None:
         raise ArgumentError("--dev-features needs --dev")
