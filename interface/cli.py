@@ -543,6 +543,11 @@ def evaluate(
     )
     for line in report.lines():
         typer.echo(line)
+    from cnnfeat.runtime.model_dir import not_held_out
+
+    note = not_held_out("test", report.test_overlaps_train)
+    if note:
+        typer.echo(note)
 
 
 def _seeds(text: str) -> list[int]:
