@@ -321,6 +321,20 @@ def test_endless_line_or_dimension_is_refused_in_bounded_memory(
     )
 
 
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_utf16_or_utf32_vector_file_names_its_encoding(tmp_path: Path, codec: str) -> None:
+    """A GloVe file saved as "Unicode" (a UTF-16 BOM) gave "line 5: expected 3 numbers after
+    the word, found 0" (a tester's find): now the encoding and how to convert it."""
+    path = write(tmp_path, "\ufeff".encode(codec) + PLAIN.decode().encode(codec))
+    code = codec[:6].upper()
+    with pytest.raises(InputError) as info:
+        load_vectors(path, wanted={"dog"}, top_n=1)
+    assert str(info.value) == (
+        f"{path}: the file starts with a {code} byte order mark; vector files are UTF-8: "
+        f"convert it (iconv -f {code} -t UTF-8)"
+    )
+
+
 def word2vec_binary(rows: list[tuple[str, list[float]]], newline: bool) -> bytes:
     """gensim's save_word2vec_format(binary=True) (no newline), or the C tool's (newline)."""
     end = b"\n" if newline else b""

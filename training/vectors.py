@@ -169,6 +169,10 @@ def _open(path: str) -> io.BufferedIOBase:
     Binary mode: decoding is per word, so one bad byte skips a line instead of the file."""
     with open(path, "rb") as f:
         magic = f.read(4)
+    if magic[:2] in (b"\xff\xfe", b"\xfe\xff") or magic in (b"\x00\x00\xfe\xff",):
+        code = "UTF-32" if magic in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff") else "UTF-16"
+        why = f"the file starts with a {code} byte order mark; vector files are UTF-8"
+        raise InputError(f"{why}: convert it (iconv -f {code} -t UTF-8)", path)
     if magic.startswith(b"\x1f\x8b") or path.endswith(".gz"):
         return gzip.GzipFile(path, "rb")
     if magic == b"PK\x03\x04":
