@@ -507,6 +507,11 @@ def evaluate(
             device.value,
         )
         typer.echo(report.line())
+        from cnnfeat.runtime.model_dir import not_held_out
+
+        note = not_held_out("test", report.test_overlaps_train)
+        if note:
+            typer.echo(note)
         return
     if dev_features is not None and dev is None:
         raise ArgumentError("--dev-features needs --dev")
@@ -535,6 +540,11 @@ def evaluate(
     )
     for line in report.lines():
         typer.echo(line)
+    from cnnfeat.runtime.model_dir import not_held_out
+
+    note = not_held_out("test", report.test_overlaps_train)
+    if note:
+        typer.echo(note)
 
 
 def _seeds(text: str) -> list[int]:

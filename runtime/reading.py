@@ -254,31 +254,36 @@ def open_text(path: str) -> BinaryIO:
 
 
 # A byte order mark names the encoding: UTF-16 (Excel's "Unicode text", Windows Notepad's
-# "Unicode") is read as such, little- or big-endian. (UTF-32's BOM starts with UTF-16 LE's and is
-# not told apart: nobody writes text files in it.)
+# "Unicode") is read as such, little- or big-endian; so is UTF-32, whose LE BOM starts with
+# UTF-16 LE's (read as UTF-16 it gave a row of NULs and halves for each line).
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
 
 
 def _unicode(handle: BinaryIO, path: str, own: bool) -> BinaryIO:
-    """`handle`, or for a file that starts with a UTF-16 BOM a stream of its text in UTF-8."""
+    """`handle`, or for a file that starts with a UTF-16/32 BOM a stream of its text in UTF-8."""
     try:
-        head = handle.peek(2)[:2] if hasattr(handle, "peek") else b""
+        head = handle.peek(4)[:4] if hasattr(handle, "peek") else b""
     except OSError:
         return handle
-    if head not in _UTF16_BOMS:
+    if head in _UTF32_BOMS:
+        return io.BufferedReader(_Utf16(handle, path, own, "UTF-32"), MAX_LINE_BYTES)
+    if head[:2] not in _UTF16_BOMS:
         return handle
     return io.BufferedReader(_Utf16(handle, path, own), MAX_LINE_BYTES)
 
 
 class _Utf16(io.RawIOBase):
-    """A UTF-16 file (BOM first) read as UTF-8 bytes, a piece at a time. Lines and their
-    numbers are those of the file. Text that is not UTF-16 (a lone surrogate, an odd number of
-    bytes) is an InputError: --encoding-errors replace is about UTF-8 and does not apply."""
+    """A UTF-16 (or UTF-32) file (BOM first) read as UTF-8 bytes, a piece at a time. Lines and
+    their numbers are those of the file. Text that is not UTF-16 (a lone surrogate, an odd
+    number of bytes) is an InputError: --encoding-errors replace is about UTF-8 and does not
+    apply."""
 
-    def __init__(self, source: BinaryIO, path: str, own: bool):
+    def __init__(self, source: BinaryIO, path: str, own: bool, encoding: str = "UTF-16"):
         super().__init__()
         self._source, self._path, self._own = source, path, own
-        self._decoder = codecs.getincrementaldecoder("utf-16")("strict")  # the BOM picks LE/BE
+        self._encoding = encoding
+        self._decoder = codecs.getincrementaldecoder(encoding)("strict")  # the BOM picks LE/BE
         self._pending = b""
         self._read = 0  # bytes of the file decoded so far
         self._done = False
@@ -293,10 +298,11 @@ class _Utf16(io.RawIOBase):
             try:
                 self._pending = self._decoder.decode(raw, final=self._done).encode("utf-8")
             except UnicodeDecodeError as exc:
+                code, at = self._encoding, self._read + exc.start
                 raise InputError(
-                    f"not valid UTF-16 ({exc.reason}) near byte offset {self._read + exc.start}; "
-                    "the file starts with a UTF-16 byte order mark: fix the file, or convert it "
-                    "(iconv -f UTF-16 -t UTF-8) to see where it breaks",
+                    f"not valid {code} ({exc.reason}) near byte offset {at}; the file starts "
+                    f"with a {code} byte order mark: fix the file, or convert it (iconv -f "
+                    f"{code} -t UTF-8) to see where it breaks",
                     self._path,
                 ) from None
             self._read += len(raw)
@@ -535,12 +541,17 @@ def _table_records(
     if csv.field_size_limit() < _CSV_FIELD_LIMIT:
         csv.field_size_limit(_CSV_FIELD_LIMIT)
     numbers: list[int] = [0]
+    fed = [0]  # characters of the record being read (a quoted field spans lines)
+    first_line = 1
 
     def feed() -> Iterator[str]:
         # csv wants the newlines back to see quoted fields that span lines. NUL becomes a space
         # (what the tokenizer makes of it anyway): Python 3.10's csv refuses NUL outright.
         for number, line in lines:
             numbers.append(number)
+            fed[0] += len(line)
+            if fed[0] > MAX_RECORD_BYTES:  # a stray quote: not the rest of the file in memory
+                raise _too_long(path, first_line)
             yield (line.replace("\x00", " ") if "\x00" in line else line) + "\n"
 
     # strict: a stray quote is an error, not a field silently swallowing the rest of the file.
@@ -549,8 +560,9 @@ def _table_records(
                         quoting=csv.QUOTE_MINIMAL if quotes else csv.QUOTE_NONE)  # fmt: skip
 
     def rows() -> Iterator[tuple[int, list[str]]]:
+        nonlocal first_line
         while True:
-            first_line = numbers[-1] + 1
+            first_line, fed[0] = numbers[-1] + 1, 0
             try:
                 row = next(reader, None)
             except csv.Error as exc:

@@ -230,14 +230,18 @@ def check_not_input(input_path: str | Path, output_path: str | Path) -> None:
     same file by device and inode, through any symlinks, and for `-` the file behind standard
     input (`cnnfeat embed - -o s.jsonl < s.jsonl`). The one same-file check of every command.
 
-    An output that does not exist yet, `-` (stdout), or a path that cannot be looked up (a
-    symlink loop: reported by `check_output_file`) is never the input.
+    For `-o -` the file behind standard output (`cnnfeat embed s.txt -o - >> s.txt` would read
+    its own output back without end); only a regular file there can be the input (not a
+    terminal, a pipe or /dev/null). An output that does not exist yet, or a path that cannot be
+    looked up (a symlink loop: reported by `check_output_file`) is never the input.
     """
-    if str(output_path) == "-":
-        return
+    to_stdout = str(output_path) == "-"
     try:
-        out = os.stat(output_path)  # follows symlinks; ELOOP, ENOENT... are OSError
-    except (OSError, ValueError):
+        # follows symlinks; ELOOP, ENOENT... are OSError
+        out = os.fstat(sys.stdout.fileno()) if to_stdout else os.stat(output_path)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return
+    if to_stdout and not stat.S_ISREG(out.st_mode):
         return
     try:
         source = os.fstat(sys.stdin.fileno()) if str(input_path) == "-" else os.stat(input_path)
@@ -245,7 +249,8 @@ def check_not_input(input_path: str | Path, output_path: str | Path) -> None:
         return  # no stdin (a host's worker), or an input that cannot be read: said when read
     if (source.st_dev, source.st_ino) == (out.st_dev, out.st_ino):
         what = "the file standard input reads" if str(input_path) == "-" else "the input file"
-        raise OutputError(f"{output_path} is {what}", advice="choose another -o")
+        where = "standard output" if to_stdout else str(output_path)
+        raise OutputError(f"{where} is {what}", advice="choose another -o")
 
 
 def write_file(path: str | Path, data: bytes) -> None:

@@ -193,7 +193,8 @@ def test_cli_on_given_features_finds_the_context(tmp_path: Path) -> None:
             writer = csv.writer(f)
             writer.writerow(["Dialogue_ID", "Utterance_ID", "Utterance", "Emotion"])
             for i, d in enumerate(dialogues):
-                writer.writerows([i, t, f"line {t}", label] for t, label in enumerate(d.labels))
+                rows = ([i, t, f"{split} line {t}", label] for t, label in enumerate(d.labels))
+                writer.writerows(rows)  # texts of their own: the test file is held out
         np.save(tmp_path / f"{split}.npy", np.concatenate([d.features for d in dialogues]))
         flags += [f"--{split}", tmp_path / f"{split}.csv", f"--{split}-features"]
         flags.append(tmp_path / f"{split}.npy")
@@ -201,6 +202,31 @@ def test_cli_on_given_features_finds_the_context(tmp_path: Path) -> None:
     shown = figures(result)
     assert "speaker slots" not in result.stdout  # the file names no speakers
     assert shown["gain"][0] > 0.2, result.stdout
+
+
+def test_cli_says_when_the_test_file_is_not_held_out(tmp_path: Path) -> None:
+    """`evaluate --context --train X --test X` printed the probes' scores as test scores with no
+    word that the test dialogues were training dialogues (a tester's find; `cnnfeat train`
+    says so). Given features, as above; a held-out test file gets no note (figures())."""
+    dialogues = synthetic(40, 1, True)
+    train = tmp_path / "train.csv"
+    with train.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["Dialogue_ID", "Utterance_ID", "Utterance", "Emotion"])
+        for i, d in enumerate(dialogues):
+            writer.writerows([i, t, f"d{i} line {t}", label] for t, label in enumerate(d.labels))
+    np.save(tmp_path / "f.npy", np.concatenate([d.features for d in dialogues]))
+    args = ["--train", train, "--test", train, "--train-features", tmp_path / "f.npy"]
+    result = invoke(
+        "evaluate", "--context", "--seeds", "1", *args, "--test-features", tmp_path / "f.npy"
+    )
+    assert result.exit_code == 0, result.output
+    n = sum(len(d.labels) for d in dialogues)
+    assert result.stdout.strip().splitlines()[-1] == (
+        f"test is not held out: it is the training file; 100% of its rows ({n} of {n}) are also "
+        "training rows (same text and label), so its scores do not measure the model on unseen "
+        "data"
+    )
 
 
 def test_cli_bad_input_is_one_line(tmp_path: Path) -> None:

@@ -68,6 +68,31 @@ def test_probe_on_model_features(tiny_global: TinyModel, files: tuple[Path, Path
     assert accuracy > 0.6  # random-weight features still carry the two vocabularies apart
 
 
+def test_a_test_file_that_is_not_held_out_is_said(
+    tiny_global: TinyModel, files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """`cnnfeat evaluate --train X --test X` (or a subset of X) printed its probe score as a
+    test score with no word that the test rows were training rows (a tester's find; `cnnfeat
+    train` says so since the same round). A held-out test file gets no note (scores above)."""
+    train, _ = files
+    link = tmp_path / "link.csv"
+    link.symlink_to(train)
+    subset = tmp_path / "subset.csv"
+    subset.write_text("".join(train.read_text().splitlines(keepends=True)[:21]))
+    for test, same, amount in (
+        (link, "it is the training file; ", "80 of 80"),
+        (subset, "", "20 of 20"),
+    ):
+        result = invoke("evaluate", tiny_global.model_dir, "--train", train, "--test", test)
+        assert result.exit_code == 0, result.output
+        line, note = result.stdout.strip().split("\n")
+        assert LINE.fullmatch(line), line
+        assert note == (
+            f"test is not held out: {same}100% of its rows ({amount}) are also training rows "
+            "(same text and label), so its scores do not measure the model on unseen data"
+        )
+
+
 def _features(embedder, path: Path) -> tuple[np.ndarray, list[str]]:
     with path.open(newline="") as f:
         rows = list(csv.DictReader(f))

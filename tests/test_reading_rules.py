@@ -319,6 +319,24 @@ def test_a_record_over_the_cap_names_its_line(tmp_path: Path) -> None:
     assert list(reading.read_chunks(str(path))) == [["w0", "w1"]]  # at the cap: read
 
 
+@pytest.mark.parametrize("name", ["t.csv", "t.tsv"])
+def test_a_quoted_record_over_the_cap_across_lines_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """A stray quote made the rest of the file one field, read whole before "malformed CSV
+    record": a 200 MB CSV took 1 GB of memory (a tester's find). The cap holds for a record
+    that spans lines too; one at the cap is read."""
+    monkeypatch.setattr(reading, "MAX_RECORD_BYTES", 1000)
+    path = tmp_path / name
+    quote = "csv" if name.endswith(".tsv") else "literal"
+    sep = b"\t" if name.endswith(".tsv") else b","
+    path.write_bytes(b"text" + sep + b"a\nw0" + sep + b'"x\n' + b"z" * 497 + b"\n" + b"y" * 500)
+    with pytest.raises(InputError, match=f"^{re.escape(str(path))}:2: a record longer than"):
+        list(reading.read_chunks(str(path), tsv_quoting=quote))
+    path.write_bytes(b"text" + sep + b"a\nw0" + sep + b'"x\n' + b"z" * 994 + b'"\nw1' + sep)
+    assert list(reading.read_chunks(str(path), tsv_quoting=quote)) == [["w0", "w1"]]
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.sampled_from(["a", "é", "€", "😀", "\r", "\n", "\r\n"]), max_size=40),
@@ -347,7 +365,7 @@ def test_records_at_any_read_boundary_are_whole_or_refused(pieces: list[str], ca
 UTF16_TABLE = "Utterance\tEmotion\nOh my God!\tsurprise\r\nça va 你好 😀\tjoy\n"
 
 
-@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
 @pytest.mark.parametrize(
     ("name", "content"),
     [
@@ -361,7 +379,9 @@ def test_utf16_with_a_bom_reads_as_its_utf8_twin(
     tmp_path: Path, codec: str, name: str, content: str
 ) -> None:
     """Excel's "Unicode text" export (UTF-16 LE, BOM FF FE) was "not valid UTF-8 ... pass
-    --encoding-errors replace", and that advice gave letter-by-letter garbage."""
+    --encoding-errors replace", and that advice gave letter-by-letter garbage. UTF-32 LE, whose
+    BOM starts with UTF-16 LE's, was read as UTF-16: each line a row of NULs and halves, exit 0
+    (a tester's find); UTF-32 BE was "not valid UTF-8"."""
     utf8 = tmp_path / f"utf8{Path(name).suffix}"
     utf8.write_bytes(content.encode("utf-8"))
     utf16 = tmp_path / name

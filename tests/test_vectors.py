@@ -281,6 +281,78 @@ def test_a_member_of_a_zip_archive_of_several(tmp_path: Path) -> None:
         load_vectors(f"{plain}/member.txt", wanted={"dog"}, top_n=0)
 
 
+@pytest.mark.parametrize(
+    ("method", "flag", "reason"),
+    [
+        (99, 0, "That compression method is not supported"),
+        (8, 1, "is encrypted, password required"),
+    ],
+)
+def test_zip_member_that_cannot_be_read_is_one_line(
+    tmp_path: Path, method: int, flag: int, reason: str
+) -> None:
+    """A zip whose one member is encrypted, or compressed by a method Python's zipfile lacks
+    (AES is 99; Windows' Deflate64 is 9), was "internal error: RuntimeError" or
+    NotImplementedError (a tester's find): now an InputError naming the member."""
+    import zipfile
+
+    path = tmp_path / "glove.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("glove.txt", PLAIN)
+    data = bytearray(path.read_bytes())
+    central = data.find(b"PK\x01\x02")
+    for at in (0, central + 2):  # the local header and the central directory's entry
+        data[at + 6] |= flag
+        data[at + 8] = method
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError) as info:
+        load_vectors(path, wanted={"dog"}, top_n=1)
+    assert str(info.value).startswith(f"{path}: cannot read glove.txt in the zip archive: ")
+    assert reason in str(info.value) and "unzip" in str(info.value)
+
+
+def test_endless_line_or_dimension_is_refused_in_bounded_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A zip of one 200 MB line (200 kB compressed) was read whole (442 MB RSS, any size: a zip
+    bomb), and a header "3 999999999" made the binary reader gather the whole file as row 1
+    (26 s and 343 MB for 150 MB, quadratic). A tester's find: both are refused, at a cap."""
+    import zipfile
+
+    from cnnfeat.training import vectors
+
+    monkeypatch.setattr(vectors, "_MAX_ROW_BYTES", 1 << 20)
+    path = tmp_path / "glove.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("glove.txt", PLAIN + b"word" + b" 1" * (1 << 20) + b"\n")
+    with pytest.raises(InputError) as info:
+        load_vectors(path, wanted={"word"}, top_n=0)
+    assert str(info.value) == (
+        f"{path}:6: a line longer than 1 MiB; a vector file holds a word and its numbers per line"
+    )
+    damaged = write(tmp_path, b"3 262145\nthe \x00\xff", "vectors.bin")
+    with pytest.raises(InputError) as info:
+        load_vectors(damaged, wanted={"the"}, top_n=0)
+    assert str(info.value) == (
+        f"{damaged}:1: the word2vec header says the vectors have 262145 numbers, more than "
+        "262144; the file is damaged"
+    )
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_utf16_or_utf32_vector_file_names_its_encoding(tmp_path: Path, codec: str) -> None:
+    """A GloVe file saved as "Unicode" (a UTF-16 BOM) gave "line 5: expected 3 numbers after
+    the word, found 0" (a tester's find): now the encoding and how to convert it."""
+    path = write(tmp_path, "\ufeff".encode(codec) + PLAIN.decode().encode(codec))
+    code = codec[:6].upper()
+    with pytest.raises(InputError) as info:
+        load_vectors(path, wanted={"dog"}, top_n=1)
+    assert str(info.value) == (
+        f"{path}: the file starts with a {code} byte order mark; vector files are UTF-8: "
+        f"convert it (iconv -f {code} -t UTF-8)"
+    )
+
+
 def word2vec_binary(rows: list[tuple[str, list[float]]], newline: bool) -> bytes:
     """gensim's save_word2vec_format(binary=True) (no newline), or the C tool's (newline)."""
     end = b"\n" if newline else b""

@@ -453,6 +453,34 @@ def test_stdin_that_is_the_output_file_is_refused(
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, link.name])
 
 
+@pytest.mark.parametrize(
+    ("command", "stdin"), [("embed", False), ("tokenize", False), ("embed", True)]
+)
+def test_stdout_appending_to_the_input_file_is_refused(
+    tiny_global, tmp_path: Path, command: str, stdin: bool
+) -> None:
+    """`cnnfeat embed big.txt -o - >> big.txt` read its own output back as utterances: the file
+    grew to 149 MB in 30 s and would have filled the disk (the check skipped `-o -`). A
+    tester's find; `-` input too. Standard output that is not a regular file stays allowed."""
+    path = tmp_path / "s.txt"
+    path.write_text("w1 w2\nw3\n")
+    source = "-" if stdin else str(path)
+    model = ["--model", str(tiny_global.model_dir)]
+    argv = [sys.executable, "-c", "from cnnfeat.cli import main; main()", command, source]
+    argv += ["-o", "-", *model]
+    with open(path, "rb") as inp, open(path, "ab") as out:
+        run = subprocess.run(argv, stdin=inp, stdout=out, stderr=subprocess.PIPE, text=True)
+    what = "the file standard input reads" if stdin else "the input file"
+    assert (run.returncode, run.stderr) == (
+        1,
+        f"cnnfeat: error: standard output is {what}; choose another -o\n",
+    )
+    assert path.read_text() == "w1 w2\nw3\n"
+    with open(path, "rb") as inp:
+        run = subprocess.run(argv, stdin=inp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert run.returncode == 0, run.stderr.decode()
+
+
 def test_check_not_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Device and inode, not names: a hard link, a symlink, `-` for stdin; a symlink loop, an
     absent output and stdin from another file are not the input."""

@@ -30,7 +30,7 @@ from __future__ import annotations
 import copy
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,8 @@ class ContextReport:
     speaker_slots: int
     counts: dict[str, tuple[int, int]] = field(default_factory=dict)
     dev_source: str = ""
+    # training/data.py's `overlap` of the test file with the training file: None when held out.
+    test_overlaps_train: dict | None = None
 
     def mean(self, model: str, metric: str = "weighted_f1") -> float:
         """Mean over seeds of a test metric; model "utterance" or "context"."""
@@ -270,8 +272,10 @@ def evaluate_dialogue_files(
     has been read. settings: context_probe's keyword settings (hidden, dropout, lr,
     weight_decay, batch_size, epochs, patience, threads).
 
-    Returns a ContextReport. Raises InputError (a file, a column, a missing label, the
-    features; file and line named), ModelError, ArgumentError (as context_probe).
+    Returns a ContextReport (`test_overlaps_train`: a test file that is the training file or
+    holds its rows, as training/data.py's `overlap`). Raises InputError (a file, a column, a
+    missing label, the features; file and line named), ModelError, ArgumentError (as
+    context_probe).
     """
     from cnnfeat.runtime.corpora import corpus_format, read_utterances
     from cnnfeat.runtime.dialogues import embed_texts, group_dialogues
@@ -318,7 +322,7 @@ def evaluate_dialogue_files(
         features.get("test", test_path),
         features.get("dev", str(dev_path)),
     )
-    return context_probe(
+    report = context_probe(
         sets["train"],
         sets["test"],
         sets.get("dev"),
@@ -327,6 +331,13 @@ def evaluate_dialogue_files(
         progress=progress,
         **settings,
     )
+    from cnnfeat.training.data import LabelledData, overlap
+
+    rows = {
+        split: LabelledData([u.text for u in us], [u.label or "" for u in us], paths[split])
+        for split, (us, _) in read.items()
+    }
+    return replace(report, test_overlaps_train=overlap(rows["test"], [rows["train"]], train_path))
 
 
 class _Probe(nn.Module):

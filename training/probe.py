@@ -9,7 +9,7 @@ features can be scored the same way. Needs scikit-learn (the `train` extra); nev
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +32,8 @@ class ProbeReport:
     n_test: int
     labels: tuple[str, ...]
     dim: int
+    # training/data.py's `overlap` of the test file with the training file: None when held out.
+    test_overlaps_train: dict | None = None
 
     def line(self) -> str:
         return (
@@ -116,9 +118,10 @@ def evaluate_files(
 ) -> ProbeReport:
     """Probe the features of two labelled files (any format `cnnfeat train` reads). Features
     come from `train_features`/`test_features` (.npy, or .npz with key `features`) where given,
-    else from the model. Raises InputError, ModelError, CnnfeatError (no scikit-learn)."""
+    else from the model. A test file that is the training file or holds its rows is recorded
+    in `test_overlaps_train`. Raises InputError, ModelError, CnnfeatError (no scikit-learn)."""
     _sklearn()  # before any work
-    from cnnfeat.training.data import label_names, read_labelled  # numpy only, never torch
+    from cnnfeat.training.data import label_names, overlap, read_labelled  # never torch
 
     train = read_labelled(train_path, text_column, label_column)
     test = read_labelled(test_path, text_column, label_column)
@@ -143,7 +146,8 @@ def evaluate_files(
         train_features or f"features of {train_path}",
         test_features or f"features of {test_path}",
     )
-    return linear_probe(arrays[0], train.labels, arrays[1], test.labels, sources=sources)
+    report = linear_probe(arrays[0], train.labels, arrays[1], test.labels, sources=sources)
+    return replace(report, test_overlaps_train=overlap(test, [train], train_path))
 
 
 def load_features(path: str, rows: int, labelled: str) -> np.ndarray:

@@ -44,6 +44,8 @@ RESERVED_TOKENS = frozenset({"[PAD]", "[UNK]", "<unk>", "<pad>", "<s>", "</s>"})
 DIM_SAMPLE = 1000
 # A word2vec binary word longer than this means the file is damaged (or not that format).
 _MAX_WORD_BYTES = 1 << 16
+# A text row longer than this (a word and 300,000 numbers) means the file is not a vector file.
+_MAX_ROW_BYTES = 4 << 20
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +154,7 @@ def _load_text(path: str, wanted: set[str], top_n: int) -> WordVectors:
     provenance = _fingerprint(path) + (f", member {member}" if member else "")
     try:
         with _open(path, member) as f:
-            binary = _binary_header(f)
+            binary = _binary_header(f, path)
         with _open(path, member) as f:
             if binary is None:
                 words, vectors, dim, skipped, notes = _scan(f, path, wanted, top_n)
@@ -187,6 +189,10 @@ def _open(path: str, member: str | None = None) -> io.BufferedIOBase:
     file."""
     with open(path, "rb") as f:
         magic = f.read(4)
+    if magic[:2] in (b"\xff\xfe", b"\xfe\xff") or magic in (b"\x00\x00\xfe\xff",):
+        code = "UTF-32" if magic in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff") else "UTF-16"
+        why = f"the file starts with a {code} byte order mark; vector files are UTF-8"
+        raise InputError(f"{why}: convert it (iconv -f {code} -t UTF-8)", path)
     if member is None and (magic.startswith(b"\x1f\x8b") or path.endswith(".gz")):
         return gzip.GzipFile(path, "rb")
     if magic == b"PK\x03\x04":
@@ -207,7 +213,14 @@ def _open(path: str, member: str | None = None) -> io.BufferedIOBase:
                     path,
                 )
             # A ZipExtFile (a BufferedIOBase); it stays readable after the archive is closed.
-            return cast(io.BufferedIOBase, archive.open(member or members[0]))
+            chosen = member or members[0]
+            try:
+                return cast(io.BufferedIOBase, archive.open(chosen))
+            except (RuntimeError, NotImplementedError) as e:  # encrypted; Deflate64, AES...
+                why = f"cannot read {chosen} in the zip archive: {e}"
+                raise InputError(
+                    f"{why}; extract it (unzip ARCHIVE) and pass its path", path
+                ) from None
     if member is not None:
         raise InputError(f"not a zip archive, so it holds no {member}", path)
     return open(path, "rb")
@@ -217,7 +230,7 @@ def _open(path: str, member: str | None = None) -> io.BufferedIOBase:
 _CONTROL = re.compile(b"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
-def _binary_header(f: io.BufferedIOBase) -> tuple[int, int] | None:
+def _binary_header(f: io.BufferedIOBase, path: str) -> tuple[int, int] | None:
     """(N, D) for word2vec's binary format (gensim `binary=True`, the C tool's `-binary 1`): a
     header line "N D", then per word its bytes, a space and D little-endian float32. None for
     text: the bytes after the header read as text (float32 bytes hold NULs and invalid UTF-8)."""
@@ -225,6 +238,9 @@ def _binary_header(f: io.BufferedIOBase) -> tuple[int, int] | None:
     counts = _header_dim(header)
     if counts is None or counts == 0:
         return None
+    if counts > _MAX_ROW_BYTES // 4:  # else a damaged header reads the whole file as row 1
+        why = f"the word2vec header says the vectors have {counts} numbers"
+        raise InputError(f"{why}, more than {_MAX_ROW_BYTES // 4}; the file is damaged", path, 1)
     sample = f.read(1000 + 4 * counts)
     try:
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
@@ -240,9 +256,16 @@ def _fingerprint(path: str) -> str:
     return f"{os.path.abspath(path)} ({size} bytes, sha256 of first 1 MiB: {digest})"
 
 
-def _lines(f: io.BufferedIOBase) -> Iterator[tuple[int, bytes]]:
-    """Non-blank lines with their 1-based number, line ending and trailing spaces removed."""
-    for number, raw in enumerate(f, start=1):
+def _lines(f: io.BufferedIOBase, path: str) -> Iterator[tuple[int, bytes]]:
+    """Non-blank lines with their 1-based number, line ending and trailing spaces removed;
+    InputError for a line over _MAX_ROW_BYTES (memory stays bounded: a zip or gzip of one
+    endless line is a few MB)."""
+    for number, raw in enumerate(iter(lambda: f.readline(_MAX_ROW_BYTES + 1), b""), start=1):
+        if len(raw) > _MAX_ROW_BYTES:
+            why = f"a line longer than {_MAX_ROW_BYTES >> 20} MiB"
+            raise InputError(
+                f"{why}; a vector file holds a word and its numbers per line", path, number
+            )
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte order mark
             raw = raw[3:]
         line = raw.rstrip(b"\r\n ")
@@ -272,7 +295,7 @@ def _scan(
     skip_first: dict[str, int] = {}
     data_lines = 0
     notes: dict = {}
-    lines = _lines(f)
+    lines = _lines(f, path)
     first = list(itertools.islice(lines, DIM_SAMPLE))
     if not first:
         raise InputError("no vectors found (only blank lines or a header)", path)
