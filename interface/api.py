@@ -61,11 +61,11 @@ def embed_file(
     """
     from cnnfeat.runtime.embedder import as_embedder
     from cnnfeat.runtime.pipeline import embed_file as embed
-    from cnnfeat.runtime.writing import output_for
+    from cnnfeat.runtime.writing import check_not_input, output_for
 
     source, target = _path(input_path, "input_path"), _path(output_path, "output_path")
     output = output_for(target)  # before the model loads
-    _not_the_input(source, target)
+    check_not_input(source, target, advice="choose another output_path")
     embedder = as_embedder(model)
     return embed(
         source,
@@ -149,10 +149,3 @@ def _path(value: object, name: str) -> str:
     if isinstance(value, str | os.PathLike):
         return str(os.fspath(value))
     raise ArgumentError(f"{name} must be a path (str or pathlib.Path), got {type(value).__name__}")
-
-
-def _not_the_input(source: str, target: str) -> None:
-    from cnnfeat.contract.errors import OutputError
-
-    if "-" not in (source, target) and os.path.realpath(source) == os.path.realpath(target):
-        raise OutputError(f"{target} is the input file; choose another output_path")

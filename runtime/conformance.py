@@ -9,15 +9,13 @@ characters, truncation and padding.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cnnfeat.contract.errors import OutputError
-from cnnfeat.contract.layout import CARD_FILE, CONFORMANCE_FILE, MODEL_FILE, TOKENIZER_FILE
-from cnnfeat.runtime.writing import write_file
+from cnnfeat.contract.layout import CONFORMANCE_FILE, MODEL_FILE, TOKENIZER_FILE
+from cnnfeat.runtime.writing import check_not_model, write_file
 
 FORMAT = "cnnfeat-conformance"
 VERSION = 1
@@ -142,10 +140,7 @@ def build_conformance(model_dir: str | Path, embedder: Any = None) -> dict[str, 
 def write_conformance(model_dir: str | Path, path: str | Path | None = None) -> Path:
     """Write `model_dir/conformance.json` (or `path`) and return where it went."""
     out = Path(path) if path is not None else Path(model_dir) / CONFORMANCE_FILE
-    for name in (MODEL_FILE, TOKENIZER_FILE, CARD_FILE):  # never write over what is checked
-        if os.path.realpath(out) == os.path.realpath(Path(model_dir) / name):
-            raise OutputError(f"{out} is part of the model directory {model_dir}; it was left "
-                              "untouched: choose another -o")  # fmt: skip
+    check_not_model(model_dir, out)  # never write over what is checked
     # Whole or not at all: an interrupted or failed write leaves the old file as it was.
     write_file(out, conformance_bytes(model_dir))
     return out

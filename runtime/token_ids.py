@@ -9,17 +9,21 @@ so the features a host computes from these ids are those `cnnfeat embed` writes.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import BinaryIO
 
 from cnnfeat.contract.batching import CHUNK_SIZE
 from cnnfeat.contract.errors import OutputError
-from cnnfeat.contract.layout import CARD_FILE
 from cnnfeat.runtime.embedder import Embedder
 from cnnfeat.runtime.reading import read_chunks
-from cnnfeat.runtime.writing import FORMATS, check_not_input, check_output_file, staged_file
+from cnnfeat.runtime.writing import (
+    FORMATS,
+    check_not_input,
+    check_not_model,
+    check_output_file,
+    staged_file,
+)
 
 
 def write_token_ids(
@@ -43,11 +47,7 @@ def write_token_ids(
                               "the file .txt (features are `cnnfeat embed`'s)")  # fmt: skip
         check_output_file(output_path)  # before any work: a directory, a device, a FIFO
     check_not_input(input_path, output_path)
-    model = embedder.model_dir
-    for part in (model.model_path, model.tokenizer_path, model.path / CARD_FILE):
-        if output_path != "-" and os.path.realpath(output_path) == os.path.realpath(part):
-            raise OutputError(f"{output_path} is part of the model directory {model.path}; it "
-                              "was left untouched: choose another -o")  # fmt: skip
+    check_not_model(embedder.model_dir.path, output_path)
     chunks = read_chunks(input_path, column, chunk_size, encoding_errors, tsv_quoting)
     if output_path == "-":
         rows = _write(chunks, embedder, sys.stdout.buffer)

@@ -30,6 +30,7 @@ from typing import BinaryIO, NamedTuple
 import numpy as np
 
 from cnnfeat.contract.errors import OutputError
+from cnnfeat.contract.layout import CARD_FILE, MODEL_FILE, TOKENIZER_FILE
 from cnnfeat.runtime.temporaries import lock_fd, release, sweep_temporaries, temporary_prefix
 
 FORMATS = (".npy", ".npz", ".jsonl", ".csv")
@@ -225,7 +226,9 @@ def check_output_file(path: str | Path) -> Path:
     return target
 
 
-def check_not_input(input_path: str | Path, output_path: str | Path) -> None:
+def check_not_input(
+    input_path: str | Path, output_path: str | Path, advice: str = "choose another -o"
+) -> None:
     """OutputError when writing `output_path` would replace the file `input_path` reads: the
     same file by device and inode, through any symlinks, and for `-` the file behind standard
     input (`cnnfeat embed - -o s.jsonl < s.jsonl`). The one same-file check of every command.
@@ -233,7 +236,8 @@ def check_not_input(input_path: str | Path, output_path: str | Path) -> None:
     For `-o -` the file behind standard output (`cnnfeat embed s.txt -o - >> s.txt` would read
     its own output back without end); only a regular file there can be the input (not a
     terminal, a pipe or /dev/null). An output that does not exist yet, or a path that cannot be
-    looked up (a symlink loop: reported by `check_output_file`) is never the input.
+    looked up (a symlink loop: reported by `check_output_file`) is never the input. `advice`:
+    what to do, in the caller's terms (the Python API names its argument).
     """
     to_stdout = str(output_path) == "-"
     try:
@@ -250,7 +254,23 @@ def check_not_input(input_path: str | Path, output_path: str | Path) -> None:
     if (source.st_dev, source.st_ino) == (out.st_dev, out.st_ino):
         what = "the file standard input reads" if str(input_path) == "-" else "the input file"
         where = "standard output" if to_stdout else str(output_path)
-        raise OutputError(f"{where} is {what}", advice="choose another -o")
+        raise OutputError(f"{where} is {what}", advice=advice)
+
+
+def check_not_model(model_dir: str | Path, output_path: str | Path) -> None:
+    """OutputError when `output_path` (or standard output, for `-`) is one of the files of the
+    model directory a command reads (model.onnx, tokenizer.json, cnnfeat.json): `cnnfeat
+    tokenize -o MODEL/tokenizer.json` would replace what it tokenises with. The same test as
+    check_not_input, file by file."""
+    for name in (MODEL_FILE, TOKENIZER_FILE, CARD_FILE):
+        try:
+            check_not_input(Path(model_dir) / name, output_path)
+        except OutputError:
+            where = "standard output" if str(output_path) == "-" else str(output_path)
+            raise OutputError(
+                f"{where} is part of the model directory {model_dir}; it was left untouched",
+                advice="choose another -o",
+            ) from None
 
 
 def write_file(path: str | Path, data: bytes) -> None:

@@ -8,6 +8,7 @@ and `import cnnfeat; cnnfeat.runtime.pipeline` was an AttributeError.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -89,8 +90,12 @@ def test_output_is_checked_before_the_model_loads(tmp_path: Path) -> None:
         cnnfeat.embed_file(source, tmp_path / "f.xyz", model=tmp_path / "no-model")
     table = tmp_path / "lines.csv"
     table.write_text("text\nhello\n", encoding="utf-8")
-    with pytest.raises(OutputError, match="is the input file"):
+    with pytest.raises(OutputError, match="is the input file; choose another output_path"):
         cnnfeat.embed_file(table, table, model=tmp_path / "no-model")
+    link = tmp_path / "link.csv"  # the file itself, under another name: the one same-file check
+    os.link(table, link)
+    with pytest.raises(OutputError, match=f"{link} is the input file; choose another output_path"):
+        cnnfeat.embed_file(table, link, model=tmp_path / "no-model")
     assert table.read_text() == "text\nhello\n"
 
 

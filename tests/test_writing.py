@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import read_features, sigint_at_line
+from conftest import TinyModel, read_features, sigint_at_line
 
 from cnnfeat.contract.errors import OutputError
 from cnnfeat.runtime import writing
@@ -516,3 +516,48 @@ def test_output_symlink_loop_is_one_line(tiny_global, tmp_path: Path) -> None:
                                      tiny_global.model_dir, *extra))  # fmt: skip
         assert line.startswith(f"cnnfeat: error: cannot write {tmp_path / 'loop.npz'}: ")
         assert "internal error" not in line
+
+
+@pytest.mark.parametrize("command", ["tokenize", "conformance"])
+def test_a_model_file_under_another_name_is_not_written_over(
+    tiny_global: TinyModel, tmp_path: Path, command: str
+) -> None:
+    """The model-directory check compared real paths, so a hard link to tokenizer.json (or
+    standard output redirected onto it) passed, and the model's own file was replaced."""
+    import shutil
+
+    from conftest import invoke, one_error_line, tiny_line
+
+    model = Path(shutil.copytree(tiny_global.model_dir, tmp_path / "model"))
+    before = (model / "tokenizer.json").read_bytes()
+    link = tmp_path / "ids.txt"
+    os.link(model / "tokenizer.json", link)
+    source = tmp_path / "in.txt"
+    source.write_text(tiny_line(3) + "\n", encoding="utf-8")
+    args = [source, "--model", model] if command == "tokenize" else [model]
+    line = one_error_line(invoke(command, *args, "-o", link))
+    assert line == (
+        f"cnnfeat: error: {link} is part of the model directory {model}; it was left untouched; "
+        "choose another -o"
+    )
+    with open(model / "tokenizer.json", "ab") as stdout:  # `-o - >> MODEL/tokenizer.json`
+        check = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cnnfeat",
+                "tokenize",
+                str(source),
+                "-o",
+                "-",
+                "--model",
+                str(model),
+            ],
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert check.returncode == 1
+    assert "standard output is part of the model directory" in check.stderr
+    assert (model / "tokenizer.json").read_bytes() == before
