@@ -20,6 +20,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cnnfeat.contract.layout import METRICS_FILE
+
 # The flags every variant starts from: explicit, so the sweep means the same whatever the
 # defaults of `cnnfeat train` are (the previous shipped recipe, fine-tuned GloVe 6B 50d).
 BASE = ["--vectors", "glove-6b-50d", "--pool", "global", "--epochs", "60", "--patience", "10",
@@ -79,7 +81,7 @@ def run(args: argparse.Namespace) -> None:
     for variant in args.variants.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
             out = args.runs / args.dataset / variant / f"seed-{seed}"
-            if (out / "metrics.json").is_file():
+            if (out / METRICS_FILE).is_file():
                 continue
             command = ["cnnfeat", "train", "--train", str(args.data / train),
                        "--dev", str(args.data / dev), "--test", str(args.data / test),

@@ -36,10 +36,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import distinct_share, write_corpus, write_distinct_corpus  # noqa: E402
 
+from cnnfeat.contract.batching import CHUNK_SIZE
+from cnnfeat.contract.layout import CHECKPOINT_FILE
+
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "models" / "meld-glove6b50d"
 MELD = REPO.parent / "shared" / "data" / "meld"
-CHUNK = 8192  # the pipeline's chunk (runtime/pipeline.py)
+CHUNK = CHUNK_SIZE  # the pipeline's chunk
 GNU_TIME = "/usr/bin/time" if Path("/usr/bin/time").is_file() else None
 
 
@@ -224,7 +227,7 @@ def d50_model(args, work: Path) -> tuple[Path, Path]:
         card = json.loads((Path(model) / "cnnfeat.json").read_text())
         out = ((card.get("training") or {}).get("config") or {}).get("out")
         for candidate in (Path(out) if out else None, REPO / out if out else None):
-            if candidate is not None and (candidate / "checkpoint.pt").is_file():
+            if candidate is not None and (candidate / CHECKPOINT_FILE).is_file():
                 run = candidate
                 break
     if model is not None and run is not None:
@@ -250,7 +253,7 @@ def d300_model(work: Path, d50: Path) -> tuple[Path, Path]:
 
 def train_and_export(run: Path, model: Path, extra: list[str]) -> tuple[Path, Path]:
     if not (model / "model.onnx").is_file():
-        if not (run / "checkpoint.pt").is_file():
+        if not (run / CHECKPOINT_FILE).is_file():
             subprocess.run(cnnfeat("train", "--train", str(MELD / "train_sent_emo.csv"),
                                    "--dev", str(MELD / "dev_sent_emo.csv"), "--out", str(run),
                                    "-q", *extra), check=True)  # fmt: skip

@@ -22,6 +22,8 @@ os.environ["RAYON_NUM_THREADS"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import tokenizer_bench_args  # noqa: E402
 
+from cnnfeat.contract.batching import CHUNK_SIZE
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -41,16 +43,20 @@ def main() -> None:
     for _ in range(args.repeats):
         for name, tokenizer in (("reference", reference), ("ours", ours)):
             started = time.process_time()
-            for start in range(0, len(lines), 8192):
-                tokenizer.encode_batch_fast(lines[start : start + 8192], add_special_tokens=False)
+            for start in range(0, len(lines), CHUNK_SIZE):
+                tokenizer.encode_batch_fast(
+                    lines[start : start + CHUNK_SIZE], add_special_tokens=False
+                )
             seconds[name].append(time.process_time() - started)
     per_line = {k: statistics.median(v) / len(lines) * 1e6 for k, v in seconds.items()}
     differ = sum(
         a.ids != b.ids
-        for start in range(0, len(lines), 8192)
+        for start in range(0, len(lines), CHUNK_SIZE)
         for a, b in zip(
-            reference.encode_batch_fast(lines[start : start + 8192], add_special_tokens=False),
-            ours.encode_batch_fast(lines[start : start + 8192], add_special_tokens=False),
+            reference.encode_batch_fast(
+                lines[start : start + CHUNK_SIZE], add_special_tokens=False
+            ),
+            ours.encode_batch_fast(lines[start : start + CHUNK_SIZE], add_special_tokens=False),
             strict=True,
         )
     )

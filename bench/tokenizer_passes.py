@@ -21,6 +21,8 @@ os.environ["RAYON_NUM_THREADS"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import tokenizer_bench_args  # noqa: E402
 
+from cnnfeat.contract.batching import CHUNK_SIZE
+
 
 def main() -> None:
     from tokenizers import Tokenizer
@@ -56,8 +58,10 @@ def main() -> None:
     for _ in range(args.repeats):
         for i, (_, tokenizer, texts) in enumerate(rows):
             started = time.process_time()
-            for start in range(0, len(texts), 8192):
-                tokenizer.encode_batch_fast(texts[start : start + 8192], add_special_tokens=False)
+            for start in range(0, len(texts), CHUNK_SIZE):
+                tokenizer.encode_batch_fast(
+                    texts[start : start + CHUNK_SIZE], add_special_tokens=False
+                )
             seconds[i].append(time.process_time() - started)
     per_line = [min(s) / len(lines) * 1e6 for s in seconds]
     print(f"{len(lines):,} lines; load {os.getloadavg()[0]:.1f}; CPU µs per line "
