@@ -89,10 +89,30 @@ def release(data: Path, out: Path, runs: Path, seeds: list[int], reuse: bool = F
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/meld"))
-    parser.add_argument("--out", type=Path, default=Path("models/meld-glove6b50d"))
-    parser.add_argument("--runs", type=Path, default=Path("runs/release"))
-    parser.add_argument("--seeds", default="1,2,3,4,5")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path("../shared/data/meld"),
+        help="folder holding MELD's {train,dev,test}_sent_emo.csv (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("models/meld-glove6b50d"),
+        help="model directory to write: the median seed's export (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--runs",
+        type=Path,
+        default=Path("runs/release"),
+        help="where each seed's training run goes, RUNS/seed-N (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seeds",
+        default="1,2,3,4,5",
+        help="comma-separated seeds to train; the median test weighted-F1 ships "
+        "(default: %(default)s)",
+    )
     parser.add_argument("--reuse", action="store_true", help="re-export from existing runs")
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
