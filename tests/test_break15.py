@@ -104,7 +104,7 @@ def test_a_runs_command_names_its_seed_and_parses_back_with_odd_names(tmp_path: 
     import csv
     import shlex
 
-    from test_cli import write_dataset, write_vectors
+    from helpers import write_dataset, write_vectors
     from typer.main import get_command
 
     from cnnfeat.cli import app

@@ -20,7 +20,7 @@ from cnnfeat.contract.errors import (
     OutputError,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ["contract", "runtime", "distributed", "training", "export", "interface", "models"]
 
 # Text surgery on messages: splitting or cutting at the "; " that joins advice, assigning

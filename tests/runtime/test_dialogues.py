@@ -10,28 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import SHARED, TinyModel, invoke, one_error_line, tiny_line
+from helpers import ROWS, write_table
 
 from cnnfeat.runtime.model_dir import default_model_dir
 
 pq = pytest.importorskip("pyarrow.parquet", reason="Parquet output needs pyarrow")
-
-# Two dialogues, rows shuffled in the file: order 10 must come after 9 (numeric, not text
-# order), dialogue 7 has a gap (no Utterance_ID 1), dialogue 3 appears first.
-ROWS = [
-    # Sr No., Utterance, Speaker, Emotion, Dialogue_ID, Utterance_ID
-    ("1", tiny_line(4, 1), "Ross", "joy", "3", "10"),
-    ("2", tiny_line(6, 2), "Rachel", "neutral", "7", "2"),
-    ("3", tiny_line(2, 3), "Ross", "anger", "3", "9"),
-    ("4", tiny_line(9, 4), "Monica", "neutral", "7", "0"),
-    ("5", "", "Joey", "surprise", "3", "0"),
-]
-HEADER = ("Sr No.", "Utterance", "Speaker", "Emotion", "Dialogue_ID", "Utterance_ID")
-
-
-def write_table(path: Path, rows=ROWS, header=HEADER) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows([header, *rows])
-    return path
 
 
 def embed(model: Path, *args: object):

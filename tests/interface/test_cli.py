@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import random
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import TinyModel, has_module, invoke, one_error_line, read_features, tiny_line
+from helpers import installed_script, write_dataset, write_vectors
 
 import cnnfeat
 from cnnfeat.runtime.model_dir import default_model_dir
@@ -165,30 +164,6 @@ def test_info_on_a_missing_model(tmp_path: Path) -> None:
 
 # --- train and export on generated data ------------------------------------------------------
 
-POSITIVE = ["good", "great", "happy", "love", "nice", "wonderful"]
-NEGATIVE = ["bad", "awful", "sad", "hate", "terrible", "zorp"]  # zorp: not in the vectors
-FILLER = ["the", "a", "it", "is", "was", "so", "really", "n't", "!"]
-
-
-def write_dataset(path: Path, rows: int, seed: int) -> None:
-    rng = random.Random(seed)
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["Sr No.", "Utterance", "Emotion"])
-        for i in range(rows):
-            label = rng.choice(["pos", "neg"])
-            words = rng.sample(FILLER, 3) + rng.sample(POSITIVE if label == "pos" else NEGATIVE, 2)
-            rng.shuffle(words)
-            writer.writerow([i, " ".join(words).replace(" n't", "n't"), label])
-
-
-def write_vectors(path: Path, dim: int = 8) -> None:
-    rng = np.random.default_rng(0)
-    words = FILLER + POSITIVE + NEGATIVE[:-1] + [f"extra{i}" for i in range(30)]
-    with path.open("w", encoding="utf-8") as f:
-        for word in words:
-            f.write(word + " " + " ".join(f"{v:.5f}" for v in rng.normal(size=dim)) + "\n")
-
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
@@ -274,11 +249,6 @@ def test_train_errors_are_one_line(tmp_path: Path) -> None:
 
 
 # --- the installed console script and `python -m cnnfeat` ------------------------------------
-
-
-def installed_script() -> str | None:
-    beside = Path(sys.executable).parent / "cnnfeat"
-    return str(beside) if beside.is_file() else shutil.which("cnnfeat")
 
 
 def test_installed_console_script(tiny_global: TinyModel, transcript: Path) -> None:

@@ -27,7 +27,7 @@ from cnnfeat.runtime.conformance import write_conformance
 from cnnfeat.runtime.embedder import Embedder
 from cnnfeat.runtime.model_dir import default_model_dir
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HOSTS = ROOT / "hosts"
 ARTIFACTS = HOSTS / "test-artifacts"
 MELD_TEST = ROOT.parent / "shared" / "data" / "meld" / "test_sent_emo.csv"

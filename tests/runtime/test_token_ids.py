@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import TinyModel, invoke, one_error_line, tiny_line, write
-from test_cli import installed_script
+from helpers import installed_script
 
 from cnnfeat.runtime.embedder import Embedder
 
