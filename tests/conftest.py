@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import stat
 import sys
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ import pytest
 
 from cnnfeat.contract.errors import InputError
 from cnnfeat.contract.spec import ModelSpec
+from cnnfeat.runtime import staging, writing
 
 # The real data sits beside the repository and is never copied into it.
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -198,3 +200,31 @@ def sigint_at_line(k: int, sources: Collection[str]) -> Iterator[None]:
         yield
     finally:
         sys.settrace(None)
+
+
+# --- durability steps that no crash test can see ----------------------------------------
+
+
+@pytest.fixture
+def events(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every fsync (of a file or a directory, by path) and rename, in order."""
+    seen: list[tuple[str, str]] = []
+    real_fsync, real_replace, real_rename = os.fsync, os.replace, os.rename
+
+    def fsync(fd: int) -> None:
+        kind = "fsync-dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync-file"
+        seen.append((kind, os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(src, dst) -> None:
+        seen.append(("rename", os.fspath(dst)))
+        real_replace(src, dst)
+
+    def rename(src, dst) -> None:
+        seen.append(("rename", os.fspath(dst)))
+        real_rename(src, dst)
+
+    monkeypatch.setattr(writing.os, "fsync", fsync)
+    monkeypatch.setattr(writing.os, "replace", replace)
+    monkeypatch.setattr(staging.os, "rename", rename)
+    return seen

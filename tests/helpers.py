@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import csv
 import random
+import re
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
-from conftest import tiny_line
+import pytest
+from conftest import invoke, one_error_line, tiny_line, write
+from hypothesis import HealthCheck
+from hypothesis import strategies as st
+
+from cnnfeat.runtime.reading import read_chunks
 
 # --- a conversation table (the MELD layout), for per-dialogue output -----------------------
 
@@ -69,3 +76,85 @@ def write_vectors(path: Path, dim: int = 8) -> None:
 def installed_script() -> str | None:
     beside = Path(sys.executable).parent / "cnnfeat"
     return str(beside) if beside.is_file() else shutil.which("cnnfeat")
+
+
+# --- odd training data: labels, classes, text that gives the network nothing --------------
+
+
+def csv_file(tmp_path: Path, name: str, rows: list[tuple[str, str]]) -> Path:
+    body = "".join(f'"{text}",{label}\n' for text, label in rows)
+    return write(tmp_path, name, "text,label\n" + body)
+
+
+# --- odd and damaged conversation input -------------------------------------------------
+
+
+def embed(model: Path, *args: object):
+    return invoke("embed", *args, "--model", model, "--device", "cpu", "-q")
+
+
+def write_csv(path: Path, rows: list[tuple[str, ...]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("Utterance", "Dialogue_ID", "Utterance_ID"), *rows])
+    return path
+
+
+def keeps_old_output(tmp_path: Path, model: Path, source: Path, out: Path, *args: str) -> str:
+    out.write_bytes(b"previous")
+    line = one_error_line(embed(model, source, *args, "-o", out))
+    assert out.read_bytes() == b"previous"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+    return line
+
+
+# --- durability steps that no crash test can see ----------------------------------------
+
+
+needs_proc_fd = pytest.mark.skipif(
+    not Path("/proc/self/fd").is_dir(), reason="names fds through /proc/self/fd (Linux)"
+)
+
+
+# --- property tests (hypothesis): arbitrary text -----------------------------------------
+
+
+# Any code point a UTF-8 file can hold: everything but the surrogates.
+ANY_CHAR = st.characters(exclude_categories=("Cs",))
+# Biased toward what breaks line splitting and tokenising: line ends, BOM, NUL and controls,
+# Unicode separators, combining marks, clitics, numbers, wide and emoji characters.
+NASTY = st.sampled_from(
+    list("\r\n\t \x00\x0b\x0c\x1c\x85\u2028\u2029\ufeff\u00a0\u3000\u0301\u0308'.,:-n't")
+    + ["\r\n", "w1", "w2 ", "Σ", "ﬃ", "½", "…", "😀", "👨\u200d👩", "你好", "١٢٣"]
+    + ["\ud7ff", "\U0010ffff"]
+)  # fmt: skip
+TEXT = st.lists(st.one_of(ANY_CHAR, NASTY), max_size=60).map("".join)
+SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def oracle_lines(data: bytes) -> list[bytes]:
+    """Lines as docs/input-rules.md states the rule, written independently of the reader."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    parts = re.split(rb"\r\n|\r|\n", data)
+    if parts[-1] == b"":
+        parts.pop()  # a final line end does not start another line
+    return parts
+
+
+def read_file(data: bytes, errors: str = "strict") -> list[str]:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "in.txt"
+        path.write_bytes(data)
+        return [t for chunk in read_chunks(str(path), chunk_size=7, encoding_errors=errors)
+                for t in chunk]  # fmt: skip
+
+
+# --- odd arguments and damaged directories: one line naming the user's path, nothing touched
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _file(path: Path) -> Path:
+    path.write_bytes(b"a file of mine\n")
+    return path

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TinyModel, tiny_line
+from conftest import TinyModel, invoke, one_error_line, tiny_line
 from typer.testing import CliRunner
 
 from cnnfeat.cli import app
@@ -30,6 +30,7 @@ from cnnfeat.distributed.embed_dataset import (
     features_matrix,
     fixed_size_list,
 )
+from cnnfeat.distributed.sources import list_inputs, read_blocks
 from cnnfeat.runtime.embedder import Embedder
 from cnnfeat.runtime.pipeline import embed_file
 from cnnfeat.runtime.writing import output_for
@@ -42,6 +43,11 @@ ATOL = 1e-5
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.*")
 try:
     import ray
+
+    # Imported here, not first inside a CliRunner call below: Ray Data's logging handler keeps
+    # the sys.stderr of its import, and a runner's stream is closed when the call returns
+    # (later runs then logged "I/O operation on closed file").
+    import ray.data  # noqa: F401
 except ImportError:
     if os.environ.get("CI") == "true":
         raise
@@ -359,3 +365,116 @@ def test_utf16_and_large_records_through_ray(
     expected = cnnfeat_embed(texts, tiny_global.model_dir, tmp_path)
     assert np.abs(features - expected).max() <= ATOL
     assert ids.column("audio").to_pylist() == [BIG, "", BIG, ""]
+
+
+# --- odd input and signals ----------------------------------------------------------------
+
+
+def test_duplicate_column_names_are_an_error(tmp_path: Path) -> None:
+    """From the odd-input and signals round of embed-dataset (issue 12)."""
+    csv = tmp_path / "dup.csv"
+    csv.write_text("id,text,id\n1,hello,2\n")
+    twice = r"dup.csv:1: column names \['id'\] occur more than once"
+    with open(csv, "rb") as handle, pytest.raises(InputError, match=twice):
+        list(read_blocks(handle, str(csv), None, "strict", 100))
+    parquet = tmp_path / "dup.parquet"
+    table = pa.Table.from_arrays([pa.array(["a"]), pa.array(["b"]), pa.array([1])],
+                                 names=["text", "x", "x"])  # fmt: skip
+    pq.write_table(table, parquet)
+    with pytest.raises(InputError, match=r"column names \['x'\] occur more than once"):
+        list(read_blocks(str(parquet), str(parquet), None, "strict", 100))
+
+
+def test_a_null_text_in_parquet_is_an_error_naming_the_row(tmp_path: Path) -> None:
+    """Not an utterance: it would reach the embedder as None (a worker's internal error).
+    From the odd-input and signals round of embed-dataset (issue 12)."""
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"text": ["a", "b", None, "d"], "id": [1, 2, 3, 4]}), path)
+    with pytest.raises(InputError, match=r"t.parquet: row 2: column 'text' is null"):
+        list(read_blocks(str(path), str(path), None, "strict", 100))
+
+
+def test_a_symlink_loop_lists_every_file_once(tmp_path: Path) -> None:
+    """From the odd-input and signals round of embed-dataset (issue 12)."""
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    (tmp_path / "in" / "a.txt").write_text("one\ntwo\n")
+    (tmp_path / "in" / "sub" / "b.txt").write_text("three\n")
+    (tmp_path / "in" / "sub" / "loop").symlink_to("..")
+    (tmp_path / "in" / "again.txt").symlink_to("a.txt")
+    paths, _ = list_inputs(str(tmp_path / "in"))
+    assert [Path(p).name for p in paths] == ["a.txt", "b.txt"]
+    paths, _ = list_inputs(str(tmp_path / "in" / "**" / "*.txt"))
+    assert sorted(os.path.realpath(p) for p in paths) == sorted(
+        str((tmp_path / "in" / n).resolve()) for n in ("a.txt", "sub/b.txt")
+    )
+
+
+@pytest.mark.parametrize("uri", ["foo://bucket/out", "s3://"])
+def test_a_bad_output_uri_is_one_line(tmp_path: Path, uri: str) -> None:
+    """From the odd-input and signals round of embed-dataset (issue 12)."""
+    (tmp_path / "a.txt").write_text("hello\n")
+    line = one_error_line(invoke("embed-dataset", tmp_path / "a.txt", "-o", uri, "-q"))
+    assert "internal error" not in line and uri in line
+
+
+def ray_processes() -> set[int]:
+    listing = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    names = ("raylet", "gcs_server", "ray::", "default_worker")
+    return {int(line.split()[0]) for line in listing.splitlines()[1:]
+            if any(k in line for k in names)}  # fmt: skip
+
+
+def embed_dataset_child(source: Path, out: Path, model: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "cnnfeat", "embed-dataset", str(source), "-o", str(out),
+         "--model", str(model), "--workers", "1", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+
+
+@needs_ray
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_success_prints_nothing_of_rays_own(tiny_global: TinyModel, tmp_path: Path) -> None:
+    """From the odd-input and signals round of embed-dataset (issue 12)."""
+    (tmp_path / "a.txt").write_text("w1 w2\nw3\n")
+    child = embed_dataset_child(tmp_path / "a.txt", tmp_path / "out", tiny_global.model_dir, "-q")
+    _, err = child.communicate(timeout=300)
+    assert child.returncode == 0, err.decode()
+    assert err.decode() == ""  # no core_worker.cc line, no start-up notice
+
+
+@needs_ray
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("delay", [4.0, 12.0])  # during ray.init; while embedding
+def test_sigterm_exits_143_and_leaves_no_ray_process(
+    tiny_global: TinyModel, tmp_path: Path, delay: float
+) -> None:
+    """From the odd-input and signals round of embed-dataset (issue 12)."""
+    source = tmp_path / "big.txt"
+    source.write_text("w1 w2 w3 w4 w5 w6\n" * 400_000)
+    child = embed_dataset_child(source, tmp_path / "out", tiny_global.model_dir, "-q")
+    time.sleep(delay)
+    if child.poll() is not None:
+        pytest.skip("the job ended before the signal; the machine is faster than planned")
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 143, err.decode()
+    assert err.decode().splitlines() == [
+        "cnnfeat: error: terminated; no partial output was written"
+    ]
+    assert not (tmp_path / "out").exists()
+    # Ray's agents notice their raylet is gone within seconds; nothing of the job stays.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        group = [pid for pid in ray_processes() if _group(pid) == child.pid]
+        if not group:
+            break
+        time.sleep(1)
+    assert not group, f"Ray processes of the job still running: {group}"
+
+
+def _group(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None

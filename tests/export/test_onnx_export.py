@@ -8,7 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TinyModel, tiny_line
+from conftest import TinyModel, invoke, one_error_line, tiny_line
+from helpers import _file
+
+from cnnfeat.runtime.embedder import Embedder
 
 pytest.importorskip("torch", reason="the [train] extra (torch) is not installed")
 onnx = pytest.importorskip("onnx", reason="the [train] extra (onnx) is not installed")
@@ -21,7 +24,6 @@ from cnnfeat.contract.batching import pad_batch  # noqa: E402
 from cnnfeat.contract.spec import ModelSpec  # noqa: E402
 from cnnfeat.export import onnx_export  # noqa: E402
 from cnnfeat.export.onnx_export import ParityError, validate  # noqa: E402
-from cnnfeat.runtime.embedder import Embedder  # noqa: E402
 from cnnfeat.runtime.model_dir import load_model, load_model_dir, sha256_file  # noqa: E402
 from cnnfeat.runtime.session import make_session  # noqa: E402
 
@@ -218,3 +220,227 @@ def test_cli_export_of_a_directory_without_checkpoint(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "checkpoint.pt" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "m").exists()
+
+
+# --- odd arguments and damaged directories: one line naming the user's path, nothing touched
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}  # fmt: skip
+
+
+@pytest.fixture
+def run(tiny_global: TinyModel, tmp_path: Path) -> Path:
+    """A private copy of the tiny run directory, free to break."""
+    return Path(shutil.copytree(tiny_global.run_dir, tmp_path / "run"))
+
+
+# --- export --out: only a new, empty or model directory ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda tmp, run: run, "would replace the run directory"),
+        (lambda tmp, run: tmp, "would replace the run directory"),  # the parent of the run
+        (lambda tmp, run: _folder(tmp / "mine", {"notes.txt": b"my notes"}), "is not empty"),
+        (lambda tmp, run: _file(tmp / "model"), "is a file, not a directory"),
+        (lambda tmp, run: _folder(tmp / "m", {"cnnfeat.json": b"{}", "x.csv": b"1"}),
+         "also holds x.csv, which cnnfeat did not write"),
+    ],
+)  # fmt: skip
+def test_export_refuses_to_replace_what_it_did_not_write(
+    run: Path, tmp_path: Path, make, match: str
+) -> None:
+    """From the odd-commands round (docs/input-rules.md lists each case)."""
+    out = make(tmp_path, run)
+    before = tree(tmp_path)
+    line = one_error_line(invoke("export", run, "--out", out))
+    assert match in line and str(out) in line
+    assert tree(tmp_path) == before  # untouched, nothing added beside it
+
+
+def test_export_dot_inside_an_unrelated_folder(
+    run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From the odd-commands round (docs/input-rules.md lists each case)."""
+    folder = _folder(tmp_path / "work", {"data.csv": b"a,b\n"})
+    monkeypatch.chdir(folder)
+    line = one_error_line(invoke("export", run, "--out", "."))
+    assert "is not empty and is not a cnnfeat model directory" in line
+    assert tree(folder) == {"data.csv": b"a,b\n"}
+
+
+@pytest.mark.slow
+def test_export_replaces_a_model_directory_and_fills_an_empty_one(
+    run: Path, tmp_path: Path, tiny_global: TinyModel
+) -> None:
+    """From the odd-commands round (docs/input-rules.md lists each case)."""
+    old = Path(shutil.copytree(tiny_global.model_dir, tmp_path / "old"))
+    (old / "cnnfeat.json").write_text((old / "cnnfeat.json").read_text().replace("{", "{ ", 1))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for out in (old, empty):
+        result = invoke("export", run, "--out", out)
+        assert result.exit_code == 0, result.output
+        assert tree(out) == tree(tiny_global.model_dir)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "old", "run"]
+
+
+@pytest.mark.slow
+def test_export_again_over_a_model_directory_with_its_report(run: Path, tmp_path: Path) -> None:
+    # Export copies the run's report.html into the model directory; exporting again over that
+    # directory is replacing what cnnfeat wrote, not touching a stranger's file.
+    """From the odd-commands round (docs/input-rules.md lists each case)."""
+    (run / "report.html").write_text("<p>report</p>", encoding="utf-8")
+    out = tmp_path / "model"
+    for _ in range(2):
+        result = invoke("export", run, "--out", out)
+        assert result.exit_code == 0, result.output
+    assert (out / "report.html").read_text(encoding="utf-8") == "<p>report</p>"
+
+
+# --- damaged run directories -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "match"),
+    [
+        ("metrics.json", b"{not json", "metrics.json: not valid JSON"),
+        ("metrics.json", b"[1, 2]", "metrics.json: not a cnnfeat metrics file"),
+        ("metrics.json", b'{"config": "x"}', "field 'config' has the wrong type"),
+        ("metrics.json", b'{"config": {"command": 5}}', "'config.command' is not a string"),
+        ("checkpoint.pt", b"this is text, not a checkpoint", "not a readable PyTorch checkpoint"),
+        ("checkpoint.pt", None, "not a readable PyTorch checkpoint"),  # truncated
+        ("tokenizer.json", b'{"x": 1}', "tokenizer.json: not a tokenizers file"),
+    ],
+)
+def test_damaged_run_directory_is_one_line(
+    run: Path, tmp_path: Path, name: str, content: bytes | None, match: str
+) -> None:
+    """From the odd-commands round (docs/input-rules.md lists each case)."""
+    path = run / name
+    if content is None:
+        content = path.read_bytes()[:683]
+    path.write_bytes(content)
+    line = one_error_line(invoke("export", run, "--out", tmp_path / "model"))
+    assert f"{path}: " in line and match in line and "internal error" not in line
+    assert not (tmp_path / "model").exists()
+
+
+def test_checkpoint_with_a_bad_spec(run: Path, tmp_path: Path) -> None:
+    """From the odd-commands round (docs/input-rules.md lists each case)."""
+    import torch
+
+    saved = torch.load(run / "checkpoint.pt", weights_only=True)
+    saved["spec"]["max_len"] = 512.0
+    torch.save(saved, run / "checkpoint.pt")
+    line = one_error_line(invoke("export", run, "--out", tmp_path / "model"))
+    assert "max_len must be an integer, got 512.0" in line
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _folder(path: Path, files: dict[str, bytes]) -> Path:
+    path.mkdir(parents=True)
+    for name, data in files.items():
+        (path / name).write_bytes(data)
+    return path
+
+
+# --- one line, typed errors, files kept safe --------------------------------------------------
+
+
+def _a_file(d: Path) -> str:
+    (d / "notes.txt").write_text("x")
+    return "notes.txt"
+
+
+def _a_folder(d: Path) -> str:
+    (d / "mine").mkdir()
+    (d / "mine" / "a").write_text("x")
+    return "mine"
+
+
+def _a_dangling_link(d: Path) -> str:
+    (d / "link").symlink_to(d / "nowhere")
+    return "link"
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (_a_file, "is a file, not a directory"),
+        (_a_folder, "is not empty and is not a cnnfeat model directory"),
+        (_a_dangling_link, "is a broken symbolic link"),
+    ],
+)
+def test_export_names_out_as_the_user_gave_it(
+    tiny_global: TinyModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make, match: str
+) -> None:
+    """Found by trying to break issue 9's promise (one line, typed errors, files kept safe)."""
+    from conftest import invoke, one_error_line
+
+    given = make(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    line = one_error_line(invoke("export", tiny_global.run_dir, "--out", given))
+    assert line.startswith(f"cnnfeat: error: {given} {match}"), line
+
+
+@pytest.mark.parametrize(
+    ("metrics", "match"),
+    [
+        ('{"dev": {"accuracy": "x"}}', "field 'dev.accuracy' has the wrong type"),
+        ('{"test": {"macro_f1": true}}', "field 'test.macro_f1' has the wrong type"),
+        ('{"vectors": {"source": 5}}', "field 'vectors.source' has the wrong type"),
+        (None, "cannot read"),  # metrics.json is a directory: was silently skipped
+    ],
+)
+def test_export_names_a_damaged_metrics_file_not_a_staging_path(
+    tiny_global: TinyModel, tmp_path: Path, metrics: str | None, match: str
+) -> None:
+    """Found: a score of the wrong type in metrics.json was caught only in the staged card, and
+    the message named `.model.staging-PID-XXXX/cnnfeat.json`.
+    Found by trying to break issue 9's promise (one line, typed errors, files kept safe)."""
+    import shutil
+
+    from conftest import invoke, one_error_line
+
+    run = Path(shutil.copytree(tiny_global.run_dir, tmp_path / "run"))
+    (run / "metrics.json").unlink(missing_ok=True)
+    if metrics is None:
+        (run / "metrics.json").mkdir()
+    else:
+        (run / "metrics.json").write_text(metrics)
+    line = one_error_line(invoke("export", run, "--out", tmp_path / "model"))
+    assert f"{run / 'metrics.json'}" in line and match in line, line
+    assert "staging" not in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+# --- found by trying to break the API surface, tokenize and writing ---------------------------
+
+
+def test_export_keeps_a_file_added_to_its_out_while_it_runs(
+    tiny_global: TinyModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by trying to break issue 13's changes (API surface, tokenize, writing)."""
+    import shutil
+
+    from cnnfeat import OutputError
+    from cnnfeat.export import onnx_export
+
+    out = tmp_path / "model"
+    shutil.copytree(tiny_global.model_dir, out)
+    real = onnx_export._export_onnx
+
+    def export_then_user_writes(*args, **kwargs):
+        real(*args, **kwargs)
+        (out / "notes.txt").write_text("mine")
+
+    monkeypatch.setattr(onnx_export, "_export_onnx", export_then_user_writes)
+    with pytest.raises(OutputError, match="notes.txt"):
+        onnx_export.export_model(tiny_global.run_dir, out)
+    assert (out / "notes.txt").read_text() == "mine"

@@ -126,3 +126,15 @@ def test_embed_dialogues_reads_as_the_cli(tiny_global: TinyModel, tmp_path: Path
     ]
     with pytest.raises(cnnfeat.InputError, match="talk.csv"):
         cnnfeat.embed_dialogues(source, model=tiny_global.model_dir, dialogue_column="nope")
+
+
+# --- found by trying to break the API surface, tokenize and writing ---------------------------
+
+
+def test_version_and_dir() -> None:
+    """Found by trying to break issue 13's changes (API surface, tokenize, writing)."""
+    import cnnfeat
+
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.stdout == f"cnnfeat {cnnfeat.__version__}\n"
+    assert {"Embedder", "ModelSpec", "ArgumentError"} <= set(dir(cnnfeat))

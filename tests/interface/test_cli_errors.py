@@ -67,3 +67,57 @@ def test_every_hint_names_an_option_the_command_has(
             assert named, line  # the hint names the command's own option
     # The hints are there where the command has the option (not dropped everywhere).
     assert hinted == {"evaluate": 1, "train": 2, "embed-dataset": 3}.get(command, 4), command
+
+
+# --- found by trying to break the API surface, tokenize and writing ---------------------------
+
+
+class _Outside(BaseException):
+    """Stands for entry.exit_at_once (which would os._exit(130)) in the test process."""
+
+
+def test_sigint_at_every_line_of_the_cli_boundary_exits_130_and_restores_handlers() -> None:
+    """A SIGINT inside `_restore_signals` (the `finally` after every command) escaped the
+    wrapper as a bare KeyboardInterrupt (click: 'Aborted!', exit 1; SIGTERM: a traceback);
+    one inside `_catch_signals` left the handlers installed for the rest of the process.
+    Found by trying to break issue 13's changes (API surface, tokenize, writing)."""
+    import signal as signals
+
+    import typer
+    from conftest import sigint_at_line
+
+    from cnnfeat import cli_errors
+
+    def outside(signum, frame):
+        raise _Outside()
+
+    @cli_errors.cli_errors
+    def command() -> int:
+        return 1
+
+    before = (signals.getsignal(signals.SIGINT), signals.getsignal(signals.SIGTERM))
+    outcomes = []
+    try:
+        for k in range(1, 200):
+            signals.signal(signals.SIGINT, outside)
+            try:
+                with sigint_at_line(k, {cli_errors.__file__}):
+                    command()
+                outcome = "ok"
+            except typer.Exit as exc:
+                outcome = f"exit {exc.exit_code}"
+            except _Outside:
+                outcome = "exit at once"
+            except KeyboardInterrupt:
+                outcome = f"line {k}: KeyboardInterrupt escaped"
+            handler = signals.getsignal(signals.SIGINT)
+            if handler is not outside:
+                outcome = f"line {k}: SIGINT handler left as {handler}"
+            outcomes.append(outcome)
+            if outcome == "ok" and outcomes.count("ok") > 5:
+                break
+    finally:
+        signals.signal(signals.SIGINT, before[0])
+        signals.signal(signals.SIGTERM, before[1])
+    assert "exit 130" in outcomes
+    assert set(outcomes) <= {"ok", "exit 130", "exit at once"}, outcomes

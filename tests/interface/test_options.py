@@ -6,9 +6,12 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import pytest
 import typer
+from conftest import invoke
 from typer.main import get_command
 from typer.testing import CliRunner
 
@@ -80,3 +83,40 @@ def test_a_changed_default_changes_help_and_parsing() -> None:
     for bad in (["--epochs", "10"], ["--pool", "diagonal"], ["--lr", "inf"], ["--lr", "1e39"]):
         result = CliRunner().invoke(changed, ["--train", "t", "--out", "o", *bad])
         assert result.exit_code == 2, (bad, result.output)
+
+
+# --- one line, typed errors, files kept safe --------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**32), "99999999999999999999"])
+def test_train_seed_out_of_range_is_a_usage_error(tmp_path: Path, seed: str) -> None:
+    """Found: `--seed -1` trained up to seeding, then said `internal error: ValueError`.
+    Found by trying to break issue 9's promise (one line, typed errors, files kept safe)."""
+    from conftest import invoke
+
+    result = invoke("train", "--train", tmp_path / "absent.csv", "--out", tmp_path / "run",
+                    "--seed", seed)  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "--seed" in result.output and "internal error" not in result.output
+
+
+# --- absurd option values are usage errors ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["embed", "x.txt", "--threads", "99999999999"],
+        ["embed", "x.txt", "--batch-size", "10000000000000"],
+        ["train", "--train", "x.csv", "--out", "r", "--lr", "nan"],
+        ["train", "--train", "x.csv", "--out", "r", "--batch-size", "99999999999"],
+        ["train", "--train", "x.csv", "--out", "r", "--max-len", "99999999999"],
+        ["export", "r", "--out", "m", "--atol", "inf"],
+        ["embed-dataset", "x", "-o", "y", "--workers", "99999999999"],
+    ],
+)
+def test_absurd_option_values_are_usage_errors(args: list[str]) -> None:
+    """From the round on the API's input and the program's files and first moment."""
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output

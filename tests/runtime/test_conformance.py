@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import TinyModel
 from typer.testing import CliRunner
 
 from cnnfeat.cli import app
@@ -114,3 +115,23 @@ def test_shipped_conformance_matches_this_runtime() -> None:
         - np.array([c["features"] for c in fresh["cases"]])
     ).max()
     assert diff <= doc["atol"]
+
+
+# --- one line, typed errors, files kept safe --------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["model.onnx", "tokenizer.json", "cnnfeat.json"])
+def test_conformance_refuses_to_write_over_the_model_it_checks(
+    tiny_global: TinyModel, tmp_path: Path, name: str
+) -> None:
+    """Found: `cnnfeat conformance M -o M/model.onnx` replaced the model with JSON, exit 0.
+    Found by trying to break issue 9's promise (one line, typed errors, files kept safe)."""
+    import shutil
+
+    from conftest import invoke, one_error_line
+
+    model = Path(shutil.copytree(tiny_global.model_dir, tmp_path / "model"))
+    before = (model / name).read_bytes()
+    line = one_error_line(invoke("conformance", model, "-o", model / name))
+    assert f"{model / name} is part of the model directory" in line, line
+    assert (model / name).read_bytes() == before

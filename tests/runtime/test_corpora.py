@@ -4,16 +4,22 @@ are written for these tests (IEMOCAP is licensed; DailyDialog lines imitate its 
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import TinyModel, invoke, one_error_line, tiny_line
+from helpers import keeps_old_output
 
 import cnnfeat
 from cnnfeat.contract.errors import InputError
-from cnnfeat.runtime.corpora import read_dailydialog, read_iemocap
+from cnnfeat.runtime.corpora import (
+    read_dailydialog,
+    read_iemocap,
+    read_labelled_corpus,
+)
 from cnnfeat.training.data import read_labelled
 
 # Three dialogues as DailyDialog publishes them: " __eou__ " after every utterance.
@@ -216,3 +222,154 @@ def test_jsonl_table_with_leading_blank_lines_names_its_text_column(tmp_path: Pa
     path.write_text("\n  \r\n" + records)
     utterances = read_utterances(str(path))
     assert [(u.dialogue_id, u.text) for u in utterances] == [("1", "a"), ("1", "b")]
+
+
+# --- odd and damaged conversation input -------------------------------------------------
+
+
+# --- digits that are not ASCII ----------------------------------------------------------------
+
+
+def test_superscript_digit_in_dailydialog_labels(tiny_global: TinyModel, tmp_path: Path) -> None:
+    """'²'.isdigit() is True but int('²') fails: was `internal error: ValueError`.
+    From the odd conversation input round (issue 12, broken on purpose)."""
+    text = tmp_path / "dialogues_train.txt"
+    text.write_text("w1 __eou__ w2 __eou__\n")
+    (tmp_path / "dialogues_emotion_train.txt").write_text("0 \u00b2\n")
+    line = keeps_old_output(tmp_path, tiny_global.model_dir, text, tmp_path / "d.npz")
+    assert "dialogues_emotion_train.txt:1: emotion '\u00b2' is not one of 0..6" in line
+
+
+def test_superscript_digit_in_emorynlp_season(tiny_global: TinyModel, tmp_path: Path) -> None:
+    """From the odd conversation input round (issue 12, broken on purpose)."""
+    table = tmp_path / "e.csv"
+    with table.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(
+            [("Utterance", "Season", "Episode", "Scene_ID"), ("w1", "\u00b2", "1", "1")]
+        )
+    line = keeps_old_output(
+        tmp_path, tiny_global.model_dir, table, tmp_path / "d.npz", "--dialogues"
+    )
+    assert "e.csv:2: 'Season' is '\u00b2', not a number" in line
+
+
+# --- DailyDialog: blank lines at the end ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text_end", "labels_end"), [("\n", "\n"), ("\n", "\n\n\n"), ("\n\n", "\n"), ("\n\r\n", "")]
+)
+def test_dailydialog_trailing_blank_lines(tmp_path: Path, text_end: str, labels_end: str) -> None:
+    """A blank line or two after the last dialogue or label line (an editor's, a `cat`'s) was
+    'N label lines but ... has M dialogues' or '0 utterances but ... has no line N'.
+    From the odd conversation input round (issue 12, broken on purpose)."""
+    text = tmp_path / "dialogues_train.txt"
+    text.write_text("w1 __eou__ w2 __eou__\nw3 __eou__" + text_end)
+    (tmp_path / "dialogues_emotion_train.txt").write_text("0 4\n1" + labels_end)
+    got = [(u.dialogue_id, u.text, u.label) for u in read_dailydialog(str(text))]
+    assert got == [("0", "w1", "no emotion"), ("0", "w2", "happiness"), ("1", "w3", "anger")]
+
+
+def test_dailydialog_extra_label_line_still_an_error(tmp_path: Path) -> None:
+    """From the odd conversation input round (issue 12, broken on purpose)."""
+    text = tmp_path / "dialogues_train.txt"
+    text.write_text("w1 __eou__\n\n")
+    (tmp_path / "dialogues_emotion_train.txt").write_text("0\n\n3\n")
+    with pytest.raises(Exception, match="3 label lines but .* has 1 dialogues") as caught:
+        read_dailydialog(str(text))
+    assert caught.value.line == 3
+
+
+# --- IEMOCAP: a transcript named without its folder -------------------------------------------
+
+
+def test_iemocap_labels_found_from_the_transcripts_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cd dialog/transcriptions; cnnfeat embed Ses01F_impro01.txt` looked for the labels in
+    ./EmoEvaluation (Path('X.txt').parent.parent is '.'): every label silently missing.
+    From the odd conversation input round (issue 12, broken on purpose)."""
+    transcripts = tmp_path / "dialog" / "transcriptions"
+    transcripts.mkdir(parents=True)
+    (tmp_path / "dialog" / "EmoEvaluation").mkdir()
+    (transcripts / "Ses01F_impro01.txt").write_text("Ses01F_impro01_F000 [006.2901-008.2357]: w1\n")
+    (tmp_path / "dialog" / "EmoEvaluation" / "Ses01F_impro01.txt").write_text(
+        "[6.2901 - 8.2357]\tSes01F_impro01_F000\tneu\t[2.5000, 2.5000, 2.5000]\n"
+    )
+    monkeypatch.chdir(transcripts)
+    assert [u.label for u in read_iemocap("Ses01F_impro01.txt")] == ["neu"]
+    assert read_labelled_corpus("Ses01F_impro01.txt") == (["w1"], ["neu"])
+
+
+# --- EmoryNLP JSON ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "e.json: invalid JSON (nested too deeply)"),
+        ('{"episodes": ' + "1" * 5000 + "}", "e.json: invalid JSON (Exceeds the limit"),
+    ],
+)
+def test_emorynlp_json_too_deep_or_too_long(
+    tiny_global: TinyModel, tmp_path: Path, content: str, expected: str
+) -> None:
+    """Were `internal error: RecursionError` and `internal error: ValueError`.
+    From the odd conversation input round (issue 12, broken on purpose)."""
+    source = tmp_path / "e.json"
+    source.write_text(content)
+    assert expected in keeps_old_output(tmp_path, tiny_global.model_dir, source, tmp_path / "d.npz")
+
+
+def scenes(scene_id: object, transcript: str) -> dict:
+    utterance = {"utterance_id": "u1", "speakers": ["Ross"], "transcript": transcript}
+    return {"episodes": [{"scenes": [{"scene_id": scene_id, "utterances": [utterance]}]}]}
+
+
+@pytest.mark.parametrize(
+    ("doc", "expected"),
+    [
+        (scenes("s01", "w1 \ud800"), "episodes[0].scenes[0].utterances[0]: 'transcript' holds"),
+        (scenes("s01\udfff", "w1"), "episodes[0].scenes[0]: 'scene_id' holds"),
+    ],
+)
+def test_emorynlp_json_lone_surrogate(
+    tiny_global: TinyModel, tmp_path: Path, doc: dict, expected: str
+) -> None:
+    """Was `line 1 holds a lone surrogate` (no file; JSON has no such line) for a transcript and
+    `internal error: UnicodeEncodeError` for a scene id.
+    From the odd conversation input round (issue 12, broken on purpose)."""
+    source = tmp_path / "e.json"
+    source.write_text(json.dumps(doc))
+    for out in ("d.npz", "d.parquet"):
+        line = keeps_old_output(tmp_path, tiny_global.model_dir, source, tmp_path / out)
+        assert f"e.json: {expected} a lone surrogate" in line
+
+
+# --- columns and options ---------------------------------------------------------------------
+
+
+def test_iemocap_turn_without_a_dialogue_part(tmp_path: Path) -> None:
+    """'_F000' gave the dialogue id '' (a table refuses an empty id; so does IEMOCAP now).
+    From the odd conversation input round (issue 12, broken on purpose)."""
+    source = tmp_path / "Ses01F_impro01.txt"
+    source.write_text("Ses01F_impro01_F000 [1.0-2.0]: w1\n_F001 [2.0-3.0]: w2\n")
+    with pytest.raises(InputError, match="Ses01F_impro01.txt:2: not an IEMOCAP transcript line"):
+        read_iemocap(str(source))
+
+
+def test_iemocap_labels_file_follows_encoding_errors(tmp_path: Path) -> None:
+    """A cp1252 byte in the EmoEvaluation file: the error said 'pass --encoding-errors replace',
+    which was then not applied to that file.
+    From the odd conversation input round (issue 12, broken on purpose)."""
+    source = tmp_path / "Ses01F_impro01.txt"
+    source.write_text("Ses01F_impro01_F000 [1.0-2.0]: w1\n")
+    labels = tmp_path / "labels.txt"
+    labels.write_bytes(
+        b"[1.0 - 2.0]\tSes01F_impro01_F000\tneu\t[2.5, 2.5, 2.5]\nC-E2:\t\x93ok\x94\n"
+    )
+    with pytest.raises(
+        InputError, match="labels.txt:2: not valid UTF-8.*--encoding-errors replace"
+    ):
+        read_iemocap(str(source), str(labels))
+    assert [u.label for u in read_iemocap(str(source), str(labels), "replace")] == ["neu"]

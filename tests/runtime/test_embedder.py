@@ -11,9 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import TinyModel, tiny_line
+from helpers import SETTINGS, TEXT, oracle_lines, read_file
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 import cnnfeat
-from cnnfeat.contract.errors import DeviceError, ModelError
+from cnnfeat.contract.errors import ArgumentError, DeviceError, ModelError
 from cnnfeat.contract.tokenizer import build_tokenizer
 from cnnfeat.runtime.model_dir import default_model_dir, sha256_file
 from cnnfeat.runtime.session import cuda_driver_problem
@@ -288,3 +291,73 @@ def test_the_shipped_model_pickles_as_no_path() -> None:
     copy = pickle.loads(pickle.dumps(embedder))
     assert copy.model_dir.path == embedder.model_dir.path
     np.testing.assert_array_equal(copy.embed(["Oh my God!"]), embedder.embed(["Oh my God!"]))
+
+
+# --- property tests (hypothesis): arbitrary text -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def embedder(tiny_global: TinyModel):
+    return cnnfeat.Embedder(tiny_global.model_dir, device="cpu", batch_size=4)
+
+
+@settings(max_examples=300, **SETTINGS)
+@given(TEXT)
+@example("")
+@example("\ufeff\r\n\x00\u2028")
+def test_any_text_embeds_one_finite_nonnegative_row_per_line(embedder, text: str) -> None:
+    lines = read_file(text.encode("utf-8"))
+    assert lines == [b.decode() for b in oracle_lines(text.encode("utf-8"))]
+    features = embedder.embed(lines)
+    assert features.shape == (len(lines), 100) and features.dtype == np.float32
+    assert np.isfinite(features).all() and (features >= 0).all()
+    ids = embedder.tokenize(lines)
+    assert all(0 < i < embedder.spec.vocab_size for row in ids for i in row)  # never [PAD]=0
+
+
+@settings(max_examples=100, **SETTINGS)
+@given(st.lists(TEXT, max_size=20))
+def test_any_lines_embed_in_order(embedder, lines: list[str]) -> None:
+    # Each line alone gives the same row as in a batch: nothing leaks between lines.
+    together = embedder.embed(lines)
+    alone = np.array([embedder.embed([line])[0] for line in lines]).reshape(-1, 100)
+    assert np.abs(together - alone).max(initial=0) <= 1e-5
+
+
+# --- one line, typed errors, files kept safe --------------------------------------------------
+
+
+@pytest.mark.parametrize("model_dir", [5, b"model", ["model"]])
+def test_embedder_model_dir_of_a_wrong_type(model_dir: object) -> None:
+    """Found by trying to break issue 9's promise (one line, typed errors, files kept safe)."""
+    with pytest.raises(ArgumentError, match="model_dir must be a path"):
+        cnnfeat.Embedder(model_dir)  # type: ignore[arg-type]
+
+
+def test_embedder_accepts_a_path_like(tiny_global: TinyModel) -> None:
+    """Found by trying to break issue 9's promise (one line, typed errors, files kept safe)."""
+    assert cnnfeat.Embedder(Path(tiny_global.model_dir), device="cpu").dim == 100
+
+
+# --- numeric arguments are checked at construction ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"batch_size": 2.5}, "batch_size must be an integer from 1 to"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": True}, "batch_size"),
+        ({"max_tokens": 10**12}, "max_tokens"),
+        ({"threads": 99999999999}, "threads must be an integer from 1 to 1024"),
+        ({"threads": 1.0}, "threads"),
+        ({"fp16": "yes"}, "fp16 must be True or False"),
+    ],
+)
+def test_numeric_arguments_are_checked_at_construction(
+    tiny_global: TinyModel, kwargs: dict, match: str
+) -> None:
+    """From the round on the API's input and the program's files and first moment."""
+    with pytest.raises(ArgumentError, match=match):
+        cnnfeat.Embedder(tiny_global.model_dir, **kwargs)
+    assert issubclass(ArgumentError, cnnfeat.InputError) and issubclass(ArgumentError, ValueError)

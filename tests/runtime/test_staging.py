@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import TinyModel, sigint_at_line
+from helpers import needs_proc_fd
 
 from cnnfeat.contract.errors import OutputError
 from cnnfeat.runtime import staging, writing
@@ -411,3 +412,118 @@ def test_write_limit_while_train_saves(tmp_path: Path) -> None:
     assert "staging" not in line and "internal error" not in line
     assert tree(run) == OLD
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "train.csv", "vectors.txt"]
+
+
+# --- durability steps that no crash test can see ----------------------------------------
+
+
+@needs_proc_fd
+@pytest.mark.parametrize("existing", [False, True])
+def test_staged_directory_syncs_its_files_and_the_parent(
+    tmp_path: Path, events: list, existing: bool
+) -> None:
+    """Found by breaking the line on purpose (issue 13, hollow tests)."""
+    target = tmp_path / "model"
+    if existing:
+        target.mkdir()
+        (target / "old.txt").write_text("old")
+    with staging.staged_directory(target) as folder:
+        (folder / "a.bin").write_bytes(b"a")
+    assert (target / "a.bin").read_bytes() == b"a"
+    synced_files = [Path(p).name for kind, p in events if kind == "fsync-file"]
+    assert "a.bin" in synced_files
+    assert ("fsync-dir", str(tmp_path)) in events  # the swap itself made durable
+
+
+# --- one line, typed errors, files kept safe --------------------------------------------------
+
+
+def _read_only_dir(d: Path) -> Path:
+    (d / "locked").mkdir()
+    (d / "locked").chmod(0o555)
+    return d / "locked" / "run"
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda d: (d / "notes.txt").write_text("x") and d / "notes.txt" / "run",
+         "notes.txt is not a directory"),
+        (lambda d: (d / "notes.txt").write_text("x") and d / "notes.txt" / "a" / "run",
+         "notes.txt is not a directory"),
+        (_read_only_dir, "Permission denied"),
+    ],
+)  # fmt: skip
+def test_train_out_that_cannot_be_written_fails_before_any_work(
+    tmp_path: Path, make, match: str
+) -> None:
+    """Found: such an --out failed only after the whole training run (`File exists` for a
+    file in the path), losing hours on real data.
+    Found by trying to break issue 9's promise (one line, typed errors, files kept safe)."""
+    from conftest import invoke, one_error_line
+
+    out = make(tmp_path)
+    if match == "Permission denied" and os.access(out.parent, os.W_OK):
+        pytest.skip("running as root: permissions do not bind")
+    # The training file does not even exist: --out is checked first.
+    line = one_error_line(invoke("train", "--train", tmp_path / "absent.csv", "--out", out))
+    assert f"cannot write {out}: " in line and match in line, line
+    assert "absent.csv" not in line
+
+
+def test_out_on_a_read_only_file_system(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Found by trying to break issue 9's promise (one line, typed errors, files kept safe)."""
+    from cnnfeat.runtime import staging
+
+    real_statvfs = os.statvfs
+
+    class ReadOnly:
+        f_flag = os.ST_RDONLY
+
+    monkeypatch.setattr(staging.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(staging.os, "statvfs", lambda path: ReadOnly())
+    with pytest.raises(OutputError, match=f"cannot write {tmp_path / 'run'}: {tmp_path}: "
+                       "Read-only file system; choose another --out"):  # fmt: skip
+        staging.check_replaceable(tmp_path / "run", "cnnfeat run", "checkpoint.pt", ())
+    monkeypatch.setattr(staging.os, "statvfs", real_statvfs)
+
+
+def test_any_typed_error_from_inside_staging_names_the_target(tmp_path: Path) -> None:
+    """A safety net for the defect above: no typed error names the staging directory. The file
+    an error is about is its `path` field (the message text is never rewritten).
+    Found by trying to break issue 9's promise (one line, typed errors, files kept safe)."""
+    from cnnfeat.contract.errors import ModelError
+    from cnnfeat.runtime.staging import staged_directory
+
+    with pytest.raises(ModelError) as caught:
+        with staged_directory(tmp_path / "model") as staging:
+            raise ModelError("field 'x' is damaged", staging / "cnnfeat.json")
+    assert str(caught.value) == f"{tmp_path / 'model' / 'cnnfeat.json'}: field 'x' is damaged"
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- found by trying to break the API surface, tokenize and writing ---------------------------
+
+
+def test_a_file_added_to_the_old_directory_while_writing_is_never_deleted(tmp_path: Path) -> None:
+    """check_replaceable looks at --out before the work (hours of training); a file the user
+    put in the old run/model directory meanwhile was deleted with it by the swap.
+    Found by trying to break issue 13's changes (API surface, tokenize, writing)."""
+    from cnnfeat import OutputError
+    from cnnfeat.runtime.staging import staged_directory
+
+    target = tmp_path / "run"
+    target.mkdir()
+    (target / "metrics.json").write_text("old")
+    with pytest.raises(OutputError, match=r"notes\.txt.*left as it was"):
+        with staged_directory(target, known=("metrics.json",)) as staging:
+            (staging / "metrics.json").write_text("new")
+            (target / "notes.txt").write_text("mine")  # the user, while cnnfeat works
+    assert (target / "notes.txt").read_text() == "mine"
+    assert (target / "metrics.json").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    # Only names it writes: the swap goes ahead.
+    (target / "notes.txt").unlink()
+    with staged_directory(target, known=("metrics.json",)) as staging:
+        (staging / "metrics.json").write_text("new")
+    assert (target / "metrics.json").read_text() == "new"

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import needs_proc_fd
 
-from cnnfeat.runtime import temporaries, writing
+from cnnfeat.runtime import staging, temporaries, writing
 
 DIM = 4
 
@@ -192,3 +193,35 @@ def test_the_old_directory_set_aside_by_a_live_swap_is_not_put_back(
         (staged / "weights").write_text("new")
     assert (target / "weights").read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+# --- durability steps that no crash test can see ----------------------------------------
+
+
+@needs_proc_fd
+def test_sweep_keeps_the_staging_directory_of_a_live_run(tmp_path: Path) -> None:
+    """Two runs writing the same --out: the second must not delete the first one's staging
+    directory while that run is still going; a dead run's leftovers go.
+    Found by breaking the line on purpose (issue 13, hollow tests)."""
+    target = tmp_path / "run"
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        prefix = temporaries.temporary_prefix(target)
+        busy = tmp_path / f"{prefix}staging-{live.pid}-abcd1234"
+        busy.mkdir()
+        (busy / "checkpoint.pt").write_bytes(b"half written")
+        leftover = tmp_path / f"{prefix}staging-{_a_dead_pid()}-efgh5678"
+        leftover.mkdir()
+        staging.sweep_leftovers(target)
+        assert busy.is_dir() and (busy / "checkpoint.pt").read_bytes() == b"half written"
+        assert not leftover.exists()
+    finally:
+        live.kill()
+        live.wait()
+
+
+def _a_dead_pid() -> int:
+    """The pid of a process that has exited and been reaped."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid

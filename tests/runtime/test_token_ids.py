@@ -101,3 +101,37 @@ def test_installed_console_script(tiny_global: TinyModel, tmp_path: Path) -> Non
     assert broken.stderr.splitlines() == [
         f"cnnfeat: error: {tmp_path / 'absent.txt'}: no such file"
     ]
+
+
+# --- found by trying to break the API surface, tokenize and writing ---------------------------
+
+
+@pytest.mark.parametrize("name", ["tokenizer.json", "model.onnx", "cnnfeat.json"])
+def test_tokenize_never_writes_over_the_model_it_reads(
+    tiny_global: TinyModel, tmp_path: Path, name: str
+) -> None:
+    """tokenize's -o takes any name (no format suffix as embed's): `-o MODEL/tokenizer.json`
+    replaced the model's tokenizer with ids and exited 0 (conformance refuses this too).
+    Found by trying to break issue 13's changes (API surface, tokenize, writing)."""
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_global.model_dir, model)
+    before = (model / name).read_bytes()
+    source = write(tmp_path, "in.txt", tiny_line(3) + "\n")
+    line = one_error_line(invoke("tokenize", source, "-o", model / name, "--model", model))
+    assert "part of the model directory" in line, line
+    assert (model / name).read_bytes() == before
+
+
+@pytest.mark.parametrize("name", ["ids.npy", "ids.NPZ", "ids.parquet", "ids.csv", "ids.jsonl"])
+def test_tokenize_refuses_a_features_file_name(
+    tiny_global: TinyModel, tmp_path: Path, name: str
+) -> None:
+    """Ids are text: `-o ids.npy` wrote text into a file every reader takes for features.
+    Found by trying to break issue 13's changes (API surface, tokenize, writing)."""
+    source = write(tmp_path, "in.txt", tiny_line(3) + "\n")
+    line = one_error_line(invoke("tokenize", source, "-o", tmp_path / name,
+                                 "--model", tiny_global.model_dir))  # fmt: skip
+    assert "token ids are text" in line, line
+    assert not (tmp_path / name).exists()

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -17,11 +18,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import read_features, sigint_at_line
+from conftest import (
+    TinyModel,
+    invoke,
+    one_error_line,
+    read_features,
+    sigint_at_line,
+    tiny_line,
+    write,
+)
+from helpers import needs_proc_fd
 
 from cnnfeat.contract.errors import OutputError
 from cnnfeat.runtime import writing
-from cnnfeat.runtime.writing import FORMATS, FeatureWriter, output_for
+from cnnfeat.runtime.embedder import Embedder
+from cnnfeat.runtime.writing import FORMATS, FeatureWriter, output_for, write_file
 
 DIM = 7
 CHUNKS = [
@@ -488,3 +499,172 @@ def test_output_symlink_loop_is_one_line(tiny_global, tmp_path: Path) -> None:
                                      tiny_global.model_dir, *extra))  # fmt: skip
         assert line.startswith(f"cnnfeat: error: cannot write {tmp_path / 'loop.npz'}: ")
         assert "internal error" not in line
+
+
+# --- durability steps that no crash test can see ----------------------------------------
+
+
+def _check_order(seen: list[tuple[str, str]], target: Path) -> None:
+    renames = [i for i, (kind, path) in enumerate(seen) if kind == "rename" and path == str(target)]
+    assert len(renames) == 1, seen
+    at = renames[0]
+    assert any(kind == "fsync-file" for kind, _ in seen[:at]), f"no data fsync before: {seen}"
+    assert ("fsync-dir", str(target.parent)) in seen[at + 1 :], f"no directory fsync: {seen}"
+
+
+@needs_proc_fd
+@pytest.mark.parametrize("suffix", [".npy", ".npz", ".csv"])
+def test_feature_writer_syncs_data_then_renames_then_syncs_the_directory(
+    tmp_path: Path, events: list, suffix: str
+) -> None:
+    """Found by breaking the line on purpose (issue 13, hollow tests)."""
+    out = tmp_path / f"out{suffix}"
+    with FeatureWriter(output_for(str(out)), 4) as writer:
+        writer.write(np.ones((3, 4), np.float32))
+    _check_order(events, out)
+
+
+@needs_proc_fd
+def test_write_file_syncs_data_then_renames_then_syncs_the_directory(
+    tmp_path: Path, events: list
+) -> None:
+    """Found by breaking the line on purpose (issue 13, hollow tests)."""
+    out = tmp_path / "conformance.json"
+    write_file(out, b"{}\n")
+    _check_order(events, out)
+    assert out.read_bytes() == b"{}\n"
+
+
+# --- found by trying to break the API surface, tokenize and writing ---------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("tokenize", "IN", "-o", "OUT"),
+        ("embed", "IN", "-o", "OUT.jsonl", "-q"),
+        ("embed", "IN", "-o", "OUT.csv", "-q"),
+        ("conformance", "MODEL", "-o", "OUT"),
+    ],
+)
+def test_an_output_that_is_a_fifo_is_refused_not_replaced(
+    tiny_global: TinyModel, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """Staging renames a regular file over -o: over a FIFO (or a device such as /dev/null,
+    as root) that replaced the special file with a regular one, exit 0.
+    Found by trying to break issue 13's changes (API surface, tokenize, writing)."""
+    source = write(tmp_path, "in.txt", tiny_line(3) + "\n")
+    out = tmp_path / [a for a in args if a.startswith("OUT")][0]
+    os.mkfifo(out)
+    argv = [str(source) if a == "IN" else str(out) if a.startswith("OUT") else a for a in args]
+    argv = [str(tiny_global.model_dir) if a == "MODEL" else a for a in argv]
+    if args[0] != "conformance":
+        argv += ["--model", str(tiny_global.model_dir)]
+    line = one_error_line(invoke(*argv))
+    assert "not a regular file" in line, line
+    assert stat.S_ISFIFO(os.lstat(out).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["in.txt", out.name])
+
+
+def test_a_symlink_to_a_fifo_is_refused_too(tiny_global: TinyModel, tmp_path: Path) -> None:
+    """Found by trying to break issue 13's changes (API surface, tokenize, writing)."""
+    source = write(tmp_path, "in.txt", tiny_line(3) + "\n")
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "ids.txt").symlink_to("pipe")
+    model = tiny_global.model_dir
+    line = one_error_line(invoke("tokenize", source, "-o", tmp_path / "ids.txt", "--model", model))
+    assert "ids.txt is a FIFO" in line, line
+    assert stat.S_ISFIFO(os.stat(tmp_path / "ids.txt").st_mode)
+
+
+@pytest.mark.parametrize("command", ["embed", "tokenize"])
+def test_an_output_symlink_loop_is_one_line_not_an_internal_error(
+    tiny_global: TinyModel, tmp_path: Path, command: str
+) -> None:
+    """Path.resolve() raises RuntimeError on a symlink loop: `cnnfeat embed -o loop.npy`
+    said 'internal error: RuntimeError: Symlink loop ... this is a bug in cnnfeat'.
+    Found by trying to break issue 13's changes (API surface, tokenize, writing)."""
+    source = write(tmp_path, "in.txt", tiny_line(3) + "\n")
+    a, b = ("a.npy", "b.npy") if command == "embed" else ("a.txt", "b.txt")
+    (tmp_path / a).symlink_to(b)
+    (tmp_path / b).symlink_to(a)
+    model = tiny_global.model_dir
+    line = one_error_line(invoke(command, source, "-o", tmp_path / a, "--model", model))
+    assert "internal error" not in line and "symbolic links" in line, line
+    assert (tmp_path / a).is_symlink() and (tmp_path / b).is_symlink()
+
+
+def test_embed_file_to_a_symlink_loop_raises_output_error(
+    tiny_global: TinyModel, tmp_path: Path
+) -> None:
+    """Found by trying to break issue 13's changes (API surface, tokenize, writing)."""
+    from cnnfeat import OutputError
+    from cnnfeat.runtime.pipeline import embed_file
+    from cnnfeat.runtime.writing import output_for
+
+    source = write(tmp_path, "in.txt", tiny_line(3) + "\n")
+    (tmp_path / "a.npy").symlink_to("b.npy")
+    (tmp_path / "b.npy").symlink_to("a.npy")
+    with pytest.raises(OutputError, match="a.npy"):
+        embed_file(
+            str(source), output_for(str(tmp_path / "a.npy")), Embedder(tiny_global.model_dir)
+        )
+
+
+# --- output files --------------------------------------------------------------------------------
+
+
+ROWS = np.ones((2, 3), np.float32)
+
+
+def write_rows(path: Path) -> None:
+    with FeatureWriter(output_for(str(path)), 3) as writer:
+        writer.write(ROWS)
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])
+def test_new_files_follow_the_umask(tmp_path: Path, mask: int) -> None:
+    """From the round on the API's input and the program's files and first moment."""
+    previous = os.umask(mask)
+    try:
+        write_rows(tmp_path / "out.npy")
+        writing.write_file(tmp_path / "c.json", b"{}")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "out.npy").stat().st_mode & 0o777 == 0o666 & ~mask
+    assert (tmp_path / "c.json").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_a_replaced_file_keeps_its_mode(tmp_path: Path) -> None:
+    """From the round on the API's input and the program's files and first moment."""
+    out = tmp_path / "out.npy"
+    out.write_bytes(b"old")
+    out.chmod(0o600)
+    write_rows(out)
+    assert out.stat().st_mode & 0o777 == 0o600 and read_features(out, 3).shape == (2, 3)
+
+
+@pytest.mark.parametrize("dangling", [False, True])
+def test_output_through_a_symlink_writes_its_target(tmp_path: Path, dangling: bool) -> None:
+    """From the round on the API's input and the program's files and first moment."""
+    target = tmp_path / "real" / "features.npy"
+    target.parent.mkdir()
+    if not dangling:
+        target.write_bytes(b"old")
+    link = tmp_path / "link.npy"
+    link.symlink_to(target)
+    write_rows(link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert np.array_equal(np.load(target), ROWS)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["features.npy"]
+
+
+@pytest.mark.parametrize("length", [100, 200, 250, 255])
+def test_any_name_the_filesystem_accepts(tmp_path: Path, length: int) -> None:
+    """From the round on the API's input and the program's files and first moment."""
+    for suffix in (".npy", ".npz"):
+        name = "é" * ((length - 4) // 2) + "x" * ((length - 4) % 2) + suffix
+        assert len(name.encode()) == length
+        write_rows(tmp_path / name)
+        assert np.array_equal(read_features(tmp_path / name, 3), ROWS)
+    writing.write_file(tmp_path / ("c" * 250 + ".json"), b"{}")

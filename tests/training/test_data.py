@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 from conftest import SHARED, raises_at, write
+from helpers import csv_file
 
 from cnnfeat.contract.errors import InputError
-from cnnfeat.training.data import LabelledData, read_labelled, stratified_split
+from cnnfeat.training.data import LabelledData, label_names, read_labelled, stratified_split
 
 # --- CSV / TSV -------------------------------------------------------------------------------
 
@@ -381,3 +382,64 @@ def test_emorynlp_official_json_dev() -> None:
         "Peaceful": 132,
         "Sad": 75,
     }
+
+
+# --- odd training data: labels, classes, text that gives the network nothing --------------
+
+
+# --- missing or unusable labels --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "line", "match"),
+    [
+        ("t.csv", "text,label\nhi,pos\nho,\n", 3, "missing label"),
+        ("t.csv", "text,label\nhi,pos\nho,   \n", 3, "missing label"),
+        ("t.jsonl", '{"text": "a", "label": "x"}\n{"text": "b"}\n', 2, "missing key 'label'"),
+        ("t.jsonl", '{"text": "a", "label": null}\n', 1,
+         "label must be a string or an integer, got null"),
+        ("t.jsonl", '{"text": "a", "label": true}\n', 1, "got a boolean"),
+        ("t.jsonl", '{"text": "a", "label": 1.5}\n', 1, "got a number"),
+        ("t.jsonl", '{"text": "a", "label": ["x"]}\n', 1, "got an array"),
+        ("t.jsonl", '{"text": 5, "label": "x"}\n', 1, "field 'text' is a number, not a string"),
+        ("t.jsonl", '{"text": "a \\ud800", "label": "x"}\n', 1, "lone surrogate"),
+    ],
+)  # fmt: skip
+def test_unusable_labels_and_texts_name_the_line(
+    tmp_path: Path, name: str, content: str, line: int, match: str
+) -> None:
+    """From the odd-training-data round (docs/input-rules.md, "Training data")."""
+    path = write(tmp_path, name, content)
+    with pytest.raises(InputError, match=f"^{path}:{line}: .*{match}"):
+        read_labelled(path)
+
+
+def test_integer_labels_are_class_names_and_labels_are_stripped(tmp_path: Path) -> None:
+    """From the odd-training-data round (docs/input-rules.md, "Training data")."""
+    path = write(tmp_path, "t.jsonl", '{"text": "a", "label": 0}\n{"text": "b", "label": " 1 "}\n')
+    assert read_labelled(path).labels == ["0", "1"]
+
+
+def test_case_matters_in_labels(tmp_path: Path) -> None:
+    """From the odd-training-data round (docs/input-rules.md, "Training data")."""
+    path = csv_file(tmp_path, "t.csv", [("a", "Joy"), ("b", "joy")])
+    assert label_names(read_labelled(path).labels) == ["Joy", "joy"]
+
+
+def test_a_long_csv_cell_is_read(tmp_path: Path) -> None:
+    """From the odd-training-data round (docs/input-rules.md, "Training data")."""
+    long = "word " * 60_000  # 300 KB, over the csv module's default field limit
+    path = csv_file(tmp_path, "t.csv", [(long, "a"), ("b", "c")])
+    assert read_labelled(path).texts[0] == long
+
+
+# --- a class seen once; a single class -------------------------------------------------------
+
+
+def test_a_class_with_one_example_stays_in_training(tmp_path: Path) -> None:
+    """From the odd-training-data round (docs/input-rules.md, "Training data")."""
+    rows = [("good", "pos")] * 10 + [("bad", "neg")] * 10 + [("meh", "rare")]
+    data = read_labelled(csv_file(tmp_path, "t.csv", rows))
+    train, dev = stratified_split(data, 0.2, seed=1)
+    assert train.labels.count("rare") == 1 and "rare" not in dev.labels
+    assert label_names(train.labels, train.path, [(dev.labels, dev.path)]) == ["neg", "pos", "rare"]
