@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import TinyModel, invoke, one_error_line
+from helpers import TinyModel, invoke, one_error_line
 
 pytest.importorskip("torch", reason="train and export need the [train] extra (torch)")
 

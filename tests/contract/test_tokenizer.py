@@ -8,7 +8,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from conftest import split_words
+from helpers import split_words
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer

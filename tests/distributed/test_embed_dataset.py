@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TinyModel, invoke, one_error_line, tiny_line
+from helpers import TinyModel, invoke, one_error_line, tiny_line
 from typer.testing import CliRunner
 
 from cnnfeat.cli import app

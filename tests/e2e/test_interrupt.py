@@ -2,7 +2,7 @@
 
 The command runs as a real child process on a 2-million-line transcript; the signal is sent once
 the temporary file has rows in it, so the interruption lands while features are being written.
-(test_writing.py sends a signal at every single line of the writer, in-process.)
+(tests/runtime/test_writing.py sends a signal at every single line of the writer, in-process.)
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TinyModel
+from helpers import TinyModel
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TinyModel, invoke, one_error_line, tiny_line
-from helpers import _file
+from helpers import TinyModel, _file, invoke, one_error_line, tiny_line
 
 from cnnfeat.runtime.embedder import Embedder
 
@@ -381,7 +380,7 @@ def test_export_names_out_as_the_user_gave_it(
     tiny_global: TinyModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make, match: str
 ) -> None:
     """Found by trying to break issue 9's promise (one line, typed errors, files kept safe)."""
-    from conftest import invoke, one_error_line
+    from helpers import invoke, one_error_line
 
     given = make(tmp_path)
     monkeypatch.chdir(tmp_path)
@@ -406,7 +405,7 @@ def test_export_names_a_damaged_metrics_file_not_a_staging_path(
     Found by trying to break issue 9's promise (one line, typed errors, files kept safe)."""
     import shutil
 
-    from conftest import invoke, one_error_line
+    from helpers import invoke, one_error_line
 
     run = Path(shutil.copytree(tiny_global.run_dir, tmp_path / "run"))
     (run / "metrics.json").unlink(missing_ok=True)

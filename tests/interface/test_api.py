@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TinyModel, invoke, tiny_line
+from helpers import TinyModel, invoke, tiny_line
 
 import cnnfeat
 from cnnfeat.contract.errors import ArgumentError, OutputError

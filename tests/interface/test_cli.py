@@ -13,8 +13,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TinyModel, has_module, invoke, one_error_line, read_features, tiny_line
-from helpers import installed_script, write_dataset, write_vectors
+from helpers import (
+    TinyModel,
+    has_module,
+    installed_script,
+    invoke,
+    one_error_line,
+    read_features,
+    tiny_line,
+    write_dataset,
+    write_vectors,
+)
 
 import cnnfeat
 from cnnfeat.contract.layout import CARD_FILE

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import TinyModel, invoke, one_error_line
+from helpers import TinyModel, invoke, one_error_line
 from typer.main import get_command
 
 from cnnfeat.cli import app
@@ -84,7 +84,7 @@ def test_sigint_at_every_line_of_the_cli_boundary_exits_130_and_restores_handler
     import signal as signals
 
     import typer
-    from conftest import sigint_at_line
+    from helpers import sigint_at_line
 
     from cnnfeat import cli_errors
 

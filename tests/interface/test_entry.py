@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TinyModel
+from helpers import TinyModel
 
 import cnnfeat
 import cnnfeat.cli

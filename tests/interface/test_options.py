@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import typer
-from conftest import invoke
+from helpers import invoke
 from typer.main import get_command
 from typer.testing import CliRunner
 
@@ -92,7 +92,7 @@ def test_a_changed_default_changes_help_and_parsing() -> None:
 def test_train_seed_out_of_range_is_a_usage_error(tmp_path: Path, seed: str) -> None:
     """Found: `--seed -1` trained up to seeding, then said `internal error: ValueError`.
     Found by trying to break issue 9's promise (one line, typed errors, files kept safe)."""
-    from conftest import invoke
+    from helpers import invoke
 
     result = invoke("train", "--train", tmp_path / "absent.csv", "--out", tmp_path / "run",
                     "--seed", seed)  # fmt: skip

@@ -1,14 +1,13 @@
 """Long lines before the tokenizer (runtime/clip.py): clipped to a prefix with the whole line's
 first max_len tokens, in bounded memory; and the check that names a line the tokenizer refuses.
-Moved from tests/test_reading.py with the code (runtime/reading.py held it before)."""
+Moved from the reading tests with the code (runtime/reading.py held it before)."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from conftest import TinyModel
-from helpers import ANY_CHAR, NASTY, SETTINGS
+from helpers import ANY_CHAR, NASTY, SETTINGS, TinyModel
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -48,7 +47,7 @@ def test_long_line_of_whitespace_then_words() -> None:
 
 
 def test_runs_without_a_space_lose_only_their_middle() -> None:
-    # Issue 10's rule (test_reading_rules.py has the CJK cases): a single run of word
+    # Issue 10's rule (the CJK cases are below): a single run of word
     # characters longer than the window keeps its start and its end, one [UNK] token either way.
     from cnnfeat.contract.tokenizer import build_tokenizer
 

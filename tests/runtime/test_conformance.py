@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TinyModel
+from helpers import TinyModel
 from typer.testing import CliRunner
 
 from cnnfeat.cli import app
@@ -128,7 +128,7 @@ def test_conformance_refuses_to_write_over_the_model_it_checks(
     Found by trying to break issue 9's promise (one line, typed errors, files kept safe)."""
     import shutil
 
-    from conftest import invoke, one_error_line
+    from helpers import invoke, one_error_line
 
     model = Path(shutil.copytree(tiny_global.model_dir, tmp_path / "model"))
     before = (model / name).read_bytes()

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TinyModel, invoke, one_error_line, tiny_line
-from helpers import keeps_old_output
+from helpers import TinyModel, invoke, keeps_old_output, one_error_line, tiny_line
 
 import cnnfeat
 from cnnfeat.contract.errors import InputError

@@ -9,8 +9,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SHARED, TinyModel, invoke, one_error_line, tiny_line
-from helpers import ROWS, embed, keeps_old_output, write_csv, write_table
+from helpers import (
+    ROWS,
+    SHARED,
+    TinyModel,
+    embed,
+    invoke,
+    keeps_old_output,
+    one_error_line,
+    tiny_line,
+    write_csv,
+    write_table,
+)
 
 from cnnfeat.contract.errors import InputError
 from cnnfeat.runtime.corpora import (

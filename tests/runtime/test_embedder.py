@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TinyModel, tiny_line
-from helpers import SETTINGS, TEXT, oracle_lines, read_file
+from helpers import SETTINGS, TEXT, TinyModel, oracle_lines, read_file, tiny_line
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 

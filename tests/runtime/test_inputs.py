@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import TinyModel
+from helpers import TinyModel
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

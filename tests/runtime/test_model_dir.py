@@ -1,7 +1,8 @@
 """runtime/model_dir.py's `load_model`: the one loader of a model directory (the Embedder,
 export's validation and conformance load through it). Each of its checks has its own test,
-through the Embedder and the CLI, in tests/test_embedder.py and tests/test_model_dir_errors.py;
-here, what it returns."""
+through the Embedder and the CLI, in tests/runtime/test_embedder.py and below (a broken or
+wrong model directory: one line that says what is wrong and what to do, exit 1); first, what it
+returns."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TinyModel, invoke, one_error_line
+from helpers import TinyModel, invoke, one_error_line
 
 from cnnfeat.contract.batching import pad_batch
 from cnnfeat.contract.spec import FORMAT_VERSION

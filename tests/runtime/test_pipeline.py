@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TinyModel, tiny_line, write
+from helpers import TinyModel, tiny_line, write
 
 from cnnfeat.contract.batching import TokenRows, pad_batch, pad_rows, plan_batches
 from cnnfeat.contract.errors import InputError

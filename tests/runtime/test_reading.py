@@ -13,8 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TinyModel, raises_at, write
-from helpers import SETTINGS, oracle_lines, read_file
+from helpers import SETTINGS, TinyModel, oracle_lines, raises_at, read_file, write
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -356,9 +355,9 @@ def test_records_from_an_open_stream_name_it_in_errors() -> None:
 def test_reader_splits_any_bytes_like_the_rule(data: bytes) -> None:
     from cnnfeat.runtime.reading import _MAGIC
 
-    # Files that start like a compressed or binary format are refused (test_reading_rules.py).
+    # Files that start like a compressed or binary format are refused (below).
     assume(not any(data.startswith(magic) for magic, _ in _MAGIC))
-    # A UTF-16 byte order mark makes the file UTF-16 (test_reading_rules.py).
+    # A UTF-16 byte order mark makes the file UTF-16 (below).
     assume(not data.startswith((b"\xff\xfe", b"\xfe\xff")))
     expected = oracle_lines(data)
     assert read_file(data, "replace") == [line.decode("utf-8", "replace") for line in expected]
@@ -714,7 +713,7 @@ def test_utf16_and_large_records_in_every_reader(tmp_path: Path, tiny_global: Ti
     import json
 
     import numpy as np
-    from conftest import invoke
+    from helpers import invoke
 
     from cnnfeat.runtime.corpora import read_emorynlp_json, read_utterances
     from cnnfeat.training.data import read_labelled

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import onnxruntime as ort
 import pytest
-from conftest import TinyModel
+from helpers import TinyModel
 
 from cnnfeat.contract.errors import DeviceError
 from cnnfeat.runtime import session as session_module

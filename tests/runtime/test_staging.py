@@ -1,10 +1,10 @@
 """train, export and conformance: the target is the old one byte for byte or the new one whole.
 
-Like test_writing.py for `embed`: a fault (KeyboardInterrupt, as a Ctrl-C landing there, or a
-full disk) is injected at every step of saving, one run per step, until a run gets through.
-After each run the target must be exactly the previous one or exactly what an undisturbed run
-writes, with nothing left beside it. `staged_directory` itself gets a real SIGINT at every line
-it executes, and a SIGKILL between the two renames of its fallback swap.
+Like tests/runtime/test_writing.py for `embed`: a fault (KeyboardInterrupt, as a Ctrl-C
+landing there, or a full disk) is injected at every step of saving, one run per step, until a
+run gets through. After each run the target must be exactly the previous one or exactly what an
+undisturbed run writes, with nothing left beside it. `staged_directory` itself gets a real
+SIGINT at every line it executes, and a SIGKILL between the two renames of its fallback swap.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TinyModel, sigint_at_line
-from helpers import needs_proc_fd
+from helpers import TinyModel, needs_proc_fd, sigint_at_line
 
 from cnnfeat.contract.errors import OutputError
 from cnnfeat.runtime import staging, writing
@@ -460,7 +459,7 @@ def test_train_out_that_cannot_be_written_fails_before_any_work(
     """Found: such an --out failed only after the whole training run (`File exists` for a
     file in the path), losing hours on real data.
     Found by trying to break issue 9's promise (one line, typed errors, files kept safe)."""
-    from conftest import invoke, one_error_line
+    from helpers import invoke, one_error_line
 
     out = make(tmp_path)
     if match == "Permission denied" and os.access(out.parent, os.W_OK):

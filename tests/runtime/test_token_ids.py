@@ -2,7 +2,7 @@
 
 hosts/c/embed_ids.c reads one utterance per line, its ids as decimal integers separated by
 spaces, an empty line for an empty utterance. The C host's features from these ids are checked
-against `cnnfeat embed` in tests/test_hosts.py (test_c_features_from_cnnfeat_tokenize).
+against `cnnfeat embed` in tests/hosts/test_hosts.py (test_c_features_from_cnnfeat_tokenize).
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TinyModel, invoke, one_error_line, tiny_line, write
-from helpers import installed_script
+from helpers import TinyModel, installed_script, invoke, one_error_line, tiny_line, write
 
 from cnnfeat.runtime.embedder import Embedder
 

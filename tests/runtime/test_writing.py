@@ -18,16 +18,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import (
+from helpers import (
     TinyModel,
     invoke,
+    needs_proc_fd,
     one_error_line,
     read_features,
     sigint_at_line,
     tiny_line,
     write,
 )
-from helpers import needs_proc_fd
 
 from cnnfeat.contract.errors import OutputError
 from cnnfeat.runtime import writing
@@ -236,7 +236,7 @@ def test_missing_directory_and_directory_target(tmp_path: Path) -> None:
 
 def test_the_output_format_is_decided_by_output_for(tmp_path: Path) -> None:
     """The one place the format is decided (runtime/pipeline.py's refusal before any work moved
-    here and to the edges: tests/test_api.py, tests/test_cli.py)."""
+    here and to the edges: tests/interface/test_api.py, test_cli.py)."""
     with pytest.raises(OutputError, match="unknown output format '.txt'"):
         output_for(str(tmp_path / "out.txt"))
     with pytest.raises(OutputError, match="unknown output format '[(]none[)]'"):
@@ -489,7 +489,7 @@ def test_check_not_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 def test_output_symlink_loop_is_one_line(tiny_global, tmp_path: Path) -> None:
     """`embed --dialogues x.csv -o loop.npz` with loop.npz -> loop.npz was "internal error:
     RuntimeError: Symlink loop" (Path.resolve)."""
-    from conftest import invoke, one_error_line
+    from helpers import invoke, one_error_line
 
     source = tmp_path / "d.csv"
     source.write_text("Dialogue_ID,Utterance\n0,w1\n")

@@ -9,7 +9,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from conftest import invoke
+from helpers import invoke
 
 from cnnfeat.training.config import RECIPE_FIELDS, TrainConfig, train_command
 

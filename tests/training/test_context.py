@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TinyModel, invoke, one_error_line
+from helpers import TinyModel, invoke, one_error_line
 
 from cnnfeat.contract.errors import ArgumentError, InputError
 

@@ -7,8 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import SHARED, raises_at, write
-from helpers import csv_file
+from helpers import SHARED, csv_file, raises_at, write
 
 from cnnfeat.contract.errors import InputError
 from cnnfeat.training.data import LabelledData, label_names, read_labelled, stratified_split

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TinyModel, invoke, one_error_line
+from helpers import TinyModel, invoke, one_error_line
 
 import cnnfeat
 

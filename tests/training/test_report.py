@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import invoke
-from helpers import write_dataset, write_vectors
+from helpers import invoke, write_dataset, write_vectors
 
 RECIPE_FLAGS = ["--multichannel", "--max-norm", "3", "--weight-decay", "0.01",
                 "--lr-schedule", "plateau", "--word-dropout", "0.2", "--label-smoothing", "0.1",

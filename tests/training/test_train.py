@@ -3,7 +3,7 @@ Ctrl-C that stops after the current epoch and keeps the best epoch so far.
 
 Both came from a round of trying the commands as careful users would: a `--test` that was the
 `--train` file was reported and recorded as a held-out score, and Ctrl-C lost every epoch
-trained. (The Ctrl-C of a real child process: tests/test_interrupt.py.)
+trained. (The Ctrl-C of a real child process: tests/e2e/test_interrupt.py.)
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import invoke, one_error_line, write
-from helpers import _file, csv_file
+from helpers import _file, csv_file, invoke, one_error_line, write
 from typer.testing import CliRunner
 
 from cnnfeat.cli import app
