@@ -289,9 +289,9 @@ def test_export_replaces_a_model_directory_and_fills_an_empty_one(
 
 @pytest.mark.slow
 def test_export_again_over_a_model_directory_with_its_report(run: Path, tmp_path: Path) -> None:
+    """From the odd-commands round (docs/input-rules.md lists each case)."""
     # Export copies the run's report.html into the model directory; exporting again over that
     # directory is replacing what cnnfeat wrote, not touching a stranger's file.
-    """From the odd-commands round (docs/input-rules.md lists each case)."""
     (run / "report.html").write_text("<p>report</p>", encoding="utf-8")
     out = tmp_path / "model"
     for _ in range(2):

@@ -587,8 +587,8 @@ def test_stdin_to_stdout_json_lines(tiny_global: TinyModel, embedder) -> None:
 
 
 def test_stdin_is_the_default_for_stdout(tiny_global: TinyModel, embedder) -> None:
-    # With `-` as input and no -o, the output is stdout too (there is no file name to follow).
     """From the odd-input round (docs/input-rules.md's tables, end to end)."""
+    # With `-` as input and no -o, the output is stdout too (there is no file name to follow).
     result = invoke("embed", "-", "--model", tiny_global.model_dir, "-q", input=f"{A}\n".encode())
     assert result.exit_code == 0, result.output
     got = np.array([json.loads(x) for x in result.stdout.splitlines()], np.float32)
@@ -617,8 +617,8 @@ def test_stdin_invalid_utf8(tiny_global: TinyModel) -> None:
 
 @pytest.mark.skipif(not POSIX, reason="pipes and SIGPIPE")
 def test_stdout_closed_early_is_a_quiet_exit(tiny_global: TinyModel, tmp_path: Path) -> None:
-    # `cnnfeat embed big.txt -o - | head -1`: no traceback, no "Exception ignored", exit 141.
     """From the odd-input round (docs/input-rules.md's tables, end to end)."""
+    # `cnnfeat embed big.txt -o - | head -1`: no traceback, no "Exception ignored", exit 141.
     path = tmp_path / "in.txt"
     path.write_text("w1 w2\n" * 50_000)  # ~45 MB of JSON lines, far more than a pipe holds
     child = subprocess.Popen(

@@ -9,8 +9,8 @@ from cnnfeat.training.forms import candidate_forms, select_kept_forms
 
 
 def test_selection_keeps_abbreviations_the_vectors_rank_first() -> None:
-    # Vector order = frequency order: "no" is more frequent than "no.", "mr." than "mr".
     """From the tokenisation rules round (issue 10)."""
+    # Vector order = frequency order: "no" is more frequent than "no.", "mr." than "mr".
     words = [
         "the",
         "no",
