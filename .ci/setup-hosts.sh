@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what tests/test_hosts.py needs, from registries only: Node.js and a C toolchain and
+# Install what tests/hosts/test_hosts.py needs, from registries only: Node.js and a C toolchain and
 # Chromium from Debian, the Node packages from hosts/*/package-lock.json, onnxruntime's C header
 # from Debian trixie's libonnxruntime-dev (without touching the system's apt sources).
 # Idempotent: a second run with nothing to do takes about a second.

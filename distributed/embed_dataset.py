@@ -264,7 +264,7 @@ def embed_dataset(
             # Faults: Ray Data's actor pools default to max_restarts=-1 and max_task_retries=-1,
             # so a killed actor is restarted and its unfinished block redone; a block's output is
             # kept only once its task has finished, so no row is lost or written twice
-            # (tests/test_distributed.py kills one mid-run).
+            # (tests/distributed/test_embed_dataset.py kills one mid-run).
             try:
                 _run(
                     lambda: ds.write_parquet(
@@ -380,8 +380,8 @@ def _start_ray(ray, address: str | None, workers: int | None, verbose: bool = Fa
 @contextmanager
 def _signals_held() -> Iterator[None]:
     """SIGINT and SIGTERM wait until the block is done, then take effect. Only for starting a
-    local Ray cluster (seconds): cut short, its processes outlive the job
-    (tests/test_distributed_odd.py, test_sigterm_exits_143_and_leaves_no_ray_process[4.0])."""
+    local Ray cluster (seconds): cut short, its processes outlive the job (tests/distributed/
+    test_embed_dataset.py, test_sigterm_exits_143_and_leaves_no_ray_process[4.0])."""
     if threading.current_thread() is not threading.main_thread():
         yield  # handlers can only be set, and signals only arrive, in the main thread
         return

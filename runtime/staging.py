@@ -7,9 +7,9 @@ SIGINT or SIGTERM (an exception at the CLI) the staging directory is removed and
 byte for byte as it was; cut short between the fallback's two renames, the old one is put back.
 No signal is held back: everything after the staging directory exists runs inside the `try`
 whose cleanup (`_tidy`) does this, so one signal anywhere leaves nothing else (a SIGINT at every
-line: tests/test_saving.py). Only a second signal during that cleanup can leave a staging or old
-directory beside `target`, as a SIGKILL can (below), with `target` there whole unless the second
-signal lands between the fallback's renames.
+line: tests/runtime/test_staging.py). Only a second signal during that cleanup can leave a
+staging or old directory beside `target`, as a SIGKILL can (below), with `target` there whole
+unless the second signal lands between the fallback's renames.
 
 A SIGKILL cannot be caught: it may leave `.NAME.staging-PID-XXXX` (always incomplete) or, between
 the two renames of the fallback, `.NAME.old-PID-XXXX` with `target` missing. The next staging of

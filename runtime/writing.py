@@ -6,7 +6,8 @@ KeyboardInterrupt, SIGTERM, which the CLI turns into an exception) the temporary
 the destination is, at every instant, the previous file (or none) or the complete new one.
 This module installs no signal handlers. A signal landing in the few bytecodes between creating
 a temporary and entering the `try` that removes it can leave that hidden `.part` file behind,
-never a changed destination (tests/test_writing.py, test_sigint_at_every_line_of_the_writer).
+never a changed destination (tests/runtime/test_writing.py,
+test_sigint_at_every_line_of_the_writer).
 Such a leftover, or one a SIGKILL or power loss left, is removed by the next write of the same
 destination once the process named in it (PID, as runtime/staging.py does) is gone and no
 writer holds its lock (flock: a writer in another PID namespace or on another NFS host).

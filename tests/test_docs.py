@@ -22,8 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TinyModel, invoke
-from test_dialogues import HEADER, ROWS, write_table
+from helpers import HEADER, ROWS, TinyModel, invoke, write_table
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC_FILES = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md"))]

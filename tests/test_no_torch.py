@@ -14,7 +14,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import has_module
+from helpers import has_module
 
 from cnnfeat.runtime.model_dir import default_model_dir
 

@@ -1,6 +1,6 @@
 // Test helper: node tools/embed-json.mjs MODEL_DIR TEXTS.json OUT.json
 // Embeds a JSON array of strings and writes {ids, features, seconds, load_seconds} (used by
-// tests/test_hosts.py to compare with Python on the MELD test set; texts may hold line breaks).
+// tests/hosts/test_hosts.py to compare with Python on the MELD test set; texts may hold line breaks).
 
 import { readFileSync, writeFileSync } from 'node:fs';
 

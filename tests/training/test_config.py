@@ -1,0 +1,101 @@
+"""training/config.py: TrainConfig resolves max_len from the spec's per-pool default, and
+`train_command` is the one builder of the recorded `cnnfeat train` line (the CLI and
+export/release.py both used to build their own)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+from helpers import invoke
+
+from cnnfeat.training.config import RECIPE_FIELDS, TrainConfig, train_command
+
+
+def parse_back(command: str) -> TrainConfig:
+    """`command` parsed by `cnnfeat train`'s own options, as a TrainConfig."""
+    from typer.main import get_command
+
+    from cnnfeat.cli import app
+    from cnnfeat.options import config_values
+
+    args = shlex.split(command)
+    assert args[:2] == ["cnnfeat", "train"]
+    train = get_command(app).commands["train"]  # type: ignore[attr-defined]
+    params = train.make_context("train", args[2:]).params
+    return TrainConfig(**config_values({k: v for k, v in params.items() if k != "quiet"}))
+
+
+@pytest.mark.parametrize(("pool", "max_len"), [("global", 512), ("window", 50)])
+def test_max_len_is_resolved_never_null(pool: str, max_len: int) -> None:
+    """The card recorded `training.config.max_len: null` next to `spec.max_len: 512`."""
+    config = TrainConfig(train="t", out="o", pool=pool)
+    assert config.max_len == max_len == config.resolved_max_len
+    assert TrainConfig(train="t", out="o", pool=pool, max_len=77).max_len == 77
+
+
+def test_train_command_writes_out_the_recipe_and_parses_back() -> None:
+    config = TrainConfig(train="a b.csv", out="-run", pool="window", label_column="Sentiment")
+    command = train_command(config)
+    args = shlex.split(command)
+    assert args[args.index("--max-len") + 1] == "50"
+    assert args[args.index("--seed") + 1] == "1"
+    for name in RECIPE_FIELDS:
+        flag = name.replace("_", "-")
+        assert f"--{flag}" in args or f"--no-{flag}" in args, name
+    assert args[args.index("--label-column") + 1] == "Sentiment"  # given: written
+    assert "--encoding-errors" not in args and "--dev" not in args  # defaults: left out
+    assert parse_back(command) == config
+
+
+def test_train_command_order_is_data_then_seed_then_recipe() -> None:
+    args = shlex.split(train_command(TrainConfig(train="t", out="o", dev="d", test="x")))
+    flags = [a for a in args if a.startswith("--")]
+    assert flags[:5] == ["--train", "--dev", "--test", "--out", "--seed"]
+
+
+# --- `cnnfeat info`'s seeds line on damaged cards; numbers no float holds -----------------
+
+
+@pytest.mark.slow
+def test_a_runs_command_names_its_seed_and_parses_back_with_odd_names(tmp_path: Path) -> None:
+    """A run at the default seed recorded no --seed, so after a change of that default its
+    reproduce line would train another run (release.py writes the seed; --threads, which the
+    seed's reproducibility also depends on, was written out). Paths and column names with
+    spaces, quotes, unicode, '=' and leading dashes parse back to the same config.
+    Found by trying to break the seeds line, the recorded train command and the root help."""
+    pytest.importorskip("torch", reason="the [train] extra (torch) is not installed")
+    import csv
+    import shlex
+
+    from helpers import write_dataset, write_vectors
+    from typer.main import get_command
+
+    from cnnfeat.cli import app
+    from cnnfeat.options import config_values
+    from cnnfeat.training.config import TrainConfig
+
+    root = tmp_path / "a b 'q' \"dq\" ü=x" / "-lead"
+    root.mkdir(parents=True)
+    write_dataset(root / "plain.csv", 40, seed=1)
+    with (root / "plain.csv").open(encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    rows[0] = ["Sr No.", "-text=col 'ü'", "--label"]
+    with (root / "-t=1.csv").open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+    write_vectors(root / "-v=1 ü.txt")
+    run = root / "-run"
+    result = invoke("train", "--train", root / "-t=1.csv", "--out", run, "--vectors",
+                    root / "-v=1 ü.txt", "--text-column", "-text=col 'ü'", "--label-column",
+                    "--label", "--epochs", "1", "--batch-size", "16", "--lr", "1e-05",
+                    "--dropout", "0.30000000000000004", "--max-len", "12", "-q")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    config = json.loads((run / "metrics.json").read_text(encoding="utf-8"))["config"]
+    args = shlex.split(config["command"])
+    assert args[args.index("--seed") + 1] == "1"
+    train = get_command(app).commands["train"]  # type: ignore[attr-defined]
+    parsed = config_values({k: v for k, v in train.make_context("train", args[2:]).params.items()
+                            if k != "quiet"})  # fmt: skip
+    assert TrainConfig(**parsed, command=config["command"]) == TrainConfig(**config)
