@@ -24,11 +24,39 @@ from cnnfeat.contract.layout import METRICS_FILE
 
 # The flags every variant starts from: explicit, so the sweep means the same whatever the
 # defaults of `cnnfeat train` are (the previous shipped recipe, fine-tuned GloVe 6B 50d).
-BASE = ["--vectors", "glove-6b-50d", "--pool", "global", "--epochs", "60", "--patience", "10",
-        "--batch-size", "64", "--lr", "0.001", "--dropout", "0.5", "--fine-tune-embeddings",
-        "--vocab-top-n", "30000", "--max-norm", "0", "--weight-decay", "0",
-        "--lr-schedule", "constant", "--word-dropout", "0", "--label-smoothing", "0",
-        "--ema-decay", "0", "--no-multichannel", "--no-class-weights"]  # fmt: skip
+BASE = [
+    "--vectors",
+    "glove-6b-50d",
+    "--pool",
+    "global",
+    "--epochs",
+    "60",
+    "--patience",
+    "10",
+    "--batch-size",
+    "64",
+    "--lr",
+    "0.001",
+    "--dropout",
+    "0.5",
+    "--fine-tune-embeddings",
+    "--vocab-top-n",
+    "30000",
+    "--max-norm",
+    "0",
+    "--weight-decay",
+    "0",
+    "--lr-schedule",
+    "constant",
+    "--word-dropout",
+    "0",
+    "--label-smoothing",
+    "0",
+    "--ema-decay",
+    "0",
+    "--no-multichannel",
+    "--no-class-weights",
+]
 
 VARIANTS: dict[str, list[str]] = {
     "base": [],
@@ -57,13 +85,25 @@ VARIANTS: dict[str, list[str]] = {
 DEFAULTS_NAME = "defaults"
 
 DATASETS = {
-    "meld-emotion": ("meld/train_sent_emo.csv", "meld/dev_sent_emo.csv",
-                     "meld/test_sent_emo.csv", []),
-    "meld-sentiment": ("meld/train_sent_emo.csv", "meld/dev_sent_emo.csv",
-                       "meld/test_sent_emo.csv", ["--label-column", "Sentiment"]),
-    "emorynlp": ("emorynlp/emorynlp_train_final.csv", "emorynlp/emorynlp_dev_final.csv",
-                 "emorynlp/emorynlp_test_final.csv", []),
-}  # fmt: skip
+    "meld-emotion": (
+        "meld/train_sent_emo.csv",
+        "meld/dev_sent_emo.csv",
+        "meld/test_sent_emo.csv",
+        [],
+    ),
+    "meld-sentiment": (
+        "meld/train_sent_emo.csv",
+        "meld/dev_sent_emo.csv",
+        "meld/test_sent_emo.csv",
+        ["--label-column", "Sentiment"],
+    ),
+    "emorynlp": (
+        "emorynlp/emorynlp_train_final.csv",
+        "emorynlp/emorynlp_dev_final.csv",
+        "emorynlp/emorynlp_test_final.csv",
+        [],
+    ),
+}
 
 
 def variant_flags(name: str) -> list[str]:
@@ -83,9 +123,22 @@ def run(args: argparse.Namespace) -> None:
             out = args.runs / args.dataset / variant / f"seed-{seed}"
             if (out / METRICS_FILE).is_file():
                 continue
-            command = ["cnnfeat", "train", "--train", str(args.data / train),
-                       "--dev", str(args.data / dev), "--test", str(args.data / test),
-                       "--out", str(out), "--seed", str(seed), "-q", *extra]  # fmt: skip
+            command = [
+                "cnnfeat",
+                "train",
+                "--train",
+                str(args.data / train),
+                "--dev",
+                str(args.data / dev),
+                "--test",
+                str(args.data / test),
+                "--out",
+                str(out),
+                "--seed",
+                str(seed),
+                "-q",
+                *extra,
+            ]
             if not args.defaults:
                 command += BASE + variant_flags(variant)
             elif variant != DEFAULTS_NAME:
@@ -105,10 +158,12 @@ def table(args: argparse.Namespace) -> None:
             dev = [100 * r["dev"]["weighted_f1"] for r in runs]
             test = [100 * r["test"]["weighted_f1"] for r in runs]
             seconds = "/".join(f"{r['train_seconds']:.0f}" for r in runs)
-            print(f"| {dataset_dir.name} | {variant_dir.name} | "
-                  f"{','.join(str(r['config']['seed']) for r in runs)} | {_fmt(dev)} | "
-                  f"{_fmt(test)} | {'/'.join(str(r['best_epoch']) for r in runs)} | "
-                  f"{seconds} |")  # fmt: skip
+            print(
+                f"| {dataset_dir.name} | {variant_dir.name} | "
+                f"{','.join(str(r['config']['seed']) for r in runs)} | {_fmt(dev)} | "
+                f"{_fmt(test)} | {'/'.join(str(r['best_epoch']) for r in runs)} | "
+                f"{seconds} |"
+            )
 
 
 def _fmt(values: list[float]) -> str:
@@ -126,8 +181,11 @@ def main() -> None:
     r.add_argument("--variants", default=",".join(VARIANTS))
     r.add_argument("--seeds", default="1")
     r.add_argument("--runs", type=Path, default=Path("runs/sweep"))
-    r.add_argument("--defaults", action="store_true",
-                   help="variants on top of cnnfeat train's defaults, not the base")  # fmt: skip
+    r.add_argument(
+        "--defaults",
+        action="store_true",
+        help="variants on top of cnnfeat train's defaults, not the base",
+    )
     t = sub.add_parser("table")
     t.add_argument("--runs", type=Path, default=Path("runs/sweep"))
     args = parser.parse_args()

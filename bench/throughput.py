@@ -133,9 +133,14 @@ def worker_torch(run_dir: str, path: str, limit: int, out: str) -> dict:
             in_model += time.perf_counter() - t
     np.save(out, np.concatenate(features))
     seconds = time.perf_counter() - started
-    return {"rows": len(lines), "seconds": seconds, "model_seconds": in_model,
-            "padded_tokens": tokens, "threads": torch.get_num_threads(),
-            "peak_rss_mib": peak_rss_mib()}  # fmt: skip
+    return {
+        "rows": len(lines),
+        "seconds": seconds,
+        "model_seconds": in_model,
+        "padded_tokens": tokens,
+        "threads": torch.get_num_threads(),
+        "peak_rss_mib": peak_rss_mib(),
+    }
 
 
 def worker_tokenize(model_dir: str, path: str, limit: int, tokenizer_file: str = "") -> dict:
@@ -200,8 +205,13 @@ def worker_infer(model_dir: str, path: str, limit: int, threads: int) -> dict:
         started = time.perf_counter()
         embedder.embed_tokens(tokens)
         best = min(best, time.perf_counter() - started)
-    return {"rows": len(tokens), "seconds": best, "session_start": start_seconds,
-            "session_mib": session_mib, "peak_rss_mib": peak_rss_mib()}  # fmt: skip
+    return {
+        "rows": len(tokens),
+        "seconds": best,
+        "session_start": start_seconds,
+        "session_mib": session_mib,
+        "peak_rss_mib": peak_rss_mib(),
+    }
 
 
 def _rss_now() -> float:
@@ -211,8 +221,12 @@ def _rss_now() -> float:
     return float("nan")
 
 
-WORKERS = {"torch": worker_torch, "tokenize": worker_tokenize, "matmul": worker_matmul,
-           "infer": worker_infer}  # fmt: skip
+WORKERS = {
+    "torch": worker_torch,
+    "tokenize": worker_tokenize,
+    "matmul": worker_matmul,
+    "infer": worker_infer,
+}
 
 
 # --- models ---------------------------------------------------------------------------------
@@ -254,9 +268,20 @@ def d300_model(work: Path, d50: Path) -> tuple[Path, Path]:
 def train_and_export(run: Path, model: Path, extra: list[str]) -> tuple[Path, Path]:
     if not (model / "model.onnx").is_file():
         if not (run / CHECKPOINT_FILE).is_file():
-            subprocess.run(cnnfeat("train", "--train", str(MELD / "train_sent_emo.csv"),
-                                   "--dev", str(MELD / "dev_sent_emo.csv"), "--out", str(run),
-                                   "-q", *extra), check=True)  # fmt: skip
+            subprocess.run(
+                cnnfeat(
+                    "train",
+                    "--train",
+                    str(MELD / "train_sent_emo.csv"),
+                    "--dev",
+                    str(MELD / "dev_sent_emo.csv"),
+                    "--out",
+                    str(run),
+                    "-q",
+                    *extra,
+                ),
+                check=True,
+            )
         subprocess.run(cnnfeat("export", str(run), "--out", str(model)), check=True)
     return model, run
 
@@ -274,36 +299,67 @@ def bench_model(name: str, model: Path, run: Path, big: Path, small: Path, args,
     spec = load_model_dir(model).spec
     card = json.loads((model / "cnnfeat.json").read_text())
     graph = (card.get("export") or {}).get("graph", "conv")
-    print(f"\n== {name}: {model} (D={spec.embedding_dim}, V={spec.vocab_size}, graph {graph}); "
-          f"load {load()}", flush=True)  # fmt: skip
+    print(
+        f"\n== {name}: {model} (D={spec.embedding_dim}, V={spec.vocab_size}, graph {graph}); "
+        f"load {load()}",
+        flush=True,
+    )
     out = work / f"{name}.npy"
     e2e, e2e_rss, small_rss, small_rate, inner = [], [], [], [], []
     for _ in range(args.repeats):
-        embed = cnnfeat("embed", str(big), "-o", str(out), "--model", str(model),
-                        "--device", "cpu", *args.embed_args)  # fmt: skip
+        embed = cnnfeat(
+            "embed",
+            str(big),
+            "-o",
+            str(out),
+            "--model",
+            str(model),
+            "--device",
+            "cpu",
+            *args.embed_args,
+        )
         wall, rss, _, err = run_measured(embed)
         e2e.append(args.lines / wall)
         e2e_rss.append(rss)
         inner.append(_summary_rate(err))
         small_out = str(work / f"{name}-small.npy")
-        embed_small = cnnfeat("embed", str(small), "-o", small_out, "--model", str(model),
-                              "--device", "cpu", *args.embed_args)  # fmt: skip
+        embed_small = cnnfeat(
+            "embed",
+            str(small),
+            "-o",
+            small_out,
+            "--model",
+            str(model),
+            "--device",
+            "cpu",
+            *args.embed_args,
+        )
         wall, rss, _, _ = run_measured(embed_small)
         small_rss.append(rss)
         small_rate.append(args.small_lines / wall)
-    print(f"  (a) cnnfeat embed: {median(e2e):,.0f} utt/s process wall "
-          f"(runs: {', '.join(f'{r:,.0f}' for r in e2e)}); peak RSS {median(e2e_rss):.0f} MiB; "
-          f"{args.small_lines:,} lines: {median(small_rss):.0f} MiB", flush=True)  # fmt: skip
+    print(
+        f"  (a) cnnfeat embed: {median(e2e):,.0f} utt/s process wall "
+        f"(runs: {', '.join(f'{r:,.0f}' for r in e2e)}); peak RSS {median(e2e_rss):.0f} MiB; "
+        f"{args.small_lines:,} lines: {median(small_rss):.0f} MiB",
+        flush=True,
+    )
 
-    base = [worker("torch", str(run), str(big), str(args.baseline_lines),
-                   str(work / f"{name}-torch.npy")) for _ in range(args.repeats)]  # fmt: skip
+    base = [
+        worker(
+            "torch", str(run), str(big), str(args.baseline_lines), str(work / f"{name}-torch.npy")
+        )
+        for _ in range(args.repeats)
+    ]
     base_rate = median([b["rows"] / b["seconds"] for b in base])
     base_model = median([b["rows"] / b["model_seconds"] for b in base])
     base_rss = median([b["peak_rss_mib"] for b in base])
     pad_waste = base[0]["padded_tokens"] / base[0]["rows"]
-    print(f"  (b) PyTorch eager: {base_rate:,.0f} utt/s end to end, {base_model:,.0f} utt/s "
-          f"inside features() ({base[0]['threads']} threads, {pad_waste:.1f} padded steps/utt, "
-          f"first {base[0]['rows']:,} lines); peak RSS {base_rss:.0f} MiB", flush=True)  # fmt: skip
+    print(
+        f"  (b) PyTorch eager: {base_rate:,.0f} utt/s end to end, {base_model:,.0f} utt/s "
+        f"inside features() ({base[0]['threads']} threads, {pad_waste:.1f} padded steps/utt, "
+        f"first {base[0]['rows']:,} lines); peak RSS {base_rss:.0f} MiB",
+        flush=True,
+    )
 
     tok, ref = [], []
     for _ in range(args.repeats):  # interleaved, so both see the same load
@@ -312,21 +368,28 @@ def bench_model(name: str, model: Path, run: Path, big: Path, small: Path, args,
             ref.append(worker("tokenize", str(model), str(big), "0", str(args.reference_tokenizer)))
     tok_rate = median([t["rows"] / t["encode_batch"] for t in tok])
     tok_fast = median([t["rows"] / t["encode_batch_fast"] for t in tok])
-    print(f"  (c) tokenisation alone: encode_batch {tok_rate:,.0f} utt/s, encode_batch_fast "
-          f"{tok_fast:,.0f} utt/s; peak RSS {median([t['peak_rss_mib'] for t in tok]):.0f} MiB "
-          f"(lines in memory)", flush=True)  # fmt: skip
+    print(
+        f"  (c) tokenisation alone: encode_batch {tok_rate:,.0f} utt/s, encode_batch_fast "
+        f"{tok_fast:,.0f} utt/s; peak RSS {median([t['peak_rss_mib'] for t in tok]):.0f} MiB "
+        f"(lines in memory)",
+        flush=True,
+    )
     ref_ratio = {}
     if ref:
         for method in ("encode_batch", "encode_batch_fast"):
             rate = median([t["rows"] / t[method] for t in ref])
-            ref_ratio[f"tokenize/reference({method})"] = (tok_rate if method == "encode_batch"
-                                                        else tok_fast) / rate  # fmt: skip
+            ref_ratio[f"tokenize/reference({method})"] = (
+                tok_rate if method == "encode_batch" else tok_fast
+            ) / rate
             cpu = median([t[f"cpu_{method}"] for t in ref]) / median(
                 [t[f"cpu_{method}"] for t in tok]
             )
             ref_ratio[f"tokenize/reference(cpu {method})"] = cpu
-            print(f"      reference {args.reference_tokenizer}: {method} {rate:,.0f} utt/s; "
-                  f"CPU seconds reference / ours {cpu:.2f}", flush=True)  # fmt: skip
+            print(
+                f"      reference {args.reference_tokenizer}: {method} {rate:,.0f} utt/s; "
+                f"CPU seconds reference / ours {cpu:.2f}",
+                flush=True,
+            )
 
     gflops = median([worker("matmul")["gflops"] for _ in range(args.repeats)])
     steps = tok[0]["mean_padded_steps"]
@@ -334,9 +397,12 @@ def bench_model(name: str, model: Path, run: Path, big: Path, small: Path, args,
     flops = steps * 2 * sum(spec.filter_sizes) * spec.embedding_dim * maps + 2 * (
         spec.pooled_dim * spec.feature_dim
     )
-    print(f"  (d) compute bound: {gflops:.0f} GFLOP/s matmul / {flops / 1e6:.2f} MFLOP per "
-          f"utterance ({tok[0]['mean_tokens']:.1f} tokens, {steps:.1f} steps) = "
-          f"{gflops * 1e9 / flops:,.0f} utt/s", flush=True)  # fmt: skip
+    print(
+        f"  (d) compute bound: {gflops:.0f} GFLOP/s matmul / {flops / 1e6:.2f} MFLOP per "
+        f"utterance ({tok[0]['mean_tokens']:.1f} tokens, {steps:.1f} steps) = "
+        f"{gflops * 1e9 / flops:,.0f} utt/s",
+        flush=True,
+    )
 
     diff = check_one_at_a_time(model, big, out, args.check_rows)
     ratios = {
@@ -350,12 +416,27 @@ def bench_model(name: str, model: Path, run: Path, big: Path, small: Path, args,
     print(f"  output vs one line at a time ({args.check_rows} rows): max |diff| = {diff:.2g}")
     print("  ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
     print(f"  load after: {load()}", flush=True)
-    return {"name": name, "spec": spec, "graph": graph, "e2e": median(e2e), "e2e_runs": e2e,
-            "e2e_rss": median(e2e_rss), "small_rss": median(small_rss),
-            "small_rate": median(small_rate), "inner": median(inner), "torch": base_rate,
-            "torch_model": base_model, "torch_rss": base_rss, "tok": tok_rate,
-            "tok_fast": tok_fast, "tok_rss": median([t["peak_rss_mib"] for t in tok]),
-            "gflops": gflops, "flops": flops, "diff": diff, "ratios": ratios}  # fmt: skip
+    return {
+        "name": name,
+        "spec": spec,
+        "graph": graph,
+        "e2e": median(e2e),
+        "e2e_runs": e2e,
+        "e2e_rss": median(e2e_rss),
+        "small_rss": median(small_rss),
+        "small_rate": median(small_rate),
+        "inner": median(inner),
+        "torch": base_rate,
+        "torch_model": base_model,
+        "torch_rss": base_rss,
+        "tok": tok_rate,
+        "tok_fast": tok_fast,
+        "tok_rss": median([t["peak_rss_mib"] for t in tok]),
+        "gflops": gflops,
+        "flops": flops,
+        "diff": diff,
+        "ratios": ratios,
+    }
 
 
 def e2e_only(model: Path, big: Path, args, work: Path) -> None:
@@ -364,14 +445,27 @@ def e2e_only(model: Path, big: Path, args, work: Path) -> None:
     graph = (card.get("export") or {}).get("graph", "conv")
     rates, rss = [], []
     for _ in range(args.repeats):
-        wall, peak, _, _ = run_measured(cnnfeat("embed", str(big), "-o", str(work / "cmp.npy"),
-                                                "--model", str(model), "--device", "cpu",
-                                                *args.embed_args))  # fmt: skip
+        wall, peak, _, _ = run_measured(
+            cnnfeat(
+                "embed",
+                str(big),
+                "-o",
+                str(work / "cmp.npy"),
+                "--model",
+                str(model),
+                "--device",
+                "cpu",
+                *args.embed_args,
+            )
+        )
         rates.append(args.lines / wall)
         rss.append(peak)
-    print(f"\n== {model} (graph {graph}): cnnfeat embed {median(rates):,.0f} utt/s process wall "
-          f"(runs: {', '.join(f'{r:,.0f}' for r in rates)}); peak RSS {median(rss):.0f} MiB; "
-          f"load {load()}", flush=True)  # fmt: skip
+    print(
+        f"\n== {model} (graph {graph}): cnnfeat embed {median(rates):,.0f} utt/s process wall "
+        f"(runs: {', '.join(f'{r:,.0f}' for r in rates)}); peak RSS {median(rss):.0f} MiB; "
+        f"load {load()}",
+        flush=True,
+    )
 
 
 def _summary_rate(stderr: str) -> float:
@@ -401,21 +495,40 @@ def graph_table(name: str, run: Path, big: Path, work: Path, lines: int) -> list
     for graph in ("conv", "matmul", "table"):
         model = work / f"{name}-{graph}"
         if not (model / "model.onnx").is_file():
-            subprocess.run([sys.executable, "-c", "import sys; from cnnfeat.export.onnx_export "
-                            "import export_model; export_model(sys.argv[1], sys.argv[2], "
-                            "graph=sys.argv[3])", str(run), str(model), graph],
-                           check=True)  # fmt: skip
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "import sys; from cnnfeat.export.onnx_export "
+                    "import export_model; export_model(sys.argv[1], sys.argv[2], "
+                    "graph=sys.argv[3])",
+                    str(run),
+                    str(model),
+                    graph,
+                ],
+                check=True,
+            )
         spec = load_model_dir(model).spec
         for threads in (1, 2):
             r = worker("infer", str(model), str(big), str(lines), str(threads))
-            rows.append({"graph": graph, "threads": threads, "rate": r["rows"] / r["seconds"],
-                         "start": r["session_start"], "session_mib": r["session_mib"],
-                         "flops": flops_per_token(spec, graph),
-                         "table_mib": table_bytes(spec) / 2**20 if graph == "table" else 0.0,
-                         "file_mib": (model / "model.onnx").stat().st_size / 2**20})  # fmt: skip
-            print(f"  {name} {graph:6s} threads {threads}: {rows[-1]['rate']:>9,.0f} utt/s, "
-                  f"start {r['session_start']:.2f} s, session {r['session_mib']:.0f} MiB, "
-                  f"{rows[-1]['flops']:,} FLOP/step", flush=True)  # fmt: skip
+            rows.append(
+                {
+                    "graph": graph,
+                    "threads": threads,
+                    "rate": r["rows"] / r["seconds"],
+                    "start": r["session_start"],
+                    "session_mib": r["session_mib"],
+                    "flops": flops_per_token(spec, graph),
+                    "table_mib": table_bytes(spec) / 2**20 if graph == "table" else 0.0,
+                    "file_mib": (model / "model.onnx").stat().st_size / 2**20,
+                }
+            )
+            print(
+                f"  {name} {graph:6s} threads {threads}: {rows[-1]['rate']:>9,.0f} utt/s, "
+                f"start {r['session_start']:.2f} s, session {r['session_mib']:.0f} MiB, "
+                f"{rows[-1]['flops']:,} FLOP/step",
+                flush=True,
+            )
     return rows
 
 
@@ -433,8 +546,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--small-lines", type=int, default=10_000)
-    parser.add_argument("--baseline-lines", type=int, default=100_000,
-                        help="PyTorch baseline on the first N lines of the same file")  # fmt: skip
+    parser.add_argument(
+        "--baseline-lines",
+        type=int,
+        default=100_000,
+        help="PyTorch baseline on the first N lines of the same file",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--check-rows", type=int, default=1000)
     parser.add_argument(
@@ -444,17 +561,30 @@ def main() -> None:
     parser.add_argument("--d50-run", type=Path)
     parser.add_argument("--no-d300", action="store_true")
     parser.add_argument("--skip-d50", action="store_true", help="time only the D=300 model")
-    parser.add_argument("--compare-model", type=Path, action="append", default=[],
-                        help="also time `cnnfeat embed` alone with this model dir")  # fmt: skip
+    parser.add_argument(
+        "--compare-model",
+        type=Path,
+        action="append",
+        default=[],
+        help="also time `cnnfeat embed` alone with this model dir",
+    )
     parser.add_argument("--graphs", action="store_true", help="also the graph trade-off table")
     parser.add_argument("--graph-lines", type=int, default=50_000)
     parser.add_argument("--embed-args", default="", help="extra `cnnfeat embed` arguments")
-    parser.add_argument("--corpus", choices=("distinct", "sampled"), default="distinct",
-                        help="distinct: every utterance once, then random pairs joined "
-                        "(nearly all lines distinct); sampled: drawn with replacement")  # fmt: skip
-    parser.add_argument("--reference-tokenizer", type=Path, default=None,
-                        help="a tokenizer.json to time against (default: the one shipped at "
-                        f"commit {REFERENCE_COMMIT}, from git)")  # fmt: skip
+    parser.add_argument(
+        "--corpus",
+        choices=("distinct", "sampled"),
+        default="distinct",
+        help="distinct: every utterance once, then random pairs joined "
+        "(nearly all lines distinct); sampled: drawn with replacement",
+    )
+    parser.add_argument(
+        "--reference-tokenizer",
+        type=Path,
+        default=None,
+        help="a tokenizer.json to time against (default: the one shipped at "
+        f"commit {REFERENCE_COMMIT}, from git)",
+    )
     args = parser.parse_args()
     args.embed_args = args.embed_args.split()  # not -q: the summary line is read
     work = args.workdir
@@ -465,8 +595,11 @@ def main() -> None:
     if args.reference_tokenizer is None:
         args.reference_tokenizer = reference_tokenizer(work)
     share = distinct_share(big)
-    print(f"input: {big} ({args.lines:,} lines, {big.stat().st_size / 2**20:.0f} MiB, "
-          f"{share:.1%} distinct); cpu: {_cpu()}; load {load()}", flush=True)  # fmt: skip
+    print(
+        f"input: {big} ({args.lines:,} lines, {big.stat().st_size / 2**20:.0f} MiB, "
+        f"{share:.1%} distinct); cpu: {_cpu()}; load {load()}",
+        flush=True,
+    )
     d50, d50_run = d50_model(args, work)
     models = [("d50", d50, d50_run)]
     if not args.no_d300:
@@ -476,8 +609,11 @@ def main() -> None:
     for other in args.compare_model:
         e2e_only(other, big, args, work)
     if args.graphs:
-        print(f"\n== graph trade-off (inference only, {args.graph_lines:,} lines, the runtime's "
-              f"batching); load {load()}", flush=True)  # fmt: skip
+        print(
+            f"\n== graph trade-off (inference only, {args.graph_lines:,} lines, the runtime's "
+            f"batching); load {load()}",
+            flush=True,
+        )
         for name, _, run in models:
             graph_table(name, run, big, work, args.graph_lines)
     print(
@@ -487,15 +623,21 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         ratios = r["ratios"]
-        reference = "" if "tokenize/reference(encode_batch)" not in ratios else (
-            f"{ratios['tokenize/reference(encode_batch)']:.2f} "
-            f"({ratios['tokenize/reference(encode_batch_fast)']:.2f})"
-        )  # fmt: skip
-        print(f"| {r['name']} ({r['graph']}) | {r['e2e']:,.0f} | {r['torch']:,.0f} "
-              f"| {r['tok']:,.0f} ({r['tok_fast']:,.0f}) | {r['gflops'] * 1e9 / r['flops']:,.0f} "
-              f"| {ratios['e2e/pytorch']:.2f} | {ratios['e2e/tokenize(encode_batch)']:.2f} "
-              f"({ratios['e2e/tokenize(encode_batch_fast)']:.2f}) | {reference} "
-              f"| {r['e2e_rss']:.0f} / {r['small_rss']:.0f} MiB |")  # fmt: skip
+        reference = (
+            ""
+            if "tokenize/reference(encode_batch)" not in ratios
+            else (
+                f"{ratios['tokenize/reference(encode_batch)']:.2f} "
+                f"({ratios['tokenize/reference(encode_batch_fast)']:.2f})"
+            )
+        )
+        print(
+            f"| {r['name']} ({r['graph']}) | {r['e2e']:,.0f} | {r['torch']:,.0f} "
+            f"| {r['tok']:,.0f} ({r['tok_fast']:,.0f}) | {r['gflops'] * 1e9 / r['flops']:,.0f} "
+            f"| {ratios['e2e/pytorch']:.2f} | {ratios['e2e/tokenize(encode_batch)']:.2f} "
+            f"({ratios['e2e/tokenize(encode_batch_fast)']:.2f}) | {reference} "
+            f"| {r['e2e_rss']:.0f} / {r['small_rss']:.0f} MiB |"
+        )
 
 
 REFERENCE_COMMIT = "8e8d869"  # the shipped model before issue 10's tokenizer
@@ -507,8 +649,9 @@ def reference_tokenizer(work: Path) -> Path | None:
     if not path.is_file():
         spec = f"{REFERENCE_COMMIT}:models/meld-glove6b50d/tokenizer.json"
         try:
-            text = subprocess.run(["git", "-C", str(REPO), "show", spec], check=True,
-                                  capture_output=True, text=True).stdout  # fmt: skip
+            text = subprocess.run(
+                ["git", "-C", str(REPO), "show", spec], check=True, capture_output=True, text=True
+            ).stdout
         except (OSError, subprocess.CalledProcessError):
             print(f"no reference tokenizer: git show {spec} failed", file=sys.stderr)
             return None
@@ -518,8 +661,11 @@ def reference_tokenizer(work: Path) -> Path | None:
 
 def _cpu() -> str:
     try:
-        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                     if line.startswith("model name"))  # fmt: skip
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in open("/proc/cpuinfo")
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         model = "unknown"
     return f"{model}, {os.cpu_count()} logical CPUs"

@@ -32,9 +32,12 @@ def main() -> None:
 
     args, lines = tokenizer_bench_args(__doc__, 50_000, 5, reference=True)
     if args.reference is None:
-        text = subprocess.run(["git", "-C", str(REPO), "show",
-                               "8e8d869:models/meld-glove6b50d/tokenizer.json"],
-                              check=True, capture_output=True, text=True).stdout  # fmt: skip
+        text = subprocess.run(
+            ["git", "-C", str(REPO), "show", "8e8d869:models/meld-glove6b50d/tokenizer.json"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         reference = Tokenizer.from_str(text)
     else:
         reference = Tokenizer.from_file(str(args.reference))
@@ -60,11 +63,13 @@ def main() -> None:
             strict=True,
         )
     )
-    print(f"{len(lines):,} lines, {len(set(lines)) / len(lines):.1%} distinct; load "
-          f"{os.getloadavg()[0]:.1f}; CPU µs per line (median of {args.repeats}): reference "
-          f"{per_line['reference']:.1f}, ours {per_line['ours']:.1f}; "
-          f"ratio {per_line['reference'] / per_line['ours']:.2f}; "
-          f"ids differ on {differ} lines")  # fmt: skip
+    print(
+        f"{len(lines):,} lines, {len(set(lines)) / len(lines):.1%} distinct; load "
+        f"{os.getloadavg()[0]:.1f}; CPU µs per line (median of {args.repeats}): reference "
+        f"{per_line['reference']:.1f}, ours {per_line['ours']:.1f}; "
+        f"ratio {per_line['reference'] / per_line['ours']:.2f}; "
+        f"ids differ on {differ} lines"
+    )
 
 
 if __name__ == "__main__":

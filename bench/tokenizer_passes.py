@@ -33,8 +33,9 @@ def main() -> None:
 
     def cut(normalizer: list | None, pre_tokenizer: dict | None) -> Tokenizer:
         config = dict(full, pre_tokenizer=pre_tokenizer)
-        config["normalizer"] = None if normalizer is None else {
-            "type": "Sequence", "normalizers": normalizer}  # fmt: skip
+        config["normalizer"] = (
+            None if normalizer is None else {"type": "Sequence", "normalizers": normalizer}
+        )
         return Tokenizer.from_str(json.dumps(config))
 
     normalizer = Tokenizer.from_str(json.dumps(full)).normalizer
@@ -49,10 +50,12 @@ def main() -> None:
         rows.append((f"pass {i}: {what}", cut([step], None), lines))
     rows.append(("all passes", cut(steps, None), lines))
     rows.append(("nothing (normalised lines)", cut(None, None), normalised))
-    rows.append(("WhitespaceSplit (normalised lines)",
-                 cut(None, {"type": "WhitespaceSplit"}), normalised))  # fmt: skip
-    rows.append(("the pre-tokenizer (normalised lines)",
-                 cut(None, full["pre_tokenizer"]), normalised))  # fmt: skip
+    rows.append(
+        ("WhitespaceSplit (normalised lines)", cut(None, {"type": "WhitespaceSplit"}), normalised)
+    )
+    rows.append(
+        ("the pre-tokenizer (normalised lines)", cut(None, full["pre_tokenizer"]), normalised)
+    )
     rows.append(("the whole tokenizer", Tokenizer.from_str(json.dumps(full)), lines))
     seconds: list[list[float]] = [[] for _ in rows]
     for _ in range(args.repeats):
@@ -64,8 +67,10 @@ def main() -> None:
                 )
             seconds[i].append(time.process_time() - started)
     per_line = [min(s) / len(lines) * 1e6 for s in seconds]
-    print(f"{len(lines):,} lines; load {os.getloadavg()[0]:.1f}; CPU µs per line "
-          f"(least of {args.repeats})")  # fmt: skip
+    print(
+        f"{len(lines):,} lines; load {os.getloadavg()[0]:.1f}; CPU µs per line "
+        f"(least of {args.repeats})"
+    )
     for (name, _, texts), us in zip(rows, per_line, strict=True):
         base = per_line[0] if texts is lines else per_line[len(steps) + 2]
         print(f"  {us:6.2f}  +{us - base:5.2f}  {name}")

@@ -37,8 +37,9 @@ def glove_words() -> set[str]:
 
 def load(spec: str) -> Tokenizer:
     if spec.startswith("git:"):
-        text = subprocess.run(["git", "-C", str(REPO), "show", spec[4:]], check=True,
-                              capture_output=True, text=True).stdout  # fmt: skip
+        text = subprocess.run(
+            ["git", "-C", str(REPO), "show", spec[4:]], check=True, capture_output=True, text=True
+        ).stdout
         return Tokenizer.from_str(text)
     path = Path(spec)
     return Tokenizer.from_file(str(path / "tokenizer.json" if path.is_dir() else path))
@@ -76,9 +77,11 @@ def main() -> None:
             texts = [row["Utterance"] for row in csv.DictReader(handle)]
         b_oov, b_pre, b_n = coverage(load(args.before), texts, known)
         a_oov, a_pre, a_n = coverage(load(args.after), texts, known)
-        print(f"| {name} ({len(texts)} utterances) | {b_n:,} / {a_n:,} "
-              f"| {round(b_oov * b_n)} / {round(a_oov * a_n)} | {b_oov:.2%} "
-              f"| {a_oov:.2%} | {b_pre:.2%} | {a_pre:.2%} |")  # fmt: skip
+        print(
+            f"| {name} ({len(texts)} utterances) | {b_n:,} / {a_n:,} "
+            f"| {round(b_oov * b_n)} / {round(a_oov * a_n)} | {b_oov:.2%} "
+            f"| {a_oov:.2%} | {b_pre:.2%} | {a_pre:.2%} |"
+        )
 
 
 if __name__ == "__main__":

@@ -39,12 +39,16 @@ def check_format_version(found: object, what: str) -> None:
     newer than FORMAT_VERSION (written by a newer cnnfeat). `what` names the file or object in
     the one-line ModelError. An absent version is the caller's to default."""
     if not isinstance(found, int) or isinstance(found, bool):
-        raise ModelError(f"{what}: format_version must be an integer, got {found!r}; the file "
-                         "is damaged: copy the model directory again or re-export it")  # fmt: skip
+        raise ModelError(
+            f"{what}: format_version must be an integer, got {found!r}; the file "
+            "is damaged: copy the model directory again or re-export it"
+        )
     if found > FORMAT_VERSION:
-        raise ModelError(f"{what} was written by a newer cnnfeat (model format {found}; "
-                         f"cnnfeat {__version__} reads format {FORMAT_VERSION}); upgrade: "
-                         "pip install -U cnnfeat")  # fmt: skip
+        raise ModelError(
+            f"{what} was written by a newer cnnfeat (model format {found}; "
+            f"cnnfeat {__version__} reads format {FORMAT_VERSION}); upgrade: "
+            "pip install -U cnnfeat"
+        )
 
 
 # The model card's fields besides "format_version", "spec" (contract/spec.py) and "sha256"
@@ -53,17 +57,34 @@ def check_format_version(found: object, what: str) -> None:
 # this type, so every field `cnnfeat info` shows is checked when the model is loaded.
 # "metrics.<split>.<score>" and "training.data.<split>.rows" are checked per split.
 CARD_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "input": str, "output": str,  # must be INPUT_NAME and OUTPUT_NAME
-    "vectors": dict, "vectors.source": str, "vectors.pretrained_rows": int,
-    "vectors.random_rows": int, "vectors.kept_forms": int, "vectors.casing": dict,
-    "vectors.file_notes": dict, "vectors.notes": list,
-    "training": dict, "training.command": str, "training.config": dict, "training.data": dict,
-    "training.best_epoch": int, "training.train_seconds": (int, float),
-    "training.oov_rate": dict, "training.interrupted_at_epoch": int,
-    "training.dev_overlaps_train": dict, "training.test_overlaps_train": dict,
+    "input": str,
+    "output": str,  # must be INPUT_NAME and OUTPUT_NAME
+    "vectors": dict,
+    "vectors.source": str,
+    "vectors.pretrained_rows": int,
+    "vectors.random_rows": int,
+    "vectors.kept_forms": int,
+    "vectors.casing": dict,
+    "vectors.file_notes": dict,
+    "vectors.notes": list,
+    "training": dict,
+    "training.command": str,
+    "training.config": dict,
+    "training.data": dict,
+    "training.best_epoch": int,
+    "training.train_seconds": (int, float),
+    "training.oov_rate": dict,
+    "training.interrupted_at_epoch": int,
+    "training.dev_overlaps_train": dict,
+    "training.test_overlaps_train": dict,
     "metrics": dict,
-    "export": dict, "export.opset": int, "export.graph": str, "export.torch": str,
-    "export.onnx": str, "export.parity_max_abs_diff": (int, float), "export.parity_cases": int,
+    "export": dict,
+    "export.opset": int,
+    "export.graph": str,
+    "export.torch": str,
+    "export.onnx": str,
+    "export.parity_max_abs_diff": (int, float),
+    "export.parity_cases": int,
     "seeds": dict,  # the shipped model's per-seed record (export/release.py)
-}  # fmt: skip
+}
 SCORES = ("weighted_f1", "macro_f1", "accuracy")

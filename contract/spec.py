@@ -21,10 +21,25 @@ POOL_MODES = ("global", "window")
 DEFAULT_MAX_LEN = {"global": 512, "window": 50}
 MAX_LEN = 1_000_000  # the largest max_len a spec accepts
 # Far above any real model, and low enough that sizes computed from them stay sane.
-_LIMITS = {"vocab_size": 2**31 - 1, "embedding_dim": 100_000, "feature_maps": 100_000,
-           "max_len": MAX_LEN, "feature_dim": 100_000, "pool_window": 1_000_000}  # fmt: skip
-_INTS = ("vocab_size", "embedding_dim", "feature_maps", "pool_window", "max_len", "feature_dim",
-         "pad_id", "unk_id", "format_version")  # fmt: skip
+_LIMITS = {
+    "vocab_size": 2**31 - 1,
+    "embedding_dim": 100_000,
+    "feature_maps": 100_000,
+    "max_len": MAX_LEN,
+    "feature_dim": 100_000,
+    "pool_window": 1_000_000,
+}
+_INTS = (
+    "vocab_size",
+    "embedding_dim",
+    "feature_maps",
+    "pool_window",
+    "max_len",
+    "feature_dim",
+    "pad_id",
+    "unk_id",
+    "format_version",
+)
 
 
 class _PoolDefault:
@@ -81,8 +96,11 @@ class ModelSpec:
             problems.append("feature_dim and pool_window must be positive")
         if self.max_len < self.min_len:
             problems.append(f"max_len {self.max_len} is shorter than the widest filter")
-        too_big = [f"{name} {getattr(self, name)}" for name, most in _LIMITS.items()
-                   if getattr(self, name) > most]  # fmt: skip
+        too_big = [
+            f"{name} {getattr(self, name)}"
+            for name, most in _LIMITS.items()
+            if getattr(self, name) > most
+        ]
         if too_big or max(self.filter_sizes, default=0) > _LIMITS["max_len"]:
             problems.append(f"values out of range ({', '.join(too_big) or 'filter_sizes'})")
         if not (0 <= self.pad_id < self.vocab_size and 0 <= self.unk_id < self.vocab_size):
@@ -157,8 +175,11 @@ def _check_types(spec: ModelSpec) -> None:
     def is_int(value: object) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
 
-    wrong = [f"{name} must be an integer, got {getattr(spec, name)!r}"
-             for name in _INTS if not is_int(getattr(spec, name))]  # fmt: skip
+    wrong = [
+        f"{name} must be an integer, got {getattr(spec, name)!r}"
+        for name in _INTS
+        if not is_int(getattr(spec, name))
+    ]
     if not isinstance(spec.filter_sizes, list | tuple) or not all(
         is_int(k) for k in spec.filter_sizes
     ):

@@ -186,9 +186,11 @@ class DatasetSummary:
         return self.rows / self.seconds if self.seconds > 0 else float("inf")
 
     def line(self) -> str:
-        return (f"embedded {self.rows} rows in {self.seconds:.2f} s ({self.rate:,.0f} rows/s) "
-                f"on {self.workers} {self.device} worker{'s' * (self.workers != 1)} "
-                f"-> {self.output}")  # fmt: skip
+        return (
+            f"embedded {self.rows} rows in {self.seconds:.2f} s ({self.rate:,.0f} rows/s) "
+            f"on {self.workers} {self.device} worker{'s' * (self.workers != 1)} "
+            f"-> {self.output}"
+        )
 
 
 def embed_dataset(
@@ -232,8 +234,9 @@ def embed_dataset(
     paths, in_fs = list_inputs(input)
     out_fs, out_root, out_existed = check_output(output)
     loaded = load_model_dir(model_dir)  # a bad model fails here, before any cluster starts
-    files = {name: (loaded.path / name).read_bytes()
-             for name in (MODEL_FILE, TOKENIZER_FILE, CARD_FILE)}  # fmt: skip
+    files = {
+        name: (loaded.path / name).read_bytes() for name in (MODEL_FILE, TOKENIZER_FILE, CARD_FILE)
+    }
 
     with _native_stderr_silenced(not verbose), _ray_data_settings(ray.data, progress, verbose):
         started_here = not ray.is_initialized()
@@ -279,8 +282,9 @@ def embed_dataset(
             except BaseException:
                 remove_output(out_fs, out_root, out_existed)  # no half-written corpus left behind
                 raise
-            return DatasetSummary(rows, time.perf_counter() - started, workers,
-                                  "cuda" if on_gpu else "cpu", output)  # fmt: skip
+            return DatasetSummary(
+                rows, time.perf_counter() - started, workers, "cuda" if on_gpu else "cpu", output
+            )
         finally:
             if started_here:
                 ray.shutdown()

@@ -257,8 +257,9 @@ def _block(
 def _check_names(names: Any, path: str) -> None:
     for name in names:
         if name in _OURS:
-            raise InputError(f"has a column named {name!r}, which cnnfeat writes itself; "
-                             "rename it", path)  # fmt: skip
+            raise InputError(
+                f"has a column named {name!r}, which cnnfeat writes itself; rename it", path
+            )
 
 
 def _parquet_blocks(handle: Any, path: str, column: str | None, rows_per_batch: int):

@@ -116,8 +116,9 @@ def build_model(weights: CnnWeights, spec: ModelSpec, graph: str = "table") -> o
         pooled = g.op("Relu", g.op("Add", pooled, g.init("conv_bias", bias)))
     else:
         pooled, fc_weight = _window_pool(g, maps, spec, fc_weight, bias)
-    fc = g.op("Gemm", pooled, g.init("fc_weight", fc_weight), g.init("fc_bias", weights.fc_bias),
-              transB=1)  # fmt: skip
+    fc = g.op(
+        "Gemm", pooled, g.init("fc_weight", fc_weight), g.init("fc_bias", weights.fc_bias), transB=1
+    )
     g.op("Relu", fc, name=OUTPUT_NAME)
 
     seq = spec.fixed_len if spec.fixed_len is not None else "seq"
@@ -145,8 +146,9 @@ def _global_prelude(g: _Builder, ids: str, spec: ModelSpec) -> tuple[str, str]:
     seq = g.op("Gather", g.op("Shape", ids), g.const("one", np.array(1, np.int64)), axis=0)
     steps = g.op("Max", seq, width, name="steps")
     real = g.op("Not", g.op("Equal", ids, g.const("pad", np.array(spec.pad_id, np.int64))))
-    count = g.op("ReduceSum", g.op("Cast", real, to=TensorProto.INT64), g.const("axis1", [1]),
-                 keepdims=1)  # fmt: skip
+    count = g.op(
+        "ReduceSum", g.op("Cast", real, to=TensorProto.INT64), g.const("axis1", [1]), keepdims=1
+    )
     return steps, g.op("Max", count, width, name="lenp")  # (batch, 1)
 
 
@@ -154,8 +156,12 @@ def _pads(g: _Builder, ids: str, steps: str, tail: int) -> str:
     """Pad amounts (Pad's layout: begins, then ends) that make the ids `steps + tail` long."""
     seq = g.op("Gather", g.op("Shape", ids), g.const("one_", np.array(1, np.int64)), axis=0)
     extra = g.op("Add", g.op("Sub", steps, seq), g.const("tail", np.array(tail, np.int64)))
-    return g.op("Concat", g.const("no_pad", np.zeros(3, np.int64)),
-                g.op("Unsqueeze", extra, g.const("axis0", [0])), axis=0)  # fmt: skip
+    return g.op(
+        "Concat",
+        g.const("no_pad", np.zeros(3, np.int64)),
+        g.op("Unsqueeze", extra, g.const("axis0", [0])),
+        axis=0,
+    )
 
 
 def _offsets(weights: CnnWeights, spec: ModelSpec) -> list[np.ndarray]:
@@ -180,9 +186,12 @@ def _table_maps(g, weights, spec, padded, steps, lenp) -> str:
     embedding = weights.embedding
     if lenp is not None:
         # Sentinel id `vocab` at every position at/after the row's length.
-        positions = g.op("Range", g.const("zero", np.array(0, np.int64)),
-                         g.op("Add", steps, g.const("tail_", np.array(width - 1, np.int64))),
-                         g.const("step1", np.array(1, np.int64)))  # fmt: skip
+        positions = g.op(
+            "Range",
+            g.const("zero", np.array(0, np.int64)),
+            g.op("Add", steps, g.const("tail_", np.array(width - 1, np.int64))),
+            g.const("step1", np.array(1, np.int64)),
+        )
         beyond = g.op("GreaterOrEqual", g.op("Unsqueeze", positions, g.const("ax0", [0])), lenp)
         padded = g.op("Where", beyond, g.const("sentinel", np.array(vocab, np.int64)), padded)
         # E gets a last row, the sentinel's, and a last column that only the sentinel has; the
@@ -204,8 +213,11 @@ def _table_maps(g, weights, spec, padded, steps, lenp) -> str:
             w_j = np.concatenate([w_j, penalty])
         table = g.op("MatMul", embedding, g.init(f"conv_offset{j}", w_j))
         start = g.const(f"start{j}", [j])
-        end = g.op("Unsqueeze", g.op("Add", steps, g.const(f"j{j}", np.array(j, np.int64))),
-                   g.const(f"ax{j}", [0]))  # fmt: skip
+        end = g.op(
+            "Unsqueeze",
+            g.op("Add", steps, g.const(f"j{j}", np.array(j, np.int64))),
+            g.const(f"ax{j}", [0]),
+        )
         window = g.op("Slice", padded, start, end, g.const(f"sl_axis{j}", [1]))
         gathered.append(g.op("Gather", table, window, axis=0))
     return g.op("Sum", *gathered, name="conv_maps")  # (batch, steps, maps_total)
@@ -216,8 +228,11 @@ def _matmul_maps(g, weights, spec, padded, steps, lenp) -> str:
     x = g.op("Gather", g.init("embedding", weights.embedding), padded, axis=0)  # (B, P, D)
     shifted = []
     for j in range(width):
-        end = g.op("Unsqueeze", g.op("Add", steps, g.const(f"j{j}", np.array(j, np.int64))),
-                   g.const(f"ax{j}", [0]))  # fmt: skip
+        end = g.op(
+            "Unsqueeze",
+            g.op("Add", steps, g.const(f"j{j}", np.array(j, np.int64))),
+            g.const(f"ax{j}", [0]),
+        )
         shifted.append(g.op("Slice", x, g.const(f"start{j}", [j]), end, g.const(f"a{j}", [1])))
     stacked = g.op("Concat", *shifted, axis=2)  # (B, steps, K*D)
     filters = np.concatenate(_offsets(weights, spec), axis=0)  # (K*D, maps_total)
@@ -225,8 +240,12 @@ def _matmul_maps(g, weights, spec, padded, steps, lenp) -> str:
     if lenp is None:
         return maps
     # Window t of a width-k filter counts while t + k <= length.
-    t = g.op("Range", g.const("zero", np.array(0, np.int64)), steps,
-             g.const("step1", np.array(1, np.int64)))  # fmt: skip
+    t = g.op(
+        "Range",
+        g.const("zero", np.array(0, np.int64)),
+        steps,
+        g.const("step1", np.array(1, np.int64)),
+    )
     t = g.op("Unsqueeze", t, g.const("ax01", [0, 2]))  # (1, steps, 1)
     ends = g.op("Add", t, g.const("reach", _map_width(spec)[None, None, :]))
     valid = g.op("LessOrEqual", ends, g.op("Unsqueeze", lenp, g.const("ax2", [2])))

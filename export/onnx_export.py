@@ -116,8 +116,10 @@ def export_model(
     metrics = read_metrics(run_dir / METRICS_FILE)
     tokenizer = run_dir / TOKENIZER_FILE
     if not tokenizer.is_file():
-        raise InputError(f"{TOKENIZER_FILE} is missing; train again or copy the whole run "
-                         "directory", str(run_dir))  # fmt: skip
+        raise InputError(
+            f"{TOKENIZER_FILE} is missing; train again or copy the whole run directory",
+            str(run_dir),
+        )
     try:  # damaged, or another run's: say so naming the run's file
         load_tokenizer(tokenizer, spec)
     except ModelError as exc:  # the same fault, the run's remedy
@@ -249,8 +251,10 @@ def validate(
             ids = pad_batch(rows, spec)
             got = model.run(ids)
             if got.shape != (batch, spec.feature_dim) or got.dtype != np.float32:
-                raise ParityError(f"output shape {got.shape} {got.dtype}, expected "
-                                  f"({batch}, {spec.feature_dim}) float32")  # fmt: skip
+                raise ParityError(
+                    f"output shape {got.shape} {got.dtype}, expected "
+                    f"({batch}, {spec.feature_dim}) float32"
+                )
             diff = float(np.abs(got - reference(ids)).max())
             worst, cases = max(worst, diff), cases + 1
             if not diff <= atol:
@@ -266,16 +270,27 @@ def check_out_dir(run_dir: Path, out_dir: Path) -> None:
     holds only what export writes, and must not contain the run itself."""
     run, out = Path(os.path.abspath(run_dir)), Path(os.path.abspath(out_dir))
     if out == run or out in run.parents:
-        raise OutputError(f"--out {out_dir} would replace the run directory {run_dir}; it was "
-                          "left untouched: choose another --out")  # fmt: skip
+        raise OutputError(
+            f"--out {out_dir} would replace the run directory {run_dir}; it was "
+            "left untouched: choose another --out"
+        )
     check_replaceable(Path(out_dir), "cnnfeat model", CARD_FILE, MODEL_FILES)  # as given
 
 
 # What `metrics.json` must hold for the card (each optional): key -> accepted JSON types.
 _METRICS_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "dev": dict, "test": dict, "data": dict, "config": dict, "vectors": dict, "oov_rate": dict,
-    "best_epoch": int, "train_seconds": (int, float), "interrupted_at_epoch": int,
-    "dev_overlaps_train": dict, "test_overlaps_train": dict}  # fmt: skip
+    "dev": dict,
+    "test": dict,
+    "data": dict,
+    "config": dict,
+    "vectors": dict,
+    "oov_rate": dict,
+    "best_epoch": int,
+    "train_seconds": (int, float),
+    "interrupted_at_epoch": int,
+    "dev_overlaps_train": dict,
+    "test_overlaps_train": dict,
+}
 
 
 def read_metrics(path: Path) -> dict:
@@ -287,15 +302,19 @@ def read_metrics(path: Path) -> dict:
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", str(path)) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"not valid JSON ({exc}); train again or copy the run directory "
-                         "again", str(path)) from None  # fmt: skip
+        raise InputError(
+            f"not valid JSON ({exc}); train again or copy the run directory again", str(path)
+        ) from None
     if not isinstance(metrics, dict):
         raise InputError("not a cnnfeat metrics file (a JSON object); train again", str(path))
     for key, kind in _METRICS_FIELDS.items():
         value = metrics.get(key)
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-            raise InputError(f"field {key!r} has the wrong type ({type(value).__name__}); the "
-                             "file is damaged: train again", str(path))  # fmt: skip
+            raise InputError(
+                f"field {key!r} has the wrong type ({type(value).__name__}); the "
+                "file is damaged: train again",
+                str(path),
+            )
     config = metrics.get("config") or {}
     if not isinstance(config.get("command", ""), str | None):
         raise InputError("field 'config.command' is not a string; train again", str(path))
@@ -308,6 +327,9 @@ def read_metrics(path: Path) -> dict:
     nested.append(("vectors.source", (metrics.get("vectors") or {}).get("source"), str))
     for field, value, kind in nested:
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-            raise InputError(f"field {field!r} has the wrong type ({type(value).__name__}); "
-                             "the file is damaged: train again", str(path))  # fmt: skip
+            raise InputError(
+                f"field {field!r} has the wrong type ({type(value).__name__}); "
+                "the file is damaged: train again",
+                str(path),
+            )
     return metrics

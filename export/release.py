@@ -69,10 +69,11 @@ def release(data: Path, out: Path, runs: Path, seeds: list[int], reuse: bool = F
         "shipped_seed": median["seed"],
         "test_weighted_f1_mean": statistics.mean(scores),
         "test_weighted_f1_std": statistics.stdev(scores) if len(scores) > 1 else 0.0,
-        "reproduce": "python -m cnnfeat.export.release " + shlex.join(
+        "reproduce": "python -m cnnfeat.export.release "
+        + shlex.join(
             ["--data", str(data), "--out", str(out), "--seeds", ",".join(map(str, seeds))]
         ),
-    }  # fmt: skip
+    }
     card_path = out / CARD_FILE
     card = json.loads(card_path.read_text(encoding="utf-8"))
     card["seeds"] = summary
@@ -118,8 +119,10 @@ def main(argv: list[str] | None = None) -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     summary = release(args.data, args.out, args.runs, seeds, reuse=args.reuse)
     mean, std = summary["test_weighted_f1_mean"], summary["test_weighted_f1_std"]
-    print(f"MELD test weighted-F1 over seeds {seeds}: {100 * mean:.2f} ± {100 * std:.2f}; "
-          f"shipped seed {summary['shipped_seed']} -> {args.out}")  # fmt: skip
+    print(
+        f"MELD test weighted-F1 over seeds {seeds}: {100 * mean:.2f} ± {100 * std:.2f}; "
+        f"shipped seed {summary['shipped_seed']} -> {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -49,9 +49,11 @@ class PlainGroup(TyperGroup):
         self.rich_markup_mode = None
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
-        rows = [(name, command.get_short_help_str(limit=1000))
-                for name in self.list_commands(ctx)
-                if (command := self.get_command(ctx, name)) is not None and not command.hidden]  # fmt: skip
+        rows = [
+            (name, command.get_short_help_str(limit=1000))
+            for name in self.list_commands(ctx)
+            if (command := self.get_command(ctx, name)) is not None and not command.hidden
+        ]
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
@@ -83,7 +85,7 @@ def _program(
             callback=_show_version,
             is_eager=True,
             help="Print cnnfeat's version and exit.",
-        ),  # fmt: skip
+        ),
     ] = False,
 ) -> None:
     """The program's own options; its help text is the Typer app's, above."""
@@ -233,27 +235,71 @@ def embed(
     from cnnfeat.runtime.pipeline import default_output, embed_file
 
     layout = corpus_format(input, None if corpus is Corpus.auto else corpus.value)
-    per_dialogue = (dialogues or dialogue_column is not None or order_column is not None
-                    or speaker_column is not None or label_column is not None
-                    or (output or "").lower().endswith(".parquet"))  # fmt: skip
+    per_dialogue = (
+        dialogues
+        or dialogue_column is not None
+        or order_column is not None
+        or speaker_column is not None
+        or label_column is not None
+        or (output or "").lower().endswith(".parquet")
+    )
     if per_dialogue or layout != "table" or labels is not None:
-        _embed_dialogues(input, output, layout, per_dialogue, column, dialogue_column,
-                         order_column, speaker_column, label_column, labels, model, device,
-                         threads, batch_size, fp16, encoding_errors, quiet)  # fmt: skip
+        _embed_dialogues(
+            input,
+            output,
+            layout,
+            per_dialogue,
+            column,
+            dialogue_column,
+            order_column,
+            speaker_column,
+            label_column,
+            labels,
+            model,
+            device,
+            threads,
+            batch_size,
+            fp16,
+            encoding_errors,
+            quiet,
+        )
         return
     target = _check_output(input, output or default_output(input))
-    embedder = Embedder(model, device=device.value, threads=threads, batch_size=batch_size,
-                        fp16=fp16)  # fmt: skip
-    summary = embed_file(input, target, embedder, column=column,
-                         encoding_errors=encoding_errors.value, tsv_quoting=tsv_quoting.value,
-                         progress=False if quiet else None)  # fmt: skip
+    embedder = Embedder(
+        model, device=device.value, threads=threads, batch_size=batch_size, fp16=fp16
+    )
+    summary = embed_file(
+        input,
+        target,
+        embedder,
+        column=column,
+        encoding_errors=encoding_errors.value,
+        tsv_quoting=tsv_quoting.value,
+        progress=False if quiet else None,
+    )
     if not quiet:
         typer.echo(summary.line(), err=True)
 
 
-def _embed_dialogues(input, output, layout, per_dialogue, column, dialogue_column, order_column,
-                     speaker_column, label_column, labels, model, device, threads, batch_size,
-                     fp16, encoding_errors, quiet) -> None:  # fmt: skip
+def _embed_dialogues(
+    input,
+    output,
+    layout,
+    per_dialogue,
+    column,
+    dialogue_column,
+    order_column,
+    speaker_column,
+    label_column,
+    labels,
+    model,
+    device,
+    threads,
+    batch_size,
+    fp16,
+    encoding_errors,
+    quiet,
+) -> None:
     """`cnnfeat embed` for dialogue layouts (runtime/dialogues.py)."""
     from cnnfeat.contract.errors import OutputError
     from cnnfeat.runtime.dialogues import embed_dialogues
@@ -268,11 +314,21 @@ def _embed_dialogues(input, output, layout, per_dialogue, column, dialogue_colum
     columns = _columns(dialogue_column, order_column, speaker_column, label_column)
 
     def embedder() -> Embedder:  # loaded once the input has been read
-        return Embedder(model, device=device.value, threads=threads, batch_size=batch_size,
-                        fp16=fp16)  # fmt: skip
+        return Embedder(
+            model, device=device.value, threads=threads, batch_size=batch_size, fp16=fp16
+        )
 
-    summary = embed_dialogues(input, output, embedder, layout, column, columns,
-                              _str(labels), encoding_errors.value, per_dialogue)  # fmt: skip
+    summary = embed_dialogues(
+        input,
+        output,
+        embedder,
+        layout,
+        column,
+        columns,
+        _str(labels),
+        encoding_errors.value,
+        per_dialogue,
+    )
     if not quiet:
         typer.echo(summary.line(), err=True)
 
@@ -332,8 +388,14 @@ def tokenize(
     from cnnfeat.runtime.embedder import Embedder
     from cnnfeat.runtime.token_ids import write_token_ids
 
-    write_token_ids(input, output, Embedder(model, device="cpu"), column=column,
-                    encoding_errors=encoding_errors.value, tsv_quoting=tsv_quoting.value)  # fmt: skip
+    write_token_ids(
+        input,
+        output,
+        Embedder(model, device="cpu"),
+        column=column,
+        encoding_errors=encoding_errors.value,
+        tsv_quoting=tsv_quoting.value,
+    )
 
 
 @app.command(cls=PlainHelp)
@@ -354,8 +416,11 @@ def info(
     typer.echo("spec: " + json.dumps(loaded.spec.to_dict(), sort_keys=True))
     vectors = card.get("vectors") or {}
     pretrained, random = vectors.get("pretrained_rows"), vectors.get("random_rows")
-    words = "" if pretrained is None or random is None else (
-        f"; {pretrained} of {pretrained + random} words pretrained")  # fmt: skip
+    words = (
+        ""
+        if pretrained is None or random is None
+        else (f"; {pretrained} of {pretrained + random} words pretrained")
+    )
     typer.echo(f"vectors: {vectors.get('source')}{words}")
     training = card.get("training") or {}
     for split in ("dev", "test"):
@@ -580,8 +645,11 @@ def export_cmd(
     """Cut the network at its 100-d layer, export to ONNX, and check it against PyTorch."""
     export_mod = _training_module("cnnfeat.export.onnx_export")
     report = export_mod.export_model(run_dir, out, atol=atol, graph=graph.value)
-    typer.echo(f"wrote {report.out_dir} (parity: max |onnx - torch| = {report.max_abs_diff:.2g} "
-               f"over {report.cases} cases, {report.seconds:.1f} s)", err=True)  # fmt: skip
+    typer.echo(
+        f"wrote {report.out_dir} (parity: max |onnx - torch| = {report.max_abs_diff:.2g} "
+        f"over {report.cases} cases, {report.seconds:.1f} s)",
+        err=True,
+    )
 
 
 @app.command(cls=PlainHelp)
@@ -653,10 +721,18 @@ def embed_dataset_cmd(
     """
     from cnnfeat.distributed.embed_dataset import embed_dataset
 
-    summary = embed_dataset(input, output, column=column, address=address, workers=workers,
-                            model_dir=model, device=device.value,
-                            encoding_errors=encoding_errors.value, progress=not quiet,
-                            verbose=verbose)  # fmt: skip
+    summary = embed_dataset(
+        input,
+        output,
+        column=column,
+        address=address,
+        workers=workers,
+        model_dir=model,
+        device=device.value,
+        encoding_errors=encoding_errors.value,
+        progress=not quiet,
+        verbose=verbose,
+    )
     if not quiet:
         typer.echo(summary.line(), err=True)
 

@@ -28,11 +28,17 @@ def with_options(config: type) -> Callable[[F], F]:
     """Decorate a command `f(own params..., **options)`: Typer sees one option per field."""
 
     def decorate(command: F) -> F:
-        own = [p for p in inspect.signature(command, eval_str=True).parameters.values()
-               if p.kind is not inspect.Parameter.VAR_KEYWORD]  # fmt: skip
+        own = [
+            p
+            for p in inspect.signature(command, eval_str=True).parameters.values()
+            if p.kind is not inspect.Parameter.VAR_KEYWORD
+        ]
         hints = typing.get_type_hints(config)
-        generated = [_parameter(f, hints[f.name]) for f in dataclasses.fields(config)
-                     if f.metadata.get("cli", False)]  # fmt: skip
+        generated = [
+            _parameter(f, hints[f.name])
+            for f in dataclasses.fields(config)
+            if f.metadata.get("cli", False)
+        ]
         # Required options first: Python wants them before those with defaults.
         generated.sort(key=lambda p: p.default is not inspect.Parameter.empty)
         params = generated + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
@@ -96,8 +102,9 @@ def _parameter(field: dataclasses.Field, hint: Any) -> inspect.Parameter:
         default = kind(field.default)
     else:
         default = field.default
-    return inspect.Parameter(field.name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                             annotation=annotation)  # fmt: skip
+    return inspect.Parameter(
+        field.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+    )
 
 
 def _choices(values: tuple[str, ...]) -> Any:

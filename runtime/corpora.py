@@ -174,8 +174,10 @@ def read_table(
         text_column = column or default_text_column(path, first)
         available = list(first.fields)
     named = [("a dialogue", c) for c in columns.dialogue or ()] + [
-        ("an order", columns.order), ("a speaker", columns.speaker), ("a label", columns.label)
-    ]  # fmt: skip
+        ("an order", columns.order),
+        ("a speaker", columns.speaker),
+        ("a label", columns.label),
+    ]
     for what, name in named:
         if name is not None and name == text_column:
             raise InputError(f"{name!r} is the text column, not {what} column", path, 1)

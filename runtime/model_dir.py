@@ -82,19 +82,26 @@ def load_model_dir(path: str | Path | None = None, verify: bool = True) -> Model
         found = root.is_dir()
     except OSError as exc:  # a name too long, a parent that cannot be searched
         reason = exc.strerror or exc
-        raise ModelError(f"model directory {root} cannot be opened ({reason}); give --model "
-                         "a directory written by `cnnfeat export`") from None  # fmt: skip
+        raise ModelError(
+            f"model directory {root} cannot be opened ({reason}); give --model "
+            "a directory written by `cnnfeat export`"
+        ) from None
     if not found:
         what = "is a file, not a directory" if root.exists() else "does not exist"
-        raise ModelError(f"model directory {root} {what} (give --model a directory "
-                         "written by `cnnfeat export`)")  # fmt: skip
+        raise ModelError(
+            f"model directory {root} {what} (give --model a directory written by `cnnfeat export`)"
+        )
     if not (root / CARD_FILE).is_file() and (root / CHECKPOINT_FILE).is_file():
-        raise ModelError(f"{root} is a training run, not a model directory; export it first: "
-                         f"cnnfeat export {root} --out MODEL_DIR")  # fmt: skip
+        raise ModelError(
+            f"{root} is a training run, not a model directory; export it first: "
+            f"cnnfeat export {root} --out MODEL_DIR"
+        )
     for name in (CARD_FILE, MODEL_FILE, TOKENIZER_FILE):
         if not (root / name).is_file():
-            raise ModelError(f"{root}: {name} is missing; copy the whole model directory again "
-                             "or re-run `cnnfeat export` into it")  # fmt: skip
+            raise ModelError(
+                f"{root}: {name} is missing; copy the whole model directory again "
+                "or re-run `cnnfeat export` into it"
+            )
     card = _read_card(root / CARD_FILE)
     try:
         spec = ModelSpec.from_dict(card["spec"])
@@ -275,8 +282,9 @@ def _read_card(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{path} is not valid JSON ({exc}); copy the model directory again "
-                         "or re-export it") from None  # fmt: skip
+        raise ModelError(
+            f"{path} is not valid JSON ({exc}); copy the model directory again or re-export it"
+        ) from None
     if not isinstance(card, dict):
         raise ModelError(f"{path} is not a cnnfeat model card (a JSON object with a 'spec')")
     # Before the spec is read: a newer format may well have fields this version refuses.
@@ -295,17 +303,21 @@ def _check_card_fields(card: dict[str, Any], path: Path) -> None:
     the graph's input and output names are this version's (ModelError otherwise)."""
 
     def wrong(field: str, value: object, want: str) -> ModelError:
-        return ModelError(f"{path}: field {field!r} is {json_type(value)}, not {want}; the "
-                          "card is damaged: copy the model directory again or re-export "
-                          "it")  # fmt: skip
+        return ModelError(
+            f"{path}: field {field!r} is {json_type(value)}, not {want}; the "
+            "card is damaged: copy the model directory again or re-export "
+            "it"
+        )
 
     def check(field: str, value: object, kind: type | tuple[type, ...]) -> None:
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
             raise wrong(field, value, _TYPE_NAMES.get(kind, str(kind)))
         if kind == (int, float) and value is not None and not _finite(value):
             # json.loads takes NaN, Infinity and integers past float range; info formats these
-            raise ModelError(f"{path}: field {field!r} is not a finite number; the card is "
-                             "damaged: copy the model directory again or re-export it")  # fmt: skip
+            raise ModelError(
+                f"{path}: field {field!r} is not a finite number; the card is "
+                "damaged: copy the model directory again or re-export it"
+            )
 
     for field, kind in CARD_FIELDS.items():
         parent, _, name = field.rpartition(".")
@@ -322,9 +334,11 @@ def _check_card_fields(card: dict[str, Any], path: Path) -> None:
                 check(f"{group}.{split}.{name}", (entry or {}).get(name), kind)
     for field, want in (("input", INPUT_NAME), ("output", OUTPUT_NAME)):
         if card.get(field) not in (None, want):
-            raise ModelError(f"{path}: the card names the graph's {field} {card[field]!r}; this "
-                             f"cnnfeat feeds {INPUT_NAME!r} and reads {OUTPUT_NAME!r}: re-export "
-                             "the model with this cnnfeat")  # fmt: skip
+            raise ModelError(
+                f"{path}: the card names the graph's {field} {card[field]!r}; this "
+                f"cnnfeat feeds {INPUT_NAME!r} and reads {OUTPUT_NAME!r}: re-export "
+                "the model with this cnnfeat"
+            )
 
 
 def describe(model_dir: ModelDir) -> list[str]:
@@ -333,20 +347,29 @@ def describe(model_dir: ModelDir) -> list[str]:
     card, spec = model_dir.card, model_dir.spec
     export, training = card.get("export") or {}, card.get("training") or {}
     seq = "seq" if spec.fixed_len is None else str(spec.fixed_len)
-    lines = [f"graph: {card.get('input') or INPUT_NAME} int64 (batch, {seq}) -> "
-             f"{card.get('output') or OUTPUT_NAME} float32 (batch, {spec.feature_dim}); ONNX "
-             f"opset {export.get('opset', '?')}, {export.get('graph', '?')!r} graph"]  # fmt: skip
+    lines = [
+        f"graph: {card.get('input') or INPUT_NAME} int64 (batch, {seq}) -> "
+        f"{card.get('output') or OUTPUT_NAME} float32 (batch, {spec.feature_dim}); ONNX "
+        f"opset {export.get('opset', '?')}, {export.get('graph', '?')!r} graph"
+    ]
     if export.get("parity_max_abs_diff") is not None:
-        lines.append(f"export: matches PyTorch within {export['parity_max_abs_diff']:.2g} on "
-                     f"{export.get('parity_cases', '?')} batches (torch "
-                     f"{export.get('torch', '?')}, onnx {export.get('onnx', '?')})")  # fmt: skip
-    rows = [f"{split} {entry['rows']}" for split, entry in (training.get("data") or {}).items()
-            if entry and entry.get("rows") is not None]  # fmt: skip
+        lines.append(
+            f"export: matches PyTorch within {export['parity_max_abs_diff']:.2g} on "
+            f"{export.get('parity_cases', '?')} batches (torch "
+            f"{export.get('torch', '?')}, onnx {export.get('onnx', '?')})"
+        )
+    rows = [
+        f"{split} {entry['rows']}"
+        for split, entry in (training.get("data") or {}).items()
+        if entry and entry.get("rows") is not None
+    ]
     if rows or training.get("best_epoch") is not None:
         seconds = training.get("train_seconds")
-        lines.append(f"training: rows {', '.join(rows) or '?'}; best epoch "
-                     f"{training.get('best_epoch', '?')}"
-                     + (f" ({seconds:g} s)" if seconds is not None else ""))  # fmt: skip
+        lines.append(
+            f"training: rows {', '.join(rows) or '?'}; best epoch "
+            f"{training.get('best_epoch', '?')}"
+            + (f" ({seconds:g} s)" if seconds is not None else "")
+        )
     interrupted = interrupted_note(training.get("interrupted_at_epoch"), training.get("best_epoch"))
     if interrupted:
         lines.append(interrupted)
@@ -427,8 +450,13 @@ def _seeds_line(seeds: dict) -> str | None:
 
 
 SEEDS_SHOWN = 10
-_TYPE_NAMES = {dict: "an object", list: "an array", str: "a string", int: "an integer",
-               (int, float): "a number"}  # fmt: skip
+_TYPE_NAMES = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    int: "an integer",
+    (int, float): "a number",
+}
 
 
 def _finite(value: object) -> bool:
@@ -445,8 +473,9 @@ def _verify_files(model_dir: ModelDir) -> None:
     for name in (MODEL_FILE, TOKENIZER_FILE):
         want = expected.get(name)
         if not isinstance(want, str):
-            raise ModelError(f"{model_dir.path / CARD_FILE} records no sha256 for {name}; "
-                             "re-export the model")  # fmt: skip
+            raise ModelError(
+                f"{model_dir.path / CARD_FILE} records no sha256 for {name}; re-export the model"
+            )
         try:
             got = sha256_file(model_dir.path / name)
         except OSError as exc:

@@ -44,8 +44,10 @@ class EmbedSummary:
         return self.rows / self.seconds if self.seconds > 0 else float("inf")
 
     def line(self) -> str:
-        return (f"embedded {self.rows} rows in {self.seconds:.2f} s ({self.rate:,.0f} utt/s) "
-                f"on {self.provider} -> {self.output}")  # fmt: skip
+        return (
+            f"embedded {self.rows} rows in {self.seconds:.2f} s ({self.rate:,.0f} utt/s) "
+            f"on {self.provider} -> {self.output}"
+        )
 
 
 def default_output(input_path: str) -> str:
@@ -125,8 +127,12 @@ def embed_file(
     chunks = read_chunks(input_path, column, chunk_size, encoding_errors, tsv_quoting)
     # Utterances written so far, as the summary counts them; no total: counting the rows first
     # would mean reading the input twice (a .csv row may span lines).
-    bar = tqdm(unit="utt", desc="embed", file=sys.stderr,
-               disable=(not progress) if progress is not None else None)  # fmt: skip
+    bar = tqdm(
+        unit="utt",
+        desc="embed",
+        file=sys.stderr,
+        disable=(not progress) if progress is not None else None,
+    )
     with bar, FeatureWriter(output, embedder.dim) as writer:
         for _, features in embed_chunks(embedder, chunks, depth):
             writer.write(features)

@@ -54,20 +54,34 @@ MAX_RECORD_BYTES = 64 << 20
 # Files that are not text: refused by name or by their first bytes, with one line saying what
 # they are, rather than "not valid UTF-8" at some byte offset.
 _NOT_TEXT = {
-    ".gz": "gzip-compressed", ".bz2": "bzip2-compressed", ".xz": "xz-compressed",
-    ".zst": "zstd-compressed", ".lz4": "lz4-compressed", ".zip": "a zip archive",
-    ".7z": "a 7-Zip archive", ".tar": "a tar archive", ".parquet": "a Parquet file",
-    ".npy": "a NumPy array", ".npz": "a NumPy archive", ".pkl": "a Python pickle",
-    ".arrow": "an Arrow file", ".feather": "an Arrow file", ".h5": "an HDF5 file",
-}  # fmt: skip
+    ".gz": "gzip-compressed",
+    ".bz2": "bzip2-compressed",
+    ".xz": "xz-compressed",
+    ".zst": "zstd-compressed",
+    ".lz4": "lz4-compressed",
+    ".zip": "a zip archive",
+    ".7z": "a 7-Zip archive",
+    ".tar": "a tar archive",
+    ".parquet": "a Parquet file",
+    ".npy": "a NumPy array",
+    ".npz": "a NumPy archive",
+    ".pkl": "a Python pickle",
+    ".arrow": "an Arrow file",
+    ".feather": "an Arrow file",
+    ".h5": "an HDF5 file",
+}
 _MAGIC = (
-    (b"\x1f\x8b\x08", "gzip-compressed"), *((b"BZh%d1AY&SY" % n, "bzip2-compressed")
-                                             for n in range(1, 10)),
-    (b"\xfd7zXZ\x00", "xz-compressed"), (b"\x28\xb5\x2f\xfd", "zstd-compressed"),
-    (b"PK\x03\x04", "a zip archive"), (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
-    (b"PAR1", "a Parquet file"), (b"\x93NUMPY", "a NumPy array"),
-    (b"ARROW1", "an Arrow file"), (b"\x89HDF", "an HDF5 file"),
-)  # fmt: skip
+    (b"\x1f\x8b\x08", "gzip-compressed"),
+    *((b"BZh%d1AY&SY" % n, "bzip2-compressed") for n in range(1, 10)),
+    (b"\xfd7zXZ\x00", "xz-compressed"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed"),
+    (b"PK\x03\x04", "a zip archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"PAR1", "a Parquet file"),
+    (b"\x93NUMPY", "a NumPy array"),
+    (b"ARROW1", "an Arrow file"),
+    (b"\x89HDF", "an HDF5 file"),
+)
 SURROGATE = re.compile("[\ud800-\udfff]")  # only JSON "\\ud800" escapes can produce these
 # The csv module refuses fields over 128 KiB by default; a transcript cell may be longer. Only
 # ever raised, never lowered, so other csv users in the process are not restricted.
@@ -75,8 +89,11 @@ _CSV_FIELD_LIMIT = 2**31 - 1
 
 
 # The advice of reading errors, naming the option of each command (contract.errors.Hint).
-_NEEDS_TABLE = Hint("{option} needs a .csv, .tsv or .jsonl file", "column",
-                    "a text column needs a .csv, .tsv or .jsonl file")  # fmt: skip
+_NEEDS_TABLE = Hint(
+    "{option} needs a .csv, .tsv or .jsonl file",
+    "column",
+    "a text column needs a .csv, .tsv or .jsonl file",
+)
 ENCODING_HINT = Hint("fix the file or pass {option} replace", "encoding_errors", "fix the file")
 _COLUMN_HINT = Hint("name it with {option}", "column")
 
@@ -525,8 +542,10 @@ def _jsonl_records(
         if options.json_values:
             yield Record._make((number, row, value, record))
             continue
-        fields = {k: v if isinstance(v, str) or v is None else json.dumps(v, ensure_ascii=False)
-                  for k, v in record.items()}  # fmt: skip
+        fields = {
+            k: v if isinstance(v, str) or v is None else json.dumps(v, ensure_ascii=False)
+            for k, v in record.items()
+        }
         yield Record._make((number, row, value, fields))
 
 
@@ -556,8 +575,12 @@ def _table_records(
 
     # strict: a stray quote is an error, not a field silently swallowing the rest of the file.
     # Without quotes (TSV by default) a `"` is text and every line is one record.
-    reader = csv.reader(feed(), delimiter=delimiter, strict=True,
-                        quoting=csv.QUOTE_MINIMAL if quotes else csv.QUOTE_NONE)  # fmt: skip
+    reader = csv.reader(
+        feed(),
+        delimiter=delimiter,
+        strict=True,
+        quoting=csv.QUOTE_MINIMAL if quotes else csv.QUOTE_NONE,
+    )
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         nonlocal first_line

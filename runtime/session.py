@@ -111,8 +111,9 @@ def float16_graph(model_path: Path) -> bytes:
         import onnx
         from onnx import TensorProto, helper
     except ImportError:
-        raise DeviceError("--fp16 rewrites the graph and needs the onnx package: "
-                          "pip install onnx") from None  # fmt: skip
+        raise DeviceError(
+            "--fp16 rewrites the graph and needs the onnx package: pip install onnx"
+        ) from None
     try:
         model = onnx.load(str(model_path))
     except Exception as exc:
@@ -121,8 +122,10 @@ def float16_graph(model_path: Path) -> bytes:
     old = [onnx.NodeProto.FromString(n.SerializeToString()) for n in graph.node]
     sums = [n for n in old if n.op_type == "Sum" and list(n.output) == ["conv_maps"]]
     if not sums:
-        raise DeviceError(f"--fp16 needs a model exported with the 'table' graph; {model_path} "
-                          "has another graph (re-export it with this cnnfeat)")  # fmt: skip
+        raise DeviceError(
+            f"--fp16 needs a model exported with the 'table' graph; {model_path} "
+            "has another graph (re-export it with this cnnfeat)"
+        )
     tables = set(sums[0].input)  # outputs of the Gathers that read the tables
     nodes = []
     for node in old:
@@ -133,8 +136,9 @@ def float16_graph(model_path: Path) -> bytes:
         nodes.append(node)
         if node.op_type == "Sum" and list(node.output) == ["conv_maps"]:
             node.output[0] = "conv_maps_fp16"
-            nodes.append(helper.make_node("Cast", ["conv_maps_fp16"], ["conv_maps"],
-                                          to=TensorProto.FLOAT))  # fmt: skip
+            nodes.append(
+                helper.make_node("Cast", ["conv_maps_fp16"], ["conv_maps"], to=TensorProto.FLOAT)
+            )
     del graph.node[:]
     graph.node.extend(nodes)
     return model.SerializeToString()

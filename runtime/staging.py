@@ -59,14 +59,18 @@ def check_replaceable(target: Path, kind: str, marker: str, known: Iterable[str]
     if not names:
         return
     if marker not in names:
-        raise OutputError(f"{target} is not empty and is not a {kind} directory; it was left "
-                          "untouched: choose a new or empty --out")  # fmt: skip
+        raise OutputError(
+            f"{target} is not empty and is not a {kind} directory; it was left "
+            "untouched: choose a new or empty --out"
+        )
     foreign = sorted(names - set(known))
     if foreign:
         shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-        raise OutputError(f"{target} is a {kind} directory but also holds {shown}, which "
-                          "cnnfeat did not write; it was left untouched: move them or choose "
-                          "another --out")  # fmt: skip
+        raise OutputError(
+            f"{target} is a {kind} directory but also holds {shown}, which "
+            "cnnfeat did not write; it was left untouched: move them or choose "
+            "another --out"
+        )
 
 
 def _check_writable_beside(target: Path) -> None:
@@ -144,9 +148,11 @@ def _check_only(target: Path, known: set[str], shown: str) -> None:
     foreign = sorted({entry.name for entry in os.scandir(target)} - known)
     if foreign:
         names = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-        raise OutputError(f"{shown} now holds {names}, which cnnfeat did not write (added while "
-                          f"it ran); {shown} was left as it was and the new one was not kept: "
-                          "move them and run again")  # fmt: skip
+        raise OutputError(
+            f"{shown} now holds {names}, which cnnfeat did not write (added while "
+            f"it ran); {shown} was left as it was and the new one was not kept: "
+            "move them and run again"
+        )
 
 
 def sweep_leftovers(target: Path) -> None:

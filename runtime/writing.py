@@ -147,8 +147,11 @@ class FeatureWriter:
         # An .npz is a zip of .npy members; ours holds one, "features", stored uncompressed,
         # with a fixed date (as numpy.savez) so that the same features give the same bytes.
         npy = self._temps[-1]
-        os.close(_temporary(destination(self.path), "choose another -o", self._temps, ".zip",
-                            self._locks))  # fmt: skip
+        os.close(
+            _temporary(
+                destination(self.path), "choose another -o", self._temps, ".zip", self._locks
+            )
+        )
         zipped = self._temps[-1]
         member = zipfile.ZipInfo("features.npy", date_time=(1980, 1, 1, 0, 0, 0))
         member.external_attr = 0o644 << 16
@@ -201,8 +204,12 @@ def destination(path: str | Path) -> Path:
     return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
-_SPECIAL = {stat.S_IFCHR: "character device", stat.S_IFBLK: "block device",
-            stat.S_IFIFO: "FIFO", stat.S_IFSOCK: "socket"}  # fmt: skip
+_SPECIAL = {
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+    stat.S_IFIFO: "FIFO",
+    stat.S_IFSOCK: "socket",
+}
 
 
 def check_output_file(path: str | Path) -> Path:
@@ -221,9 +228,12 @@ def check_output_file(path: str | Path) -> Path:
         raise OutputError(f"{path} is a directory", advice="give a file name")
     if not stat.S_ISREG(mode):
         kind = _SPECIAL.get(stat.S_IFMT(mode), "special file")
-        raise OutputError(f"{path} is a {kind}, not a regular file", advice="cnnfeat writes a "
-                          "file and renames it into place, which would replace it: write to a "
-                          "regular file, or -o - for standard output")  # fmt: skip
+        raise OutputError(
+            f"{path} is a {kind}, not a regular file",
+            advice="cnnfeat writes a "
+            "file and renames it into place, which would replace it: write to a "
+            "regular file, or -o - for standard output",
+        )
     return target
 
 
@@ -296,8 +306,9 @@ def _temporary(
     removes on failure; returns an fd open for writing. The file is locked (flock) through an
     fd added to `locks`, which the caller closes (`release`) once the file is renamed or gone."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f"{temporary_prefix(target)}{os.getpid()}-",
-                                   suffix=suffix, dir=target.parent)  # fmt: skip
+        fd, tmp = tempfile.mkstemp(
+            prefix=f"{temporary_prefix(target)}{os.getpid()}-", suffix=suffix, dir=target.parent
+        )
     except OSError as exc:
         raise OutputError(
             f"cannot write in {target.parent}: {_reason(exc)}", advice=advice

@@ -251,7 +251,7 @@ NASTY = st.sampled_from(
     list("\r\n\t \x00\x0b\x0c\x1c\x85\u2028\u2029\ufeff\u00a0\u3000\u0301\u0308'.,:-n't")
     + ["\r\n", "w1", "w2 ", "Σ", "ﬃ", "½", "…", "😀", "👨\u200d👩", "你好", "١٢٣"]
     + ["\ud7ff", "\U0010ffff"]
-)  # fmt: skip
+)
 TEXT = st.lists(st.one_of(ANY_CHAR, NASTY), max_size=60).map("".join)
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -270,8 +270,11 @@ def read_file(data: bytes, errors: str = "strict") -> list[str]:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "in.txt"
         path.write_bytes(data)
-        return [t for chunk in read_chunks(str(path), chunk_size=7, encoding_errors=errors)
-                for t in chunk]  # fmt: skip
+        return [
+            t
+            for chunk in read_chunks(str(path), chunk_size=7, encoding_errors=errors)
+            for t in chunk
+        ]
 
 
 # --- odd arguments and damaged directories -----------------------------------------------

@@ -118,10 +118,21 @@ def test_python_dash_m_embed_without_torch(runtime_model: Path, tmp_path: Path) 
         """
     )
     run = subprocess.run(
-        [sys.executable, "-c", code, "embed", str(tmp_path / "in.txt"),
-         "--model", str(runtime_model), "--device", "cpu"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            code,
+            "embed",
+            str(tmp_path / "in.txt"),
+            "--model",
+            str(runtime_model),
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     assert "embedded 1 rows" in run.stderr
     assert (tmp_path / "in.npy").is_file()

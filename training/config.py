@@ -38,8 +38,15 @@ def option(
     (release.py writes it out in full in the shipped model's command); cli: offered as an
     option of `cnnfeat train`; required: no default, the option must be given.
     """
-    metadata = {"help": help, "min": min, "max": max, "choices": choices, "path": path,
-                "recipe": recipe, "cli": cli}  # fmt: skip
+    metadata = {
+        "help": help,
+        "min": min,
+        "max": max,
+        "choices": choices,
+        "path": path,
+        "recipe": recipe,
+        "cli": cli,
+    }
     if required:
         return field(metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -50,10 +57,16 @@ class TrainConfig:
     """One training run. Defaults are the shipped model's recipe, chosen on dev weighted-F1
     (MELD emotion, checked on MELD sentiment and EmoryNLP; docs/training.md and docs/results.md)."""
 
-    train: str = option(required=True, path=True, help="Training file (.csv, .tsv, .jsonl, "
-                        "EmoryNLP .json, DailyDialog, IEMOCAP).")  # fmt: skip
-    out: str = option(required=True, path=True, help="Run directory to write (checkpoint, "
-                      "tokenizer, metrics.json).")  # fmt: skip
+    train: str = option(
+        required=True,
+        path=True,
+        help="Training file (.csv, .tsv, .jsonl, EmoryNLP .json, DailyDialog, IEMOCAP).",
+    )
+    out: str = option(
+        required=True,
+        path=True,
+        help="Run directory to write (checkpoint, tokenizer, metrics.json).",
+    )
     dev: str | None = option(
         None, "Dev file; without it a stratified dev split is taken from --train.", path=True
     )
@@ -62,14 +75,21 @@ class TrainConfig:
     label_column: str | None = option(
         None, "Label column (default: Emotion/label); e.g. Sentiment for MELD."
     )
-    vectors: str = option("glove-6b-50d", "'glove-6b-50d' (bundled package) or a GloVe/word2vec "
-                          "text file, e.g. glove.840B.300d.txt.", recipe=True)  # fmt: skip
+    vectors: str = option(
+        "glove-6b-50d",
+        "'glove-6b-50d' (bundled package) or a GloVe/word2vec text file, e.g. glove.840B.300d.txt.",
+        recipe=True,
+    )
     vocab_top_n: int = option(
         30000, "Also keep the vectors' N most frequent words.", min=0, max=MAX_COUNT, recipe=True
     )
     min_count: int = option(2, "Keep training words seen this often.", cli=False)
-    pool: str = option("global", "global: max over time (authors' code); window: max-pool "
-                       "width 2 (paper text).", choices=POOL_MODES, recipe=True)  # fmt: skip
+    pool: str = option(
+        "global",
+        "global: max over time (authors' code); window: max-pool width 2 (paper text).",
+        choices=POOL_MODES,
+        recipe=True,
+    )
     max_len: int | None = option(
         None,
         f"Tokens kept per utterance (default {DEFAULT_MAX_LEN['global']} global, "
@@ -78,16 +98,33 @@ class TrainConfig:
         max=MAX_LEN,
         recipe=True,
     )
-    epochs: int = option(60, "Most passes over --train (early stopping ends most runs sooner).",
-                         min=1, max=MAX_COUNT, recipe=True)  # fmt: skip
-    patience: int = option(10, "Stop after this many epochs without a better dev weighted-F1.",
-                           min=1, max=MAX_COUNT, recipe=True)  # fmt: skip
-    batch_size: int = option(64, "Utterances per optimiser step.", min=1, max=MAX_BATCH_SIZE,
-                             recipe=True)  # fmt: skip
-    lr: float = option(5e-4, "Adam's learning rate (5e-4 led 1e-3 on the three dev sets).",
-                       min=0.0, recipe=True)  # fmt: skip
-    dropout: float = option(0.5, "Dropout on the pooled maps and the 100-d layer (Kim 2014).",
-                            min=0.0, max=0.99, recipe=True)  # fmt: skip
+    epochs: int = option(
+        60,
+        "Most passes over --train (early stopping ends most runs sooner).",
+        min=1,
+        max=MAX_COUNT,
+        recipe=True,
+    )
+    patience: int = option(
+        10,
+        "Stop after this many epochs without a better dev weighted-F1.",
+        min=1,
+        max=MAX_COUNT,
+        recipe=True,
+    )
+    batch_size: int = option(
+        64, "Utterances per optimiser step.", min=1, max=MAX_BATCH_SIZE, recipe=True
+    )
+    lr: float = option(
+        5e-4, "Adam's learning rate (5e-4 led 1e-3 on the three dev sets).", min=0.0, recipe=True
+    )
+    dropout: float = option(
+        0.5,
+        "Dropout on the pooled maps and the 100-d layer (Kim 2014).",
+        min=0.0,
+        max=0.99,
+        recipe=True,
+    )
     seed: int = option(
         1, "Random seed: the same seed and --threads give the same run.", min=0, max=2**32 - 1
     )  # numpy.random.seed's range
@@ -98,8 +135,9 @@ class TrainConfig:
     fine_tune_embeddings: bool = option(
         True, "Train the word vectors too (--no-... keeps them frozen).", recipe=True
     )
-    multichannel: bool = option(False, "Two copies of the vectors, one frozen, one fine-tuned "
-                                "(Kim 2014).", recipe=True)  # fmt: skip
+    multichannel: bool = option(
+        False, "Two copies of the vectors, one frozen, one fine-tuned (Kim 2014).", recipe=True
+    )
     max_norm: float = option(
         0.0, "Max L2 norm of each classifier weight row; 0 = off.", min=0.0, recipe=True
     )
@@ -115,21 +153,39 @@ class TrainConfig:
     word_dropout: float = option(
         0.0, "Share of tokens turned [UNK] in training.", min=0.0, max=0.99, recipe=True
     )
-    label_smoothing: float = option(0.0, "Label smoothing of the cross-entropy.", min=0.0,
-                                    max=0.99, recipe=True)  # fmt: skip
-    ema_decay: float = option(0.998, "Evaluate and keep an EMA of the weights (per step); "
-                              "0 = off.", min=0.0, max=0.9999, recipe=True)  # fmt: skip
-    dev_fraction: float = option(0.1, "Share of --train held out as dev when no --dev is given.",
-                                 cli=False)  # fmt: skip
-    encoding_errors: str = option("strict", "strict: stop at bytes that are not UTF-8; replace: "
-                                  "use U+FFFD and go on.", choices=ENCODING_ERRORS)  # fmt: skip
-    tsv_quoting: str = option("literal", "A .tsv file's quotes: literal (a \" is text, every "
-                              "line one record) or csv (quoted fields may hold tabs and line "
-                              "breaks).", choices=TSV_QUOTING)  # fmt: skip
-    threads: int = option(1, "CPU threads; a seed reproduces exactly for a given count.",
-                          min=1, max=MAX_THREADS, recipe=True)  # fmt: skip
-    command: str = option("", "The command line that made the run (for the model card).",
-                          cli=False)  # fmt: skip
+    label_smoothing: float = option(
+        0.0, "Label smoothing of the cross-entropy.", min=0.0, max=0.99, recipe=True
+    )
+    ema_decay: float = option(
+        0.998,
+        "Evaluate and keep an EMA of the weights (per step); 0 = off.",
+        min=0.0,
+        max=0.9999,
+        recipe=True,
+    )
+    dev_fraction: float = option(
+        0.1, "Share of --train held out as dev when no --dev is given.", cli=False
+    )
+    encoding_errors: str = option(
+        "strict",
+        "strict: stop at bytes that are not UTF-8; replace: use U+FFFD and go on.",
+        choices=ENCODING_ERRORS,
+    )
+    tsv_quoting: str = option(
+        "literal",
+        "A .tsv file's quotes: literal (a \" is text, every "
+        "line one record) or csv (quoted fields may hold tabs and line "
+        "breaks).",
+        choices=TSV_QUOTING,
+    )
+    threads: int = option(
+        1,
+        "CPU threads; a seed reproduces exactly for a given count.",
+        min=1,
+        max=MAX_THREADS,
+        recipe=True,
+    )
+    command: str = option("", "The command line that made the run (for the model card).", cli=False)
 
     def __post_init__(self) -> None:
         # No max_len: the spec's default for the pool (contract/spec.py), resolved here so that

@@ -223,8 +223,11 @@ def _resolve_columns(
     text = pick(text_column, TEXT_COLUMNS, "text")
     label = pick(label_column, LABEL_COLUMNS, "label")
     if text == label:
-        raise InputError(f"column {text!r} would be both the text and the label; give "
-                         "--text-column and --label-column different columns", *where)  # fmt: skip
+        raise InputError(
+            f"column {text!r} would be both the text and the label; give "
+            "--text-column and --label-column different columns",
+            *where,
+        )
     return text, label
 
 
@@ -271,16 +274,18 @@ def _label_column(record: Record, label_column: str | None, path: Path) -> str:
     if label_column is not None:
         if label_column not in others:
             listing = ", ".join(repr(c) for c in others) or "(none)"
-            raise InputError(f"no label column {label_column!r}; other columns: {listing}",
-                             str(path), line)  # fmt: skip
+            raise InputError(
+                f"no label column {label_column!r}; other columns: {listing}", str(path), line
+            )
         return label_column
     for candidate in LABEL_COLUMNS:
         if candidate in others:
             return candidate
     expected = ", ".join(repr(c) for c in LABEL_COLUMNS)
     listing = ", ".join(repr(c) for c in others) or "(none)"
-    raise InputError(f"no label column (looked for {expected}); other columns: {listing}",
-                     str(path), line)  # fmt: skip
+    raise InputError(
+        f"no label column (looked for {expected}); other columns: {listing}", str(path), line
+    )
 
 
 def _read_emorynlp_json(

@@ -91,8 +91,10 @@ def _cell(metrics: dict, key: str) -> str:
 
 
 def _summary(metrics: dict) -> str:
-    rows = ["<table><tr><th></th><th>weighted-F1</th><th>macro-F1</th><th>accuracy</th>"
-            "<th>examples</th></tr>"]  # fmt: skip
+    rows = [
+        "<table><tr><th></th><th>weighted-F1</th><th>macro-F1</th><th>accuracy</th>"
+        "<th>examples</th></tr>"
+    ]
     notes = []
     for split in ("dev", "test"):
         if metrics.get(split):
@@ -135,8 +137,10 @@ def _summary(metrics: dict) -> str:
 
 
 def _per_class(metrics: dict, split: str) -> str:
-    rows = [f"<h3>{split}</h3><table><tr><th>class</th><th>precision</th><th>recall</th>"
-            "<th>F1</th><th>support</th></tr>"]  # fmt: skip
+    rows = [
+        f"<h3>{split}</h3><table><tr><th>class</th><th>precision</th><th>recall</th>"
+        "<th>F1</th><th>support</th></tr>"
+    ]
     for name in metrics[split]["labels"]:
         cells = "".join(
             _cell(metrics, f"{split}.per_class.{name}.{k}")

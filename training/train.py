@@ -81,9 +81,13 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
     casing = vectors_casing(config.vectors)
     lowercase = casing["lowercase"]
     vocab = build_vocabulary(
-        train_data.texts, lowercase, config.vectors, config.vocab_top_n, config.min_count,
+        train_data.texts,
+        lowercase,
+        config.vectors,
+        config.vocab_top_n,
+        config.min_count,
         config.seed,
-    )  # fmt: skip
+    )
     vectors = vocab.embeddings
     if config.multichannel:
         vectors = recipe.multichannel_vectors(vectors)
@@ -303,8 +307,13 @@ def _pad(rows: list[list[int]], spec: ModelSpec) -> torch.Tensor:
 
 def _load_splits(config: TrainConfig):
     def read(path: str) -> LabelledData:
-        return read_labelled(path, config.text_column, config.label_column, config.tsv_quoting,
-                             config.encoding_errors)  # fmt: skip
+        return read_labelled(
+            path,
+            config.text_column,
+            config.label_column,
+            config.tsv_quoting,
+            config.encoding_errors,
+        )
 
     train_data = read(config.train)
     if config.dev:

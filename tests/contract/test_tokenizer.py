@@ -136,8 +136,13 @@ def test_meld_2018_mojibake_gives_the_fixed_texts_ids(broken: str, fixed: str) -
 
 def test_mojibake_clitics_split_like_ascii() -> None:
     assert split_words("don\x92t it\x92s we\x92re", True) == [
-        "do", "n't", "it", "'s", "we", "'re",
-    ]  # fmt: skip
+        "do",
+        "n't",
+        "it",
+        "'s",
+        "we",
+        "'re",
+    ]
 
 
 def test_undefined_cp1252_bytes_and_control_characters_separate_words() -> None:
@@ -385,8 +390,18 @@ def test_kept_forms_stay_whole_only_between_non_word_characters(text: str, words
 def test_without_the_form_in_the_vocabulary_it_splits_as_before() -> None:
     """From the tokenisation rules round (issue 10)."""
     assert split_words("the U.S. well-known o'clock", True) == [
-        "the", "u", ".", "s", ".", "well", "-", "known", "o", "'", "clock",
-    ]  # fmt: skip
+        "the",
+        "u",
+        ".",
+        "s",
+        ".",
+        "well",
+        "-",
+        "known",
+        "o",
+        "'",
+        "clock",
+    ]
     tokenizer = build_tokenizer(["u.s.", "u", ".", "s"], True, 20, kept_forms=["u.s."])
     assert ids(tokenizer, "U.S. u.s") == [2, 3, 4, 5]
 
@@ -420,15 +435,44 @@ def test_forms_with_regex_syntax_are_literal() -> None:
 # What the normaliser shipped before this issue did differently on purpose.
 INTENDED = {
     *(c for c in REMOVED if ord(c) < 0x10000),
-    "\u00b4", "\u0384", "\u1ffd", "\u02bc", "\u0149",  # acute, tonos, oxia; ʼ and ŉ
-    "\u0301", "\u0341",  # a combining acute after a space is read as an apostrophe, like `´`
+    "\u00b4",
+    "\u0384",
+    "\u1ffd",
+    "\u02bc",
+    "\u0149",  # acute, tonos, oxia; ʼ and ŉ
+    "\u0301",
+    "\u0341",  # a combining acute after a space is read as an apostrophe, like `´`
     # CJK full stop, comma, corner brackets, and their NFKC variants
-    *(c for c in map(chr, range(0x10000))
-      if set(unicodedata.normalize("NFKC", c)) & set("\u3002\u3001\u300c\u300d\u300e\u300f")),
+    *(
+        c
+        for c in map(chr, range(0x10000))
+        if set(unicodedata.normalize("NFKC", c)) & set("\u3002\u3001\u300c\u300d\u300e\u300f")
+    ),
     # C1 controls whose cp1252 character has no ASCII form (€ ƒ † ...): now word breaks.
-    *(chr(b) for b in (0x80, 0x83, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8B, 0x8C, 0x8E, 0x95,
-                       0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9E, 0x9F)),
-}  # fmt: skip
+    *(
+        chr(b)
+        for b in (
+            0x80,
+            0x83,
+            0x86,
+            0x87,
+            0x88,
+            0x89,
+            0x8A,
+            0x8B,
+            0x8C,
+            0x8E,
+            0x95,
+            0x98,
+            0x99,
+            0x9A,
+            0x9B,
+            0x9C,
+            0x9E,
+            0x9F,
+        )
+    ),
+}
 
 
 def _previous_tokenizer() -> Tokenizer:
@@ -436,8 +480,10 @@ def _previous_tokenizer() -> Tokenizer:
     try:
         text = subprocess.run(
             ["git", "-C", str(ROOT), "show", "8e8d869:models/meld-glove6b50d/tokenizer.json"],
-            capture_output=True, check=True, text=True,
-        ).stdout  # fmt: skip
+            capture_output=True,
+            check=True,
+            text=True,
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("the previous tokenizer.json is not in this checkout's git history")
     return Tokenizer.from_str(text)

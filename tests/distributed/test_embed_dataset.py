@@ -65,8 +65,9 @@ def cluster():
     writing (the machine itself may have fewer cores; Ray only counts)."""
     started = not ray.is_initialized()
     if started:
-        ray.init(num_cpus=3, include_dashboard=False, logging_level=logging.ERROR,
-                 log_to_driver=False)  # fmt: skip
+        ray.init(
+            num_cpus=3, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False
+        )
     yield ray
     if started:
         ray.shutdown()
@@ -74,8 +75,13 @@ def cluster():
 
 def words(i: int) -> str:
     # Known words, unknown words, punctuation and case; never a newline (see concatenated()).
-    return [tiny_line(1 + i % 23, i), f"W{i % 200}, w{(i * 7) % 200}!", "", "zzz unknown",
-            "ça va? w3 w4 w5"][i % 5]  # fmt: skip
+    return [
+        tiny_line(1 + i % 23, i),
+        f"W{i % 200}, w{(i * 7) % 200}!",
+        "",
+        "zzz unknown",
+        "ça va? w3 w4 w5",
+    ][i % 5]
 
 
 def write_corpus(root: Path, sizes: dict[str, int], start: int = 0) -> dict[str, list[str]]:
@@ -95,8 +101,10 @@ def write_corpus(root: Path, sizes: dict[str, int], start: int = 0) -> dict[str,
             ]
             path.write_text("\n".join(rows) + "\n", encoding="utf-8")
         elif name.endswith(".jsonl"):
-            records = [{"utt": f"u{i}", "text": t, "turn": i, "meta": {"k": i % 2}}
-                       for i, t in enumerate(lines)]  # fmt: skip
+            records = [
+                {"utt": f"u{i}", "text": t, "turn": i, "meta": {"k": i % 2}}
+                for i, t in enumerate(lines)
+            ]
             path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
         elif name.endswith(".parquet"):
             ids = pa.array(np.arange(len(lines), dtype=np.int32))
@@ -136,14 +144,27 @@ def assert_every_row_once(ids, texts: dict[str, list[str]]) -> None:
 
 @needs_ray
 def test_same_features_as_cnnfeat_embed(cluster, tiny_global: TinyModel, tmp_path: Path) -> None:
-    texts = write_corpus(tmp_path / "corpus", {
-        "a.txt": 450, "sub/b.csv": 300, "c.jsonl": 350, "d.parquet": 250, "e.txt": 1,
-    })  # fmt: skip
+    texts = write_corpus(
+        tmp_path / "corpus",
+        {
+            "a.txt": 450,
+            "sub/b.csv": 300,
+            "c.jsonl": 350,
+            "d.parquet": 250,
+            "e.txt": 1,
+        },
+    )
     (tmp_path / "corpus" / "README.md").write_text("not an input: unknown suffix\n")
     (tmp_path / "corpus" / "_SUCCESS").write_text("")
     out = tmp_path / "out"
-    summary = embed_dataset(str(tmp_path / "corpus"), str(out), model_dir=tiny_global.model_dir,
-                            workers=2, progress=False, rows_per_batch=64)  # fmt: skip
+    summary = embed_dataset(
+        str(tmp_path / "corpus"),
+        str(out),
+        model_dir=tiny_global.model_dir,
+        workers=2,
+        progress=False,
+        rows_per_batch=64,
+    )
     total = sum(map(len, texts.values()))
     assert summary.rows == total and summary.workers == 2 and summary.device == "cpu"
     assert f"{total} rows" in summary.line() and "rows/s" in summary.line()
@@ -209,9 +230,14 @@ def test_killed_worker_loses_and_doubles_nothing(
     killer = threading.Thread(target=kill_one_busy_worker, daemon=True)
     killer.start()
     try:
-        summary = embed_dataset(str(tmp_path / "corpus"), str(out),
-                                model_dir=tiny_global.model_dir, workers=2, progress=False,
-                                rows_per_batch=1000)  # fmt: skip
+        summary = embed_dataset(
+            str(tmp_path / "corpus"),
+            str(out),
+            model_dir=tiny_global.model_dir,
+            workers=2,
+            progress=False,
+            rows_per_batch=1000,
+        )
     finally:
         done.set()
         killer.join()
@@ -235,8 +261,13 @@ def test_unreadable_file_fails_the_job_naming_it(
     bad.write_bytes(b"fine\nnot \xff utf-8\n")
     out = tmp_path / "out"
     with pytest.raises(InputError) as error:
-        embed_dataset(str(tmp_path / "corpus"), str(out), model_dir=tiny_global.model_dir,
-                      workers=1, progress=False)  # fmt: skip
+        embed_dataset(
+            str(tmp_path / "corpus"),
+            str(out),
+            model_dir=tiny_global.model_dir,
+            workers=1,
+            progress=False,
+        )
     assert str(error.value).startswith(f"{bad}:2: not valid UTF-8")
     assert "\n" not in str(error.value)
     assert (error.value.path, error.value.line) == (str(bad), 2)  # the fields crossed Ray too
@@ -265,9 +296,12 @@ def test_a_worker_that_cannot_start_fails_in_one_line(cluster, tmp_path: Path) -
     missing = tmp_path / "no-model"
     with _ray_data_settings(cluster.data, progress=False, verbose=False):
         ds = cluster.data.from_items([{"text": "w1 w2"}] * 10).map_batches(
-            EmbedBatchJob, fn_constructor_kwargs={"model": str(missing)}, batch_format="pyarrow",
-            compute=cluster.data.ActorPoolStrategy(size=1), num_cpus=1,
-        )  # fmt: skip
+            EmbedBatchJob,
+            fn_constructor_kwargs={"model": str(missing)},
+            batch_format="pyarrow",
+            compute=cluster.data.ActorPoolStrategy(size=1),
+            num_cpus=1,
+        )
         with pytest.raises(ModelError) as error:
             _run(lambda: ds.write_parquet(str(tmp_path / "out")))
     assert str(error.value) == (
@@ -316,8 +350,13 @@ def test_read_blocks_without_a_cluster(tmp_path: Path) -> None:
     path.write_bytes(gzip.compress(b'id,text\n1,"a\nb"\n2,c\n3,d\n'))
     with pa.input_stream(str(path)) as stream:
         table = pa.concat_tables(read_blocks(stream, str(path), None, "strict", 2))
-    assert table.column_names == ["source_file", "source_row", "source_line", "id",
-                                  "__cnnfeat_text__"]  # fmt: skip
+    assert table.column_names == [
+        "source_file",
+        "source_row",
+        "source_line",
+        "id",
+        "__cnnfeat_text__",
+    ]
     assert table.column("source_row").to_pylist() == [0, 1, 2]
     assert table.column("source_line").to_pylist() == [2, 4, 5]
     assert table.column("id").to_pylist() == ["1", "2", "3"]
@@ -344,8 +383,10 @@ def manifests(folder: Path) -> dict[str, list[str]]:
     (folder / "a.csv").write_bytes(b"\xff\xfe" + table.encode("utf-16-le"))
     rows = [{"audio": BIG, "text": "w1 w4"}, {"audio": "", "text": "😀 w5"}]
     (folder / "b.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return {str(folder / "a.csv"): ["ça va 你好", "w2 w3"],
-            str(folder / "b.jsonl"): ["w1 w4", "😀 w5"]}  # fmt: skip
+    return {
+        str(folder / "a.csv"): ["ça va 你好", "w2 w3"],
+        str(folder / "b.jsonl"): ["w1 w4", "😀 w5"],
+    }
 
 
 def test_read_blocks_utf16_and_large_records(tmp_path: Path) -> None:
@@ -365,8 +406,13 @@ def test_utf16_and_large_records_through_ray(
     """A JSONL record over 1 MiB was "invalid JSON" and a UTF-16 file "not valid UTF-8"."""
     texts = manifests(tmp_path / "corpus")
     out = tmp_path / "out"
-    summary = embed_dataset(str(tmp_path / "corpus"), str(out), model_dir=tiny_global.model_dir,
-                            workers=1, progress=False)  # fmt: skip
+    summary = embed_dataset(
+        str(tmp_path / "corpus"),
+        str(out),
+        model_dir=tiny_global.model_dir,
+        workers=1,
+        progress=False,
+    )
     assert summary.rows == 4
     ids, features = read_output(out)
     assert_every_row_once(ids, texts)
@@ -439,8 +485,9 @@ def test_duplicate_column_names_are_an_error(tmp_path: Path) -> None:
     with open(csv, "rb") as handle, pytest.raises(InputError, match=twice):
         list(read_blocks(handle, str(csv), None, "strict", 100))
     parquet = tmp_path / "dup.parquet"
-    table = pa.Table.from_arrays([pa.array(["a"]), pa.array(["b"]), pa.array([1])],
-                                 names=["text", "x", "x"])  # fmt: skip
+    table = pa.Table.from_arrays(
+        [pa.array(["a"]), pa.array(["b"]), pa.array([1])], names=["text", "x", "x"]
+    )
     pq.write_table(table, parquet)
     with pytest.raises(InputError, match=r"column names \['x'\] occur more than once"):
         list(read_blocks(str(parquet), str(parquet), None, "strict", 100))
@@ -481,18 +528,31 @@ def test_a_bad_output_uri_is_one_line(tmp_path: Path, uri: str) -> None:
 def ray_processes() -> set[int]:
     listing = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
     names = ("raylet", "gcs_server", "ray::", "default_worker")
-    return {int(line.split()[0]) for line in listing.splitlines()[1:]
-            if any(k in line for k in names)}  # fmt: skip
+    return {
+        int(line.split()[0]) for line in listing.splitlines()[1:] if any(k in line for k in names)
+    }
 
 
 def embed_dataset_child(source: Path, out: Path, model: Path, *extra: str) -> subprocess.Popen:
     """The installed `cnnfeat` script, stdout and stderr pipes (no terminal)."""
     script = Path(sys.executable).with_name("cnnfeat")
     return subprocess.Popen(
-        [str(script), "embed-dataset", str(source), "-o", str(out),
-         "--model", str(model), "--workers", "1", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-    )  # fmt: skip
+        [
+            str(script),
+            "embed-dataset",
+            str(source),
+            "-o",
+            str(out),
+            "--model",
+            str(model),
+            "--workers",
+            "1",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
 
 
 @needs_ray

@@ -33,10 +33,23 @@ def transcript(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def interrupt(transcript: Path, out: Path, model: Path, signum: int) -> tuple[int, str, float]:
     """Start embed, wait until its temporary file holds rows, send `signum`; (rc, stderr, s)."""
     child = subprocess.Popen(
-        [sys.executable, "-m", "cnnfeat", "embed", str(transcript), "-o", str(out),
-         "--model", str(model), "--device", "cpu", "-q"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "cnnfeat",
+            "embed",
+            str(transcript),
+            "-o",
+            str(out),
+            "--model",
+            str(model),
+            "--device",
+            "cpu",
+            "-q",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     try:
         while True:

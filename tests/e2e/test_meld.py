@@ -52,9 +52,22 @@ def data(meld: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
 @pytest.fixture(scope="module")
 def run_dir(data: dict[str, Path]) -> Path:
     out = data["train"].parent / "run"
-    result = invoke("train", "--train", data["train"], "--dev", data["dev"],
-                    "--test", data["test"], "--out", out, "--epochs", EPOCHS,
-                    "--seed", 7, "--quiet")  # fmt: skip
+    result = invoke(
+        "train",
+        "--train",
+        data["train"],
+        "--dev",
+        data["dev"],
+        "--test",
+        data["test"],
+        "--out",
+        out,
+        "--epochs",
+        EPOCHS,
+        "--seed",
+        7,
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -110,8 +123,19 @@ def test_exported_features_equal_the_checkpoints(
     data: dict[str, Path], run_dir: Path, model_dir: Path
 ) -> None:
     out = data["test"].parent / "test_features.npy"
-    result = invoke("embed", data["test"], "--column", "Utterance", "-o", out, "--device", "cpu",
-                    "--model", model_dir, "--quiet")  # fmt: skip
+    result = invoke(
+        "embed",
+        data["test"],
+        "--column",
+        "Utterance",
+        "-o",
+        out,
+        "--device",
+        "cpu",
+        "--model",
+        model_dir,
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     got = np.load(out)
     with data["test"].open(newline="", encoding="utf-8") as f:

@@ -34,8 +34,13 @@ LENGTHS = (0, 1, 2, 3, 4, 5, 6, 9, 17)
 
 
 def tiny_spec(pool: str) -> ModelSpec:
-    return ModelSpec(vocab_size=202, embedding_dim=16, pool=pool,
-                     max_len=50 if pool == "window" else 64, label_names=("a", "b"))  # fmt: skip
+    return ModelSpec(
+        vocab_size=202,
+        embedding_dim=16,
+        pool=pool,
+        max_len=50 if pool == "window" else 64,
+        label_names=("a", "b"),
+    )
 
 
 @pytest.fixture(scope="module", params=["global", "window"])
@@ -48,8 +53,9 @@ def net(request: pytest.FixtureRequest) -> UtteranceCNN:
 
 
 def session(model: UtteranceCNN, graph: str) -> ort.InferenceSession:
-    proto = build_model(CnnWeights.from_state_dict(model.state_dict(), model.spec), model.spec,
-                        graph)  # fmt: skip
+    proto = build_model(
+        CnnWeights.from_state_dict(model.state_dict(), model.spec), model.spec, graph
+    )
     onnx.checker.check_model(proto, full_check=True)
     return ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
 

@@ -225,8 +225,9 @@ def test_cli_export_of_a_directory_without_checkpoint(tmp_path: Path) -> None:
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}  # fmt: skip
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -245,10 +246,12 @@ def run(tiny_global: TinyModel, tmp_path: Path) -> Path:
         (lambda tmp, run: tmp, "would replace the run directory"),  # the parent of the run
         (lambda tmp, run: _folder(tmp / "mine", {"notes.txt": b"my notes"}), "is not empty"),
         (lambda tmp, run: _file(tmp / "model"), "is a file, not a directory"),
-        (lambda tmp, run: _folder(tmp / "m", {"cnnfeat.json": b"{}", "x.csv": b"1"}),
-         "also holds x.csv, which cnnfeat did not write"),
+        (
+            lambda tmp, run: _folder(tmp / "m", {"cnnfeat.json": b"{}", "x.csv": b"1"}),
+            "also holds x.csv, which cnnfeat did not write",
+        ),
     ],
-)  # fmt: skip
+)
 def test_export_refuses_to_replace_what_it_did_not_write(
     run: Path, tmp_path: Path, make, match: str
 ) -> None:

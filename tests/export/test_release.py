@@ -24,8 +24,11 @@ def test_release_configs_are_train_config_defaults_but_data_and_seed() -> None:
     config = release_config(DATA, Path("runs/release/seed-3"), 3)
     own = {"train", "dev", "test", "out", "seed", "command"}
     defaults = TrainConfig(train="t", out="o")
-    differ = {f.name for f in dataclasses.fields(TrainConfig)
-              if getattr(config, f.name) != getattr(defaults, f.name)}  # fmt: skip
+    differ = {
+        f.name
+        for f in dataclasses.fields(TrainConfig)
+        if getattr(config, f.name) != getattr(defaults, f.name)
+    }
     assert differ <= own
     assert (config.seed, config.dev) == (3, str(DATA / "dev_sent_emo.csv"))
     assert len(RECIPE_FIELDS) >= 15 and "ema_decay" in RECIPE_FIELDS

@@ -49,8 +49,10 @@ def need_node(host: str, *packages: str) -> str:
     node = shutil.which("node")
     need(node is not None, "node is not installed")
     for package in packages:
-        need((HOSTS / host / "node_modules" / package).is_dir(),
-             f"hosts/{host}: {package} is not installed (npm ci)")  # fmt: skip
+        need(
+            (HOSTS / host / "node_modules" / package).is_dir(),
+            f"hosts/{host}: {package} is not installed (npm ci)",
+        )
     return node
 
 
@@ -132,8 +134,13 @@ def test_node_conformance(model_dir: Path) -> None:
     done = run([node, "--test", "test/"], cwd=HOSTS / "node", env=env)
     diff = re.search(r"max abs diff (\S+) over (\d+) cases", done.stdout)
     assert diff, done.stdout
-    record("node", f"conformance_{pool(model_dir)}", rows=int(diff.group(2)), ids="identical",
-           max_abs_diff=float(f"{float(diff.group(1)):.3g}"))  # fmt: skip
+    record(
+        "node",
+        f"conformance_{pool(model_dir)}",
+        rows=int(diff.group(2)),
+        ids="identical",
+        max_abs_diff=float(f"{float(diff.group(1)):.3g}"),
+    )
 
 
 def test_node_meld(default_model: Path, meld_texts: list[str], python_meld, tmp_path: Path):
@@ -141,13 +148,24 @@ def test_node_meld(default_model: Path, meld_texts: list[str], python_meld, tmp_
     texts_path, out_path = tmp_path / "texts.json", tmp_path / "out.json"
     texts_path.write_text(json.dumps(meld_texts))
     start = time.perf_counter()
-    run([node, "tools/embed-json.mjs", str(default_model), str(texts_path), str(out_path)],
-        cwd=HOSTS / "node")  # fmt: skip
+    run(
+        [node, "tools/embed-json.mjs", str(default_model), str(texts_path), str(out_path)],
+        cwd=HOSTS / "node",
+    )
     wall = time.perf_counter() - start
     out = json.loads(out_path.read_text())
     ids, want = python_meld
-    compare("node", "meld_test", out["ids"], out["features"], ids, want, 1e-5,
-            embed_seconds=round(out["seconds"], 3), process_seconds=round(wall, 2))  # fmt: skip
+    compare(
+        "node",
+        "meld_test",
+        out["ids"],
+        out["features"],
+        ids,
+        want,
+        1e-5,
+        embed_seconds=round(out["seconds"], 3),
+        process_seconds=round(wall, 2),
+    )
 
 
 # --- The browser ------------------------------------------------------------------------------
@@ -167,8 +185,10 @@ def http_root(tmp_path_factory: pytest.TempPathFactory):
     (root / "web").symlink_to(HOSTS / "web")
     server = subprocess.Popen(
         [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "-d", root],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         port = re.search(r"port (\d+)", server.stdout.readline()).group(1)
         yield root, f"http://127.0.0.1:{port}"
@@ -182,8 +202,11 @@ def page(http_root, model: Path, name: str, conformance: bool, slash: bool = Tru
     link = root / name
     if not link.exists():
         link.symlink_to(model)
-    return (f"{base}/web/index.html?model=../{name}" + ("/" if slash else "")
-            + ("&conformance=1" if conformance else ""))  # fmt: skip
+    return (
+        f"{base}/web/index.html?model=../{name}"
+        + ("/" if slash else "")
+        + ("&conformance=1" if conformance else "")
+    )
 
 
 def need_browser() -> str:
@@ -197,16 +220,26 @@ def test_web_page_conformance(model_dir: Path, http_root) -> None:
     node = need_browser()
     ARTIFACTS.mkdir(exist_ok=True)
     # ?model= with and without the trailing slash (one each): both name the directory.
-    url = page(http_root, model_dir, f"model-{pool(model_dir)}", conformance=True,
-               slash=pool(model_dir) == "global")  # fmt: skip
+    url = page(
+        http_root,
+        model_dir,
+        f"model-{pool(model_dir)}",
+        conformance=True,
+        slash=pool(model_dir) == "global",
+    )
     shot = ARTIFACTS / ("page.png" if pool(model_dir) == "global" else "page-window.png")
     done = run([node, "tools/browser.mjs", url, "--screenshot", str(shot)], cwd=HOSTS / "web")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     doc, check = conformance(model_dir), result["conformance"]
     assert result["problems"] == []
     assert check["idsEqual"] == len(doc["cases"])
-    record("web", f"conformance_{pool(model_dir)}", rows=check["cases"], ids="identical",
-           max_abs_diff=float(f"{check['maxAbsDiff']:.3g}"))  # fmt: skip
+    record(
+        "web",
+        f"conformance_{pool(model_dir)}",
+        rows=check["cases"],
+        ids="identical",
+        max_abs_diff=float(f"{check['maxAbsDiff']:.3g}"),
+    )
     assert check["maxAbsDiff"] <= doc["atol"]
     assert shot.stat().st_size > 10_000
 
@@ -217,13 +250,24 @@ def test_web_meld(default_model: Path, http_root, meld_texts, python_meld, tmp_p
     texts_path.write_text(json.dumps(meld_texts))
     url = page(http_root, default_model, "model-meld", conformance=False)
     start = time.perf_counter()
-    run([node, "tools/browser.mjs", url, "--texts", str(texts_path), "--out", str(out_path)],
-        cwd=HOSTS / "web")  # fmt: skip
+    run(
+        [node, "tools/browser.mjs", url, "--texts", str(texts_path), "--out", str(out_path)],
+        cwd=HOSTS / "web",
+    )
     wall = time.perf_counter() - start
     out = json.loads(out_path.read_text())
     ids, want = python_meld
-    compare("web", "meld_test", out["ids"], out["features"], ids, want, 1e-5,
-            embed_seconds=round(out["seconds"], 3), process_seconds=round(wall, 2))  # fmt: skip
+    compare(
+        "web",
+        "meld_test",
+        out["ids"],
+        out["features"],
+        ids,
+        want,
+        1e-5,
+        embed_seconds=round(out["seconds"], 3),
+        process_seconds=round(wall, 2),
+    )
 
 
 # --- C ----------------------------------------------------------------------------------------
@@ -232,8 +276,10 @@ def test_web_meld(default_model: Path, http_root, meld_texts, python_meld, tmp_p
 @pytest.fixture(scope="module")
 def embed_ids() -> Path:
     need(shutil.which("cc") is not None and shutil.which("make") is not None, "no C toolchain")
-    need((C_HEADER / "onnxruntime_c_api.h").is_file(),
-         "onnxruntime C header missing (hosts/c/fetch-header.sh)")  # fmt: skip
+    need(
+        (C_HEADER / "onnxruntime_c_api.h").is_file(),
+        "onnxruntime C header missing (hosts/c/fetch-header.sh)",
+    )
     run(["make", "-s", "-C", str(HOSTS / "c"), f"PYTHON={sys.executable}"])
     return HOSTS / "c" / "build" / "embed_ids"
 
@@ -251,8 +297,15 @@ def test_c_conformance(model_dir: Path, embed_ids: Path, tmp_path: Path) -> None
     doc = conformance(model_dir)
     cases = doc["cases"]
     got, _ = run_c(embed_ids, model_dir, [c["ids"] for c in cases], tmp_path)
-    compare("c", f"conformance_{pool(model_dir)}", None, got,
-            None, [c["features"] for c in cases], doc["atol"])  # fmt: skip
+    compare(
+        "c",
+        f"conformance_{pool(model_dir)}",
+        None,
+        got,
+        None,
+        [c["features"] for c in cases],
+        doc["atol"],
+    )
 
 
 def test_c_meld(default_model: Path, embed_ids: Path, python_meld, tmp_path: Path) -> None:
@@ -273,8 +326,15 @@ def test_c_features_from_cnnfeat_tokenize(model_dir: Path, embed_ids: Path, tmp_
     run([*cnnfeat, "embed", *common, "-o", str(tmp_path / "features.npy"), "--device", "cpu"])
     out = run([str(embed_ids), str(model_dir / MODEL_FILE), str(tmp_path / "ids.txt")]).stdout
     got = np.array([[float(v) for v in line.split()] for line in out.splitlines()])
-    compare("c", f"tokenize_{pool(model_dir)}", None, got, None,
-            np.load(tmp_path / "features.npy"), conformance(model_dir)["atol"])  # fmt: skip
+    compare(
+        "c",
+        f"tokenize_{pool(model_dir)}",
+        None,
+        got,
+        None,
+        np.load(tmp_path / "features.npy"),
+        conformance(model_dir)["atol"],
+    )
 
 
 # --- The MELD test utterances, embedded by Python once ----------------------------------------
@@ -294,6 +354,7 @@ def python_meld(default_model: Path, meld_texts: list[str]):
     start = time.perf_counter()
     ids = embedder.tokenize(meld_texts)
     features = embedder.embed_ids(ids)
-    record("python", "meld_test", rows=len(ids),
-           embed_seconds=round(time.perf_counter() - start, 3))  # fmt: skip
+    record(
+        "python", "meld_test", rows=len(ids), embed_seconds=round(time.perf_counter() - start, 3)
+    )
     return ids, features

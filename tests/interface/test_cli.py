@@ -70,8 +70,21 @@ def test_embed_output_formats(
 ) -> None:
     out = transcript.parent / "sub" / f"features{suffix}"
     out.parent.mkdir()
-    result = invoke("embed", transcript, "-o", out, "--model", tiny_global.model_dir,
-                    "--device", "cpu", "--batch-size", "2", "--threads", "1", "-q")  # fmt: skip
+    result = invoke(
+        "embed",
+        transcript,
+        "-o",
+        out,
+        "--model",
+        tiny_global.model_dir,
+        "--device",
+        "cpu",
+        "--batch-size",
+        "2",
+        "--threads",
+        "1",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     assert result.stderr == ""  # --quiet
     got = read_features(out)
@@ -105,8 +118,19 @@ def test_embed_csv_column(tiny_global: TinyModel, tmp_path: Path, expected: np.n
         for i, line in enumerate(LINES):
             writer.writerow([i, line, 'Ross, "Dr."\nGeller'])  # quotes and a newline
     out = tmp_path / "o.npy"
-    result = invoke("embed", path, "--column", "Utterance", "-o", out,
-                    "--model", tiny_global.model_dir, "--device", "cpu", "-q")  # fmt: skip
+    result = invoke(
+        "embed",
+        path,
+        "--column",
+        "Utterance",
+        "-o",
+        out,
+        "--model",
+        tiny_global.model_dir,
+        "--device",
+        "cpu",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     assert np.abs(np.load(out) - expected).max() <= ATOL
 
@@ -114,8 +138,9 @@ def test_embed_csv_column(tiny_global: TinyModel, tmp_path: Path, expected: np.n
 def test_embed_jsonl_column(tiny_global: TinyModel, tmp_path: Path, expected: np.ndarray) -> None:
     path = tmp_path / "talk.jsonl"
     path.write_text("".join(json.dumps({"n": i, "line": t}) + "\n" for i, t in enumerate(LINES)))
-    result = invoke("embed", path, "--column", "line", "--model", tiny_global.model_dir,
-                    "--device", "cpu", "-q")  # fmt: skip
+    result = invoke(
+        "embed", path, "--column", "line", "--model", tiny_global.model_dir, "--device", "cpu", "-q"
+    )
     assert result.exit_code == 0, result.output
     assert np.abs(np.load(tmp_path / "talk.npy") - expected).max() <= ATOL
 
@@ -186,10 +211,30 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     write_dataset(root / "test.csv", 20, seed=2)
     write_vectors(root / "vectors.txt")
     run = root / "run"
-    result = invoke("train", "--train", root / "train.csv", "--test", root / "test.csv",
-                    "--out", run, "--vectors", root / "vectors.txt", "--pool", "window",
-                    "--max-len", "12", "--epochs", "2", "--batch-size", "16", "--seed", "3",
-                    "--vocab-top-n", "5", "-q")  # fmt: skip
+    result = invoke(
+        "train",
+        "--train",
+        root / "train.csv",
+        "--test",
+        root / "test.csv",
+        "--out",
+        run,
+        "--vectors",
+        root / "vectors.txt",
+        "--pool",
+        "window",
+        "--max-len",
+        "12",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "16",
+        "--seed",
+        "3",
+        "--vocab-top-n",
+        "5",
+        "-q",
+    )
     return run, result
 
 
@@ -256,8 +301,9 @@ def test_train_errors_are_one_line(tmp_path: Path) -> None:
     path.write_text("Utterance,Emotion\nhi,joy\nho,joy\n")
     line = one_error_line(invoke("train", "--train", path, "--out", tmp_path / "run"))
     assert "only one label" in line
-    line = one_error_line(invoke("train", "--train", tmp_path / "nope.csv",
-                                 "--out", tmp_path / "run"))  # fmt: skip
+    line = one_error_line(
+        invoke("train", "--train", tmp_path / "nope.csv", "--out", tmp_path / "run")
+    )
     assert "nope.csv" in line
 
 
@@ -268,17 +314,30 @@ def test_installed_console_script(tiny_global: TinyModel, transcript: Path) -> N
     script = installed_script()
     if script is None:
         pytest.skip("the `cnnfeat` console script is not installed in this environment")
-    run = subprocess.run([script, "embed", str(transcript), "--model", str(tiny_global.model_dir)],
-                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    run = subprocess.run(
+        [script, "embed", str(transcript), "--model", str(tiny_global.model_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     assert f"embedded {len(LINES)} rows" in run.stderr
     got = np.load(transcript.with_suffix(".npy"))
     # No --device: "auto", so compare with what auto picks here.
     want = cnnfeat.Embedder(tiny_global.model_dir, device="auto").embed(LINES)
     assert np.abs(got - want).max() <= ATOL
-    broken = subprocess.run([script, "embed", str(transcript.parent / "absent.txt"),
-                             "--model", str(tiny_global.model_dir)],
-                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    broken = subprocess.run(
+        [
+            script,
+            "embed",
+            str(transcript.parent / "absent.txt"),
+            "--model",
+            str(tiny_global.model_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert broken.returncode == 1
     assert broken.stderr.strip().splitlines() == [
         f"cnnfeat: error: {transcript.parent / 'absent.txt'}: no such file"
@@ -286,8 +345,9 @@ def test_installed_console_script(tiny_global: TinyModel, transcript: Path) -> N
 
 
 def test_python_dash_m() -> None:
-    run = subprocess.run([sys.executable, "-m", "cnnfeat", "--help"],
-                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "cnnfeat", "--help"], capture_output=True, text=True, timeout=300
+    )
     assert run.returncode == 0, run.stderr
     for command in ("embed", "info", "train", "export"):
         assert command in run.stdout
@@ -330,8 +390,18 @@ def run(tiny_global: TinyModel, tmp_path: Path):
         path = tmp_path / name
         path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
         target = tmp_path / out
-        result = invoke("embed", path, "-o", target, "--model", tiny_global.model_dir,
-                        "--device", "cpu", "-q", *options)  # fmt: skip
+        result = invoke(
+            "embed",
+            path,
+            "-o",
+            target,
+            "--model",
+            tiny_global.model_dir,
+            "--device",
+            "cpu",
+            "-q",
+            *options,
+        )
         return result, target
 
     return embed
@@ -348,8 +418,12 @@ def cli(*args: str, input: bytes | None = None, env=None, **kwargs) -> subproces
     """The real command in a child process (stdin/stdout pipes, resource limits)."""
     return subprocess.run(
         [sys.executable, "-m", "cnnfeat", *map(str, args)],
-        input=input, capture_output=True, timeout=120, env=env, **kwargs,
-    )  # fmt: skip
+        input=input,
+        capture_output=True,
+        timeout=120,
+        env=env,
+        **kwargs,
+    )
 
 
 # --- plain text ------------------------------------------------------------------------------
@@ -446,8 +520,12 @@ sys.exit(code)
 
 
 def peak_rss_mb(*args) -> float:
-    done = subprocess.run([sys.executable, "-c", _PEAK_RSS, *map(str, args)],
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", _PEAK_RSS, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     return int(done.stderr.rsplit("peak_rss_kb=", 1)[1]) / 1024
 
@@ -543,13 +621,25 @@ def test_jsonl(run, embedder) -> None:
 @pytest.mark.parametrize(
     ("name", "content", "options", "match"),
     [
-        ("in.csv", "id,text\n1,a\n", ("--column", "Utterance"),
-         "in.csv:1: no column 'Utterance' (columns: id, text)"),
+        (
+            "in.csv",
+            "id,text\n1,a\n",
+            ("--column", "Utterance"),
+            "in.csv:1: no column 'Utterance' (columns: id, text)",
+        ),
         ("in.csv", "id,speaker\n1,a\n", (), "in.csv:1: no text column"),
-        ("in.csv", 'id,text\n1,"a\nb"\n2,c,d\n', ("--column", "text"),
-         "in.csv:4: 3 fields, the header has 2"),
-        ("in.csv", "id,text\n1,a\n2\n", ("--column", "text"),
-         "in.csv:3: 1 fields, the header has 2"),
+        (
+            "in.csv",
+            'id,text\n1,"a\nb"\n2,c,d\n',
+            ("--column", "text"),
+            "in.csv:4: 3 fields, the header has 2",
+        ),
+        (
+            "in.csv",
+            "id,text\n1,a\n2\n",
+            ("--column", "text"),
+            "in.csv:3: 1 fields, the header has 2",
+        ),
         ("in.csv", 'id,text\n1,"open\n2,b\n', ("--column", "text"), "in.csv:2: malformed CSV"),
         ("in.tsv", "id\ttext\n1\n", ("--column", "text"), "in.tsv:2: 1 fields"),
         ("in.jsonl", '{"text": "a"}\n{"line": "b"}\n', (), "in.jsonl:2: no field 'text'"),
@@ -558,11 +648,15 @@ def test_jsonl(run, embedder) -> None:
         ("in.jsonl", '{"text": ["a"]}\n', (), "in.jsonl:1: field 'text' is an array"),
         ("in.jsonl", '{"text": "a"}\n{"text": "b"\n', (), "in.jsonl:2: invalid JSON"),
         ("in.jsonl", '"just a string"\n', (), "in.jsonl:1: expected a JSON object"),
-        ("in.jsonl", '{"text": "\\udc00"}\n', (),
-         "in.jsonl:1: field 'text' holds a lone surrogate"),
+        (
+            "in.jsonl",
+            '{"text": "\\udc00"}\n',
+            (),
+            "in.jsonl:1: field 'text' holds a lone surrogate",
+        ),
         ("in.txt", "a\n", ("--column", "text"), "--column needs a .csv, .tsv or .jsonl file"),
     ],
-)  # fmt: skip
+)
 def test_table_errors_are_one_line_naming_the_line(
     run, tmp_path: Path, name: str, content: str, options, match: str
 ) -> None:
@@ -577,8 +671,16 @@ def test_table_errors_are_one_line_naming_the_line(
 
 def test_stdin_to_stdout_json_lines(tiny_global: TinyModel, embedder) -> None:
     """From the odd-input round (docs/input-rules.md's tables, end to end)."""
-    done = cli("embed", "-", "-o", "-", "--model", tiny_global.model_dir, "-q",
-               input=f"\ufeff{A}\r\n\n{B}".encode())  # fmt: skip
+    done = cli(
+        "embed",
+        "-",
+        "-o",
+        "-",
+        "--model",
+        tiny_global.model_dir,
+        "-q",
+        input=f"\ufeff{A}\r\n\n{B}".encode(),
+    )
     assert done.returncode == 0, done.stderr
     assert done.stderr == b""
     got = np.array([json.loads(x) for x in done.stdout.decode().splitlines()], np.float32)
@@ -598,8 +700,16 @@ def test_stdin_is_the_default_for_stdout(tiny_global: TinyModel, embedder) -> No
 def test_stdin_to_a_file(tiny_global: TinyModel, tmp_path: Path, embedder) -> None:
     """From the odd-input round (docs/input-rules.md's tables, end to end)."""
     out = tmp_path / "o.npz"
-    result = invoke("embed", "-", "-o", out, "--model", tiny_global.model_dir, "-q",
-                    input=f"{A}\n{B}\n".encode())  # fmt: skip
+    result = invoke(
+        "embed",
+        "-",
+        "-o",
+        out,
+        "--model",
+        tiny_global.model_dir,
+        "-q",
+        input=f"{A}\n{B}\n".encode(),
+    )
     assert result.exit_code == 0, result.output
     with np.load(out) as archive:
         assert np.abs(archive["features"] - embedder.embed([A, B])).max() <= ATOL
@@ -622,10 +732,21 @@ def test_stdout_closed_early_is_a_quiet_exit(tiny_global: TinyModel, tmp_path: P
     path = tmp_path / "in.txt"
     path.write_text("w1 w2\n" * 50_000)  # ~45 MB of JSON lines, far more than a pipe holds
     child = subprocess.Popen(
-        [sys.executable, "-m", "cnnfeat", "embed", str(path), "-o", "-", "--model",
-         str(tiny_global.model_dir), "-q"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "cnnfeat",
+            "embed",
+            str(path),
+            "-o",
+            "-",
+            "--model",
+            str(tiny_global.model_dir),
+            "-q",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     first = child.stdout.readline()
     child.stdout.close()
     _, stderr = child.communicate(timeout=120)
@@ -722,13 +843,16 @@ def test_bad_outputs_are_refused_before_the_model_loads(
 @pytest.mark.parametrize(
     ("error", "match"),
     [
-        (ZeroDivisionError("division by zero"), "internal error: ZeroDivisionError: division by "
-         "zero -- this is a bug in cnnfeat; please report it"),
+        (
+            ZeroDivisionError("division by zero"),
+            "internal error: ZeroDivisionError: division by "
+            "zero -- this is a bug in cnnfeat; please report it",
+        ),
         (RuntimeError("two\nlines"), "internal error: RuntimeError: two lines"),
         (OSError(5, "Input/output error", "/some/file"), "/some/file: Input/output error"),
         (MemoryError(), "out of memory; try a smaller --batch-size"),
     ],
-)  # fmt: skip
+)
 def test_unexpected_errors_are_one_line(
     run, monkeypatch: pytest.MonkeyPatch, error: BaseException, match: str
 ) -> None:

@@ -36,8 +36,11 @@ def options(command: str) -> set[str]:
 
 
 def test_every_reading_command_is_walked() -> None:
-    readers = {name for name in get_command(app).commands  # type: ignore[attr-defined]
-               if options(name) & {"--column", "--text-column", "--encoding-errors"}}  # fmt: skip
+    readers = {
+        name
+        for name in get_command(app).commands  # type: ignore[attr-defined]
+        if options(name) & {"--column", "--text-column", "--encoding-errors"}
+    }
     assert readers <= set(RUNS)
 
 

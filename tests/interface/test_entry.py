@@ -30,8 +30,9 @@ def handlers_during_app(monkeypatch: pytest.MonkeyPatch):
     every handler is put back afterwards."""
     saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     seen: dict[int, object] = {}
-    monkeypatch.setattr(cnnfeat.cli, "app", lambda: seen.update(
-        {s: signal.getsignal(s) for s in saved}))  # fmt: skip
+    monkeypatch.setattr(
+        cnnfeat.cli, "app", lambda: seen.update({s: signal.getsignal(s) for s in saved})
+    )
     yield seen
     for signum, handler in saved.items():
         signal.signal(signum, handler)
@@ -58,8 +59,12 @@ def test_default_signals_exit_at_once(handlers_during_app: dict) -> None:
 
 
 def cnnfeat_program(*args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "cnnfeat", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "cnnfeat", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **kwargs,
+    )
 
 
 def before_cnnfeat(returncode: int, err: str) -> bool:
@@ -120,10 +125,17 @@ def test_closed_standard_streams(
         args.append(str(tiny_global.model_dir))
     fd = {"stdin": 0, "stdout": 1}[closed]
     run = subprocess.run(
-        [sys.executable, "-c", f"import os, sys; os.close({fd}); os.execv(sys.executable, "
-         f"[sys.executable, '-m', 'cnnfeat'] + sys.argv[1:])", *args],
-        stderr=subprocess.PIPE, timeout=120, **({"stdout": subprocess.PIPE} if fd == 0 else {}),
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            f"import os, sys; os.close({fd}); os.execv(sys.executable, "
+            f"[sys.executable, '-m', 'cnnfeat'] + sys.argv[1:])",
+            *args,
+        ],
+        stderr=subprocess.PIPE,
+        timeout=120,
+        **({"stdout": subprocess.PIPE} if fd == 0 else {}),
+    )
     assert run.returncode == 1
     assert run.stderr.decode().splitlines() == [f"cnnfeat: error: {message}"]
 

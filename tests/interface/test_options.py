@@ -94,8 +94,9 @@ def test_train_seed_out_of_range_is_a_usage_error(tmp_path: Path, seed: str) -> 
     Found by trying to break issue 9's promise (one line, typed errors, files kept safe)."""
     from helpers import invoke
 
-    result = invoke("train", "--train", tmp_path / "absent.csv", "--out", tmp_path / "run",
-                    "--seed", seed)  # fmt: skip
+    result = invoke(
+        "train", "--train", tmp_path / "absent.csv", "--out", tmp_path / "run", "--seed", seed
+    )
     assert result.exit_code == 2, result.output
     assert "--seed" in result.output and "internal error" not in result.output
 

@@ -109,20 +109,38 @@ def test_clipping_keeps_the_first_max_len_tokens(tokenizer, text: str) -> None:
 
 # Words of scripts whose words hold combining marks (Mn, Mc, Me) or are built of several code
 # points: the tokenizer reads marks as word characters, and so must the clip.
-SCRIPT_WORDS = st.sampled_from([
-    "\u0e01\u0e31", "\u0e2a\u0e27\u0e31\u0e2a\u0e14\u0e35",  # Thai: consonant + vowel sign (Mn)
-    "\u0928\u092e\u0938\u094d\u0924\u0947", "\u0915\u093f",  # Devanagari: virama, matra (Mc)
-    "\u1100\u1161\u11a8", "\u1112\u1161\u11ab",  # Hangul jamo (conjoining, Lo)
-    "\U0001f468\u200d\U0001f469\u200d\U0001f467", "\u2764\ufe0f",  # emoji: ZWJ (Cf), VS16 (Mn)
-    "e\u0301", "\u0627\u064e\u0644\u0652",  # a combining acute; Arabic harakat (Mn)
-    "\u20dd", "a\u20dd",  # an enclosing mark (Me), alone and on a letter
-    "\u4f60\u597d", "w1", "!", "?", "'", "n't", "don't", "_",
-])  # fmt: skip
+SCRIPT_WORDS = st.sampled_from(
+    [
+        "\u0e01\u0e31",
+        "\u0e2a\u0e27\u0e31\u0e2a\u0e14\u0e35",  # Thai: consonant + vowel sign (Mn)
+        "\u0928\u092e\u0938\u094d\u0924\u0947",
+        "\u0915\u093f",  # Devanagari: virama, matra (Mc)
+        "\u1100\u1161\u11a8",
+        "\u1112\u1161\u11ab",  # Hangul jamo (conjoining, Lo)
+        "\U0001f468\u200d\U0001f469\u200d\U0001f467",
+        "\u2764\ufe0f",  # emoji: ZWJ (Cf), VS16 (Mn)
+        "e\u0301",
+        "\u0627\u064e\u0644\u0652",  # a combining acute; Arabic harakat (Mn)
+        "\u20dd",
+        "a\u20dd",  # an enclosing mark (Me), alone and on a letter
+        "\u4f60\u597d",
+        "w1",
+        "!",
+        "?",
+        "'",
+        "n't",
+        "don't",
+        "_",
+    ]
+)
 
 
 @settings(max_examples=300, **SETTINGS)
-@given(st.lists(st.tuples(SCRIPT_WORDS, st.sampled_from(["", "", "", " "])), min_size=1,
-                max_size=400).map(lambda parts: "".join(w + s for w, s in parts)))  # fmt: skip
+@given(
+    st.lists(
+        st.tuples(SCRIPT_WORDS, st.sampled_from(["", "", "", " "])), min_size=1, max_size=400
+    ).map(lambda parts: "".join(w + s for w, s in parts))
+)
 @example("\u0e01\u0e31" * 500)
 @example("\u0915\u093f" * 500 + " w1")
 @example("\u2764\ufe0f" * 500)
@@ -166,12 +184,29 @@ def test_cjk_line_without_spaces_keeps_every_token_up_to_max_len() -> None:
 @settings(max_examples=150, deadline=None)
 @given(
     st.lists(
-        st.sampled_from(["\u4f60\u597d", "\u6211", "\u3002", "\u3001", "a", "do", "n't", "u.s.",
-                         "'", ".", "x" * 30, " ", "\u200b", "_"]),
-        min_size=50, max_size=400,
+        st.sampled_from(
+            [
+                "\u4f60\u597d",
+                "\u6211",
+                "\u3002",
+                "\u3001",
+                "a",
+                "do",
+                "n't",
+                "u.s.",
+                "'",
+                ".",
+                "x" * 30,
+                " ",
+                "\u200b",
+                "_",
+            ]
+        ),
+        min_size=50,
+        max_size=400,
     ),
     st.integers(3, 40),
-)  # fmt: skip
+)
 def test_clip_line_gives_the_whole_lines_first_tokens(pieces: list[str], max_len: int) -> None:
     """From the reading rules round (issue 10)."""
     tokenizer = _cjk_tokenizer(max_len)

@@ -95,13 +95,25 @@ def test_dailydialog_labels_option_and_parquet(tiny_global: TinyModel, tmp_path:
     text = tmp_path / "mine.txt"  # not a published name: --corpus and --labels say what it is
     text.write_text(dailydialog(tmp_path).read_text())
     labels = tmp_path / "dialogues_emotion_train.txt"
-    result = invoke("embed", text, "--corpus", "dailydialog", "--labels", labels, "-o",
-                    tmp_path / "d.parquet", "--model", tiny_global.model_dir)  # fmt: skip
+    result = invoke(
+        "embed",
+        text,
+        "--corpus",
+        "dailydialog",
+        "--labels",
+        labels,
+        "-o",
+        tmp_path / "d.parquet",
+        "--model",
+        tiny_global.model_dir,
+    )
     assert result.exit_code == 0, result.output
     rows = pq.read_table(tmp_path / "d.parquet").drop(["features"]).to_pylist()
     assert [(r["dialogue_id"], r["position"], r["speaker"], r["label"]) for r in rows[:3]] == [
-        ("0", 0, "A", "no emotion"), ("0", 1, "B", "happiness"), ("0", 2, "A", "happiness")
-    ]  # fmt: skip
+        ("0", 0, "A", "no emotion"),
+        ("0", 1, "B", "happiness"),
+        ("0", 2, "A", "happiness"),
+    ]
 
 
 def test_train_reads_dailydialog(tmp_path: Path) -> None:
@@ -134,24 +146,38 @@ def test_iemocap_reader(tmp_path: Path) -> None:
         ("Ses01M_script02_1", "M", "w8 w9 w10 w11"),
         ("Ses01M_script02_1", "F", ""),
     ]
-    assert utterances[2].fields == {"turn_id": "Ses01F_impro01_F001", "start": "010.0100",
-                                    "end": "011.3925", "text": "w7", "emotion": None}  # fmt: skip
+    assert utterances[2].fields == {
+        "turn_id": "Ses01F_impro01_F001",
+        "start": "010.0100",
+        "end": "011.3925",
+        "text": "w7",
+        "emotion": None,
+    }
     assert utterances[2].line == 4
 
 
 def test_iemocap_embed_and_bad_line(tiny_global: TinyModel, tmp_path: Path) -> None:
     path = tmp_path / "Ses01F_impro01.txt"  # recognised by its name
     path.write_text(IEMOCAP)
-    result = invoke("embed", path, "--dialogues", "-o", tmp_path / "d.npz",
-                    "--model", tiny_global.model_dir)  # fmt: skip
+    result = invoke(
+        "embed", path, "--dialogues", "-o", tmp_path / "d.npz", "--model", tiny_global.model_dir
+    )
     assert result.exit_code == 0, result.output
     with np.load(tmp_path / "d.npz") as npz:
         assert npz.files == ["Ses01F_impro01", "Ses01M_script02_1"]
         assert npz["Ses01F_impro01"].shape == (3, 100)
     other = tmp_path / "turns.txt"
     other.write_text(IEMOCAP + "M: [LAUGHTER]\n")
-    result = invoke("embed", other, "--corpus", "iemocap", "-o", tmp_path / "e.npz",
-                    "--model", tiny_global.model_dir)  # fmt: skip
+    result = invoke(
+        "embed",
+        other,
+        "--corpus",
+        "iemocap",
+        "-o",
+        tmp_path / "e.npz",
+        "--model",
+        tiny_global.model_dir,
+    )
     assert "turns.txt:7: not an IEMOCAP transcript line" in one_error_line(result)
     with pytest.raises(InputError, match="no label file where the iemocap release keeps it"):
         read_labelled(path)
@@ -200,15 +226,35 @@ def test_cnnfeat_train_on_dailydialog(tmp_path: Path) -> None:
     with (tmp_path / "vectors.txt").open("w") as f:
         for i in range(200):
             f.write(f"w{i} " + " ".join(f"{v:.4f}" for v in rng.normal(size=8)) + "\n")
-    result = invoke("train", "--train", train, "--dev", dev, "--out", tmp_path / "run",
-                    "--vectors", tmp_path / "vectors.txt", "--epochs", "1", "--max-len", "12",
-                    "--vocab-top-n", "0", "-q")  # fmt: skip
+    result = invoke(
+        "train",
+        "--train",
+        train,
+        "--dev",
+        dev,
+        "--out",
+        tmp_path / "run",
+        "--vectors",
+        tmp_path / "vectors.txt",
+        "--epochs",
+        "1",
+        "--max-len",
+        "12",
+        "--vocab-top-n",
+        "0",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["data"]["train"]["rows"] == 9
     assert set(metrics["spec"]["label_names"]) == {
-        "no emotion", "happiness", "anger", "surprise", "sadness", "disgust"
-    }  # fmt: skip
+        "no emotion",
+        "happiness",
+        "anger",
+        "surprise",
+        "sadness",
+        "disgust",
+    }
 
 
 def test_jsonl_table_with_leading_blank_lines_names_its_text_column(tmp_path: Path) -> None:

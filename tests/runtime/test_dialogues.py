@@ -44,8 +44,17 @@ def meld_like(tmp_path: Path, tiny_global: TinyModel) -> tuple[Path, np.ndarray]
 
 def test_npz_one_ordered_array_per_dialogue(tiny_global: TinyModel, meld_like, tmp_path: Path):
     table, lines = meld_like
-    result = invoke("embed", table, "--dialogues", "-o", tmp_path / "d.npz",
-                    "--model", tiny_global.model_dir, "--device", "cpu")  # fmt: skip
+    result = invoke(
+        "embed",
+        table,
+        "--dialogues",
+        "-o",
+        tmp_path / "d.npz",
+        "--model",
+        tiny_global.model_dir,
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, result.output
     assert "embedded 5 utterances in 2 dialogues" in result.stderr
     with np.load(tmp_path / "d.npz") as npz:
@@ -67,8 +76,12 @@ def test_parquet_one_row_per_utterance(tiny_global: TinyModel, meld_like, tmp_pa
     assert got.column_names[:4] == ["dialogue_id", "position", "speaker", "label"]
     rows = got.drop(["features"]).to_pylist()
     assert [(r["dialogue_id"], r["position"], r["Utterance_ID"]) for r in rows] == [
-        ("3", 0, "0"), ("3", 1, "9"), ("3", 2, "10"), ("7", 0, "0"), ("7", 1, "2")
-    ]  # fmt: skip
+        ("3", 0, "0"),
+        ("3", 1, "9"),
+        ("3", 2, "10"),
+        ("7", 0, "0"),
+        ("7", 1, "2"),
+    ]
     assert [r["speaker"] for r in rows] == ["Joey", "Ross", "Ross", "Monica", "Rachel"]
     assert [r["label"] for r in rows] == ["surprise", "anger", "joy", "neutral", "neutral"]
     assert rows[2]["Utterance"] == ROWS[0][1] and rows[2]["Sr No."] == "1"  # original columns
@@ -80,29 +93,49 @@ def test_named_columns_and_no_label(tiny_global: TinyModel, tmp_path: Path):
     rows = [("a", "x1", "2", tiny_line(3)), ("b", "x1", "1", tiny_line(5)), ("a", "x2", "1", "")]
     table = write_table(tmp_path / "mine.csv", rows, ("who", "conv", "turn", "text"))
     out = tmp_path / "d.parquet"
-    result = embed(tiny_global.model_dir, table, "--dialogue-column", "conv", "--order-column",
-                   "turn", "--speaker-column", "who", "-o", out)  # fmt: skip
+    result = embed(
+        tiny_global.model_dir,
+        table,
+        "--dialogue-column",
+        "conv",
+        "--order-column",
+        "turn",
+        "--speaker-column",
+        "who",
+        "-o",
+        out,
+    )
     assert result.exit_code == 0, result.output
     got = pq.read_table(out).drop(["features"]).to_pylist()
     assert [r["text"] for r in got] == [rows[1][3], rows[0][3], ""]  # under its own name
     assert [(r["dialogue_id"], r["speaker"], r["label"]) for r in got] == [
-        ("x1", "b", None), ("x1", "a", None), ("x2", "a", None)
-    ]  # fmt: skip
+        ("x1", "b", None),
+        ("x1", "a", None),
+        ("x2", "a", None),
+    ]
 
 
 def test_composite_dialogue_key_and_emorynlp_default(tiny_global: TinyModel, tmp_path: Path):
     header = ("Utterance", "Speaker", "Emotion", "Scene_ID", "Utterance_ID", "Season", "Episode")
-    rows = [(tiny_line(3), "['Rachel Green']", "Joyful", "1", "1", "1", "15"),
-            (tiny_line(4), "['Ross Geller', 'Joey Tribbiani']", "Mad", "1", "2", "1", "15"),
-            (tiny_line(5), "['Ross Geller']", "Sad", "1", "1", "2", "3")]  # fmt: skip
+    rows = [
+        (tiny_line(3), "['Rachel Green']", "Joyful", "1", "1", "1", "15"),
+        (tiny_line(4), "['Ross Geller', 'Joey Tribbiani']", "Mad", "1", "2", "1", "15"),
+        (tiny_line(5), "['Ross Geller']", "Sad", "1", "1", "2", "3"),
+    ]
     table = write_table(tmp_path / "emory.csv", rows, header)
     result = embed(tiny_global.model_dir, table, "-o", tmp_path / "d.parquet")
     assert result.exit_code == 0, result.output
     got = pq.read_table(tmp_path / "d.parquet").drop(["features"]).to_pylist()
     assert [r["dialogue_id"] for r in got] == ["s01_e15_c01", "s01_e15_c01", "s02_e03_c01"]
     assert got[1]["speaker"] == "Ross Geller, Joey Tribbiani"
-    result = embed(tiny_global.model_dir, table, "--dialogue-column", "Season,Scene_ID",
-                   "-o", tmp_path / "e.npz")  # fmt: skip
+    result = embed(
+        tiny_global.model_dir,
+        table,
+        "--dialogue-column",
+        "Season,Scene_ID",
+        "-o",
+        tmp_path / "e.npz",
+    )
     assert result.exit_code == 0, result.output
     with np.load(tmp_path / "e.npz") as npz:
         assert npz.files == ["1_1", "2_1"] and npz["1_1"].shape == (2, 100)
@@ -111,19 +144,31 @@ def test_composite_dialogue_key_and_emorynlp_default(tiny_global: TinyModel, tmp
 @pytest.mark.parametrize(
     ("rows", "args", "expected"),
     [
-        ([*ROWS, ("6", "w1", "Ross", "joy", "3", "9")], [], "talk.csv:7: dialogue '3' has two "
-         "utterances at order 9 (lines 4 and 7)"),
-        ([*ROWS, ("6", "w1", "Ross", "joy", "3", "nine")], [], "talk.csv:7: 'Utterance_ID' is "
-         "'nine', not a number"),
-        ([*ROWS, ("6", "w1", "Ross", "joy", "3", "inf")], [], "talk.csv:7: 'Utterance_ID' is "
-         "'inf', not a number"),
-        ([*ROWS, ("6", "w1", "Ross", "joy", "3", "-Infinity")], [], "talk.csv:7: 'Utterance_ID' "
-         "is '-Infinity', not a number"),
+        (
+            [*ROWS, ("6", "w1", "Ross", "joy", "3", "9")],
+            [],
+            "talk.csv:7: dialogue '3' has two utterances at order 9 (lines 4 and 7)",
+        ),
+        (
+            [*ROWS, ("6", "w1", "Ross", "joy", "3", "nine")],
+            [],
+            "talk.csv:7: 'Utterance_ID' is 'nine', not a number",
+        ),
+        (
+            [*ROWS, ("6", "w1", "Ross", "joy", "3", "inf")],
+            [],
+            "talk.csv:7: 'Utterance_ID' is 'inf', not a number",
+        ),
+        (
+            [*ROWS, ("6", "w1", "Ross", "joy", "3", "-Infinity")],
+            [],
+            "talk.csv:7: 'Utterance_ID' is '-Infinity', not a number",
+        ),
         ([*ROWS, ("6", "w1", "Ross", "joy", " ", "1")], [], "talk.csv:7: empty dialogue id"),
         (ROWS, ["--dialogue-column", "Scene"], "talk.csv:1: no column 'Scene'"),
         (ROWS, ["--order-column", "Turn"], "talk.csv:1: no column 'Turn'"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_one_line_and_keeps_the_old_output(
     tiny_global: TinyModel, tmp_path: Path, rows, args, expected: str
 ):
@@ -319,8 +364,10 @@ def test_integer_order_beyond_float_precision(tmp_path: Path) -> None:
     # still numeric across int and float spellings: 2 after 1.5, and 1 == 1.0 is a duplicate
     table = write_csv(tmp_path / "u.csv", [("w1", "c", "2"), ("w2", "c", "1.5"), ("w3", "d", "1")])
     assert [u.text for d in group_dialogues(read_table(str(table)), "u") for u in d.utterances] == [
-        "w2", "w1", "w3"
-    ]  # fmt: skip
+        "w2",
+        "w1",
+        "w3",
+    ]
     table = write_csv(tmp_path / "v.csv", [("w1", "c", "1"), ("w2", "c", "1.0")])
     with pytest.raises(Exception, match="two utterances at order 1 "):
         group_dialogues(read_table(str(table)), str(table))
@@ -429,10 +476,12 @@ def test_duplicate_header_name(tiny_global: TinyModel, tmp_path: Path) -> None:
     ("args", "expected"),
     [
         (["--order-column", "Utterance"], "'Utterance' is the text column, not an order column"),
-        (["--column", "Dialogue_ID", "--dialogue-column", "Dialogue_ID"], "'Dialogue_ID' is the "
-         "text column, not a dialogue column"),
+        (
+            ["--column", "Dialogue_ID", "--dialogue-column", "Dialogue_ID"],
+            "'Dialogue_ID' is the text column, not a dialogue column",
+        ),
     ],
-)  # fmt: skip
+)
 def test_text_column_named_as_another(tmp_path: Path, args: list[str], expected: str) -> None:
     """Was "no column 'Utterance' (columns: ...)" for a column the header has.
     From the odd conversation input round (issue 12, broken on purpose)."""

@@ -234,8 +234,14 @@ def test_shipped_model_loads_by_default(shipped: Path) -> None:
     assert np.isfinite(out).all() and (out > 0).any()
     assert embedder.spec.feature_dim == 100
     assert set(embedder.spec.label_names) == {
-        "anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise",
-    }  # fmt: skip
+        "anger",
+        "disgust",
+        "fear",
+        "joy",
+        "neutral",
+        "sadness",
+        "surprise",
+    }
 
 
 def test_shipped_model_size(shipped: Path) -> None:

@@ -158,8 +158,11 @@ def test_embed_takes_any_ordered_iterable_of_str(embedder) -> None:
 @settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(st.lists(st.one_of(st.text(max_size=20), st.none(), st.integers(), st.binary(max_size=4)),
-                max_size=6))  # fmt: skip
+@given(
+    st.lists(
+        st.one_of(st.text(max_size=20), st.none(), st.integers(), st.binary(max_size=4)), max_size=6
+    )
+)
 def test_any_list_gives_rows_or_an_input_error(embedder, items: list) -> None:
     """From the round on the API's input and the program's files and first moment."""
     if all(isinstance(item, str) for item in items):

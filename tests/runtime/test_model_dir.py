@@ -197,13 +197,15 @@ def test_newer_format_version(model: Path, transcript: Path, where: str, version
         (lambda d: {k: v for k, v in d.items() if k != "spec"}, "has no 'spec'"),
         (lambda d: {**d, "spec": {**d["spec"], "filter_sizes": ["x"]}}, "re-export the model"),
         (lambda d: {**d, "spec": {**d["spec"], "pool": "average"}}, "pool must be one of"),
-        (lambda d: {**d, "spec": {k: v for k, v in d["spec"].items() if k != "vocab_size"}},
-         "vocab_size"),
+        (
+            lambda d: {**d, "spec": {k: v for k, v in d["spec"].items() if k != "vocab_size"}},
+            "vocab_size",
+        ),
         (lambda d: {**d, "spec": "global"}, "re-export the model"),
         (lambda d: {k: v for k, v in d.items() if k != "sha256"}, "records no sha256"),
         (lambda d: {**d, "sha256": "abc"}, "records no sha256"),
     ],
-)  # fmt: skip
+)
 def test_damaged_card(model: Path, transcript: Path, breakage, match: str) -> None:
     broken = breakage(card(model))
     text = broken if isinstance(broken, str) else json.dumps(broken)
@@ -352,18 +354,22 @@ def _rehash(model: Path) -> None:
     ("edit", "match"),
     [
         (lambda c: c.update(metrics=[1]), "field 'metrics' is an array, not an object"),
-        (lambda c: c["metrics"].update(dev={"weighted_f1": "high"}),
-         "field 'metrics.dev.weighted_f1' is a string, not a number"),
+        (
+            lambda c: c["metrics"].update(dev={"weighted_f1": "high"}),
+            "field 'metrics.dev.weighted_f1' is a string, not a number",
+        ),
         (lambda c: c.update(vectors="glove"), "field 'vectors' is a string"),
         (lambda c: c.update(training={"command": ["cnnfeat"]}), "'training.command' is an array"),
         (lambda c: c.update(format_version="1"), "format_version must be an integer, got '1'"),
         (lambda c: c["spec"].update(max_len=512.0), "max_len must be an integer, got 512.0"),
         (lambda c: c["spec"].update(max_len=10**30), "values out of range (max_len"),
         (lambda c: c["spec"].update(lowercase="yes"), "lowercase must be true or false"),
-        (lambda c: c["spec"].update(max_len=256), "cnnfeat.json and model.onnx disagree: "
-                                                  "max_len 256 in cnnfeat.json, 512 in model.onnx"),
+        (
+            lambda c: c["spec"].update(max_len=256),
+            "cnnfeat.json and model.onnx disagree: max_len 256 in cnnfeat.json, 512 in model.onnx",
+        ),
     ],
-)  # fmt: skip
+)
 @pytest.mark.parametrize("command", ["info", "embed"])
 def test_damaged_card_is_one_line(
     model: Path, tmp_path: Path, edit, match: str, command: str
@@ -409,14 +415,17 @@ def _graph(path: Path, spec: dict, rows: str, dtype: str) -> None:
         numpy_helper.from_array(np.array([1 << 40]), "all"),
         numpy_helper.from_array(np.array([0]), "axis0"),
         numpy_helper.from_array(np.array([1]), "axis1"),
-        numpy_helper.from_array(np.ones((1, 100), np.float64 if dtype == "double" else np.float32),
-                                "weight"),
-    ]  # fmt: skip
+        numpy_helper.from_array(
+            np.ones((1, 100), np.float64 if dtype == "double" else np.float32), "weight"
+        ),
+    ]
     graph = helper.make_graph(
-        nodes, "lying", [helper.make_tensor_value_info("input_ids", TensorProto.INT64,
-                                                       ["batch", "seq"])],
-        [helper.make_tensor_value_info("features", elem, ["batch", 100])], init,
-    )  # fmt: skip
+        nodes,
+        "lying",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "seq"])],
+        [helper.make_tensor_value_info("features", elem, ["batch", 100])],
+        init,
+    )
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8)
     entry = proto.metadata_props.add()
     entry.key, entry.value = "cnnfeat.spec", json.dumps(spec)

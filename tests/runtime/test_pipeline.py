@@ -47,8 +47,14 @@ def test_file_output_equals_one_line_at_a_time(
     embedder, lines, want = alone
     source = tmp_path / "lines.txt"
     source.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    summary = embed_file(str(source), output_for(str(tmp_path / "out.npy")), embedder,
-                         chunk_size=chunk_size, depth=depth, progress=False)  # fmt: skip
+    summary = embed_file(
+        str(source),
+        output_for(str(tmp_path / "out.npy")),
+        embedder,
+        chunk_size=chunk_size,
+        depth=depth,
+        progress=False,
+    )
     got = np.load(tmp_path / "out.npy")
     assert summary.rows == len(lines) and got.shape == want.shape
     assert np.abs(got - want).max() <= ATOL
@@ -57,8 +63,9 @@ def test_file_output_equals_one_line_at_a_time(
 @pytest.mark.parametrize(("batch_size", "max_tokens"), [(1, 1), (3, 40), (256, 64), (1000, 10**6)])
 def test_batching_never_changes_rows(alone, batch_size: int, max_tokens: int) -> None:
     embedder, lines, want = alone
-    embedder = Embedder(embedder.model_dir.path, device="cpu", batch_size=batch_size,
-                        max_tokens=max_tokens)  # fmt: skip
+    embedder = Embedder(
+        embedder.model_dir.path, device="cpu", batch_size=batch_size, max_tokens=max_tokens
+    )
     assert np.abs(embedder.embed(lines) - want).max() <= ATOL
     assert np.abs(embedder.embed(lines[::-1]) - want[::-1]).max() <= ATOL
 
@@ -175,8 +182,10 @@ def test_stopping_early_cancels_the_chunks_tokenised_ahead(alone) -> None:
 
 
 def test_pad_rows_matches_pad_batch(tiny: TinyModel) -> None:
-    rows = [[int(i) for i in np.random.default_rng(n).integers(2, 200, size=n)]
-            for n in (0, 3, 1, 70, 5, 0, 12)]  # fmt: skip
+    rows = [
+        [int(i) for i in np.random.default_rng(n).integers(2, 200, size=n)]
+        for n in (0, 3, 1, 70, 5, 0, 12)
+    ]
     tokens = TokenRows.from_lists(rows)
     starts = tokens.starts
     for pick in ([0], [1, 2], [3, 0, 6], list(range(len(rows)))):
@@ -207,8 +216,14 @@ def test_the_bar_counts_rows_as_the_summary_does(
     rows = [f'"{tiny_line(3, i)}\n{tiny_line(2, i)}"' for i in range(25)] + ['""']
     source = write(tmp_path, "t.csv", "text\n" + "\n".join(rows) + "\n")
     embedder = Embedder(tiny_global.model_dir, device="cpu")
-    summary = embed_file(str(source), output_for(str(tmp_path / "f.npy")), embedder, column="text",
-                         chunk_size=4, progress=True)  # fmt: skip
+    summary = embed_file(
+        str(source),
+        output_for(str(tmp_path / "f.npy")),
+        embedder,
+        column="text",
+        chunk_size=4,
+        progress=True,
+    )
     err = capsys.readouterr().err
     counts = [int(n) for n in re.findall(r"embed: (\d+)utt ", err)]
     assert counts and counts[-1] == summary.rows == 26, err

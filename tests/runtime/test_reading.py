@@ -191,20 +191,37 @@ def test_csv_quoted_field_with_newlines(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "column", "line", "match"),
     [
-        pytest.param("a,b\n1,2\n", None, 1, "no text column .*'a', 'b'.*--column",
-                     id="no text column"),
-        pytest.param("id,Utterance\n1,hi\n", "text", 1,
-                     "no column 'text' \\(columns: id, Utterance\\)", id="no such column"),
+        pytest.param(
+            "a,b\n1,2\n", None, 1, "no text column .*'a', 'b'.*--column", id="no text column"
+        ),
+        pytest.param(
+            "id,Utterance\n1,hi\n",
+            "text",
+            1,
+            "no column 'text' \\(columns: id, Utterance\\)",
+            id="no such column",
+        ),
         pytest.param("\nid,text\n", "text", 1, "header row", id="empty header line"),
         # The record on line 4 starts after a quoted field that spans lines 2-3.
-        pytest.param('id,text\n1,"a\nb"\n2,c,extra\n', "text", 4, "3 fields, the header has 2",
-                     id="ragged row names its first line"),
-        pytest.param("id,text,speaker\n1,a,x\n2,b\n", "text", 3, "2 fields, the header has 3",
-                     id="short row"),
-        pytest.param('id,text\n1,ok\n2,"never closed\n3,x\n4,y\n', "text", 3,
-                     "malformed CSV record", id="stray quote is an error, not a swallowed file"),
+        pytest.param(
+            'id,text\n1,"a\nb"\n2,c,extra\n',
+            "text",
+            4,
+            "3 fields, the header has 2",
+            id="ragged row names its first line",
+        ),
+        pytest.param(
+            "id,text,speaker\n1,a,x\n2,b\n", "text", 3, "2 fields, the header has 3", id="short row"
+        ),
+        pytest.param(
+            'id,text\n1,ok\n2,"never closed\n3,x\n4,y\n',
+            "text",
+            3,
+            "malformed CSV record",
+            id="stray quote is an error, not a swallowed file",
+        ),
     ],
-)  # fmt: skip
+)
 def test_csv_errors_name_the_line(
     tmp_path: Path, content: str, column: str | None, line: int, match: str
 ) -> None:
@@ -258,9 +275,15 @@ def test_jsonl_missing_field(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("value", "kind"),
-    [(3, "a number"), (1.5, "a number"), (None, "null"), (True, "a boolean"),
-     (["a"], "an array"), ({"a": 1}, "an object")],
-)  # fmt: skip
+    [
+        (3, "a number"),
+        (1.5, "a number"),
+        (None, "null"),
+        (True, "a boolean"),
+        (["a"], "an array"),
+        ({"a": 1}, "an object"),
+    ],
+)
 def test_jsonl_non_string_value(tmp_path: Path, value, kind: str) -> None:
     path = jsonl(tmp_path, {"text": "ok"}, {"text": value})
     with raises_at(path, 2, f"field 'text' is {kind}, not a string"):
@@ -346,9 +369,27 @@ def test_records_from_an_open_stream_name_it_in_errors() -> None:
 
 
 @settings(max_examples=400, **SETTINGS)
-@given(st.lists(st.one_of(st.binary(max_size=8), st.sampled_from(
-    [b"\r", b"\n", b"\r\n", b"\xef\xbb\xbf", b"\xff", b"\xc3", b"\xe2\x82", b"\x00", b"w1 "]
-)), max_size=30).map(b"".join))  # fmt: skip
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=8),
+            st.sampled_from(
+                [
+                    b"\r",
+                    b"\n",
+                    b"\r\n",
+                    b"\xef\xbb\xbf",
+                    b"\xff",
+                    b"\xc3",
+                    b"\xe2\x82",
+                    b"\x00",
+                    b"w1 ",
+                ]
+            ),
+        ),
+        max_size=30,
+    ).map(b"".join)
+)
 @example(b"")
 @example(b"\xef\xbb\xbf")
 @example(b"a\r\r\n\r")
@@ -484,10 +525,23 @@ def test_embed_dev_zero_uses_bounded_memory_and_stops_on_ctrl_c(
     """From the reading rules round (issue 10)."""
     out = tmp_path / "zero.npy"
     child = subprocess.Popen(
-        [sys.executable, "-m", "cnnfeat", "embed", "/dev/zero", "-o", str(out),
-         "--model", str(tiny_global.model_dir), "--device", "cpu", "-q"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "cnnfeat",
+            "embed",
+            "/dev/zero",
+            "-o",
+            str(out),
+            "--model",
+            str(tiny_global.model_dir),
+            "--device",
+            "cpu",
+            "-q",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         time.sleep(6)  # start-up, then seconds of reading zeros
         assert child.poll() is None, child.stderr.read().decode()
@@ -569,11 +623,21 @@ def test_embed_cli_takes_tsv_quoting(tmp_path: Path, tiny_global: TinyModel) -> 
 
     path = tmp_path / "q.tsv"
     path.write_bytes(b'text\n"a\nb"\n')
-    base = [sys.executable, "-m", "cnnfeat", "embed", str(path), "--model",
-            str(tiny_global.model_dir), "-q", "-o"]  # fmt: skip
+    base = [
+        sys.executable,
+        "-m",
+        "cnnfeat",
+        "embed",
+        str(path),
+        "--model",
+        str(tiny_global.model_dir),
+        "-q",
+        "-o",
+    ]
     literal = subprocess.run([*base, str(tmp_path / "l.npy")], capture_output=True)
-    quoted = subprocess.run([*base, str(tmp_path / "c.npy"), "--tsv-quoting", "csv"],
-                            capture_output=True)  # fmt: skip
+    quoted = subprocess.run(
+        [*base, str(tmp_path / "c.npy"), "--tsv-quoting", "csv"], capture_output=True
+    )
     assert literal.returncode == 0 and quoted.returncode == 0, quoted.stderr
     assert np.load(tmp_path / "l.npy").shape[0] == 2 and np.load(tmp_path / "c.npy").shape[0] == 1
 
@@ -721,8 +785,10 @@ def test_broken_utf16_names_utf16_and_iconv(tmp_path: Path) -> None:
         assert "iconv -f UTF-16 -t UTF-8" in message and "--encoding-errors" not in message
 
 
-MELD_LIKE = ("Dialogue_ID,Utterance_ID,Speaker,Utterance,Emotion\n0,0,Ross,Oh my God!,surprise\r\n"
-             "0,1,Rachel,ça va 你好 😀,joy\n1,0,Joey,How you doin'?,neutral\n")  # fmt: skip
+MELD_LIKE = (
+    "Dialogue_ID,Utterance_ID,Speaker,Utterance,Emotion\n0,0,Ross,Oh my God!,surprise\r\n"
+    "0,1,Rachel,ça va 你好 😀,joy\n1,0,Joey,How you doin'?,neutral\n"
+)
 
 
 def test_utf16_and_large_records_in_every_reader(tmp_path: Path, tiny_global: TinyModel) -> None:
@@ -757,9 +823,25 @@ def test_utf16_and_large_records_in_every_reader(tmp_path: Path, tiny_global: Ti
     assert read_labelled(utf16).texts == ["Oh my God!", "ça va 你好 😀", "How you doin'?"]
     dialogues = [read_utterances(str(p)) for p in (utf8, utf16)]
     assert dialogues[1] == dialogues[0] and dialogues[0][1].speaker == "Rachel"
-    doc = {"episodes": [{"scenes": [{"scene_id": "s01_e01_c01", "utterances": [
-        {"utterance_id": "s01_e01_c01_u001", "speakers": ["Ross"], "transcript": "ça va",
-         "emotion": "Joyful"}]}]}]}  # fmt: skip
+    doc = {
+        "episodes": [
+            {
+                "scenes": [
+                    {
+                        "scene_id": "s01_e01_c01",
+                        "utterances": [
+                            {
+                                "utterance_id": "s01_e01_c01_u001",
+                                "speakers": ["Ross"],
+                                "transcript": "ça va",
+                                "emotion": "Joyful",
+                            }
+                        ],
+                    }
+                ]
+            }
+        ]
+    }
     emory = tmp_path / "emory.json"
     emory.write_bytes(b"\xfe\xff" + json.dumps(doc, ensure_ascii=False).encode("utf-16-be"))
     assert [u.text for u in read_emorynlp_json(str(emory))] == ["ça va"]

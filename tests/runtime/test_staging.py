@@ -37,8 +37,9 @@ def tree(root: Path) -> dict[str, bytes]:
     """Every file under root, by relative path: what "byte for byte" compares."""
     if not root.exists():
         return {}
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}  # fmt: skip
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def put(root: Path, files: dict[str, bytes]) -> None:
@@ -150,11 +151,19 @@ def test_train_save_at_every_step(
 
     new = reference(save, target)
     assert set(new) == {"checkpoint.pt", "tokenizer.json", "metrics.json", "report.html"}
-    faults = Faults(monkeypatch, [
-        (Path, "write_bytes"), (SavingTokenizer, "to_str"), (Path, "write_text"),
-        (staging.os, "fsync"), (staging.os, "rename"), (staging, "_exchange"),
-        (staging.os, "chmod"), (staging.tempfile, "mkdtemp"),
-    ])  # fmt: skip
+    faults = Faults(
+        monkeypatch,
+        [
+            (Path, "write_bytes"),
+            (SavingTokenizer, "to_str"),
+            (Path, "write_text"),
+            (staging.os, "fsync"),
+            (staging.os, "rename"),
+            (staging, "_exchange"),
+            (staging.os, "chmod"),
+            (staging.tempfile, "mkdtemp"),
+        ],
+    )
     assert every_step(faults, save, target, OLD, new, fault) >= 6
     assert tree(target) == new
     # A fresh target too: nothing, or the complete run.
@@ -201,11 +210,19 @@ def test_export_at_every_step(
 
     new = reference(save, target)
     assert new != old and set(new) == set(old)
-    faults = Faults(monkeypatch, [
-        (onnx_export.onnx, "save_model"), (onnx_export.shutil, "copyfile"),
-        (Path, "write_text"), (Path, "write_bytes"), (staging, "_sync_tree"),
-        (staging.os, "rename"), (staging, "_exchange"), (staging.tempfile, "mkdtemp"),
-    ])  # fmt: skip
+    faults = Faults(
+        monkeypatch,
+        [
+            (onnx_export.onnx, "save_model"),
+            (onnx_export.shutil, "copyfile"),
+            (Path, "write_text"),
+            (Path, "write_bytes"),
+            (staging, "_sync_tree"),
+            (staging.os, "rename"),
+            (staging, "_exchange"),
+            (staging.tempfile, "mkdtemp"),
+        ],
+    )
     assert every_step(faults, save, target, old, new, fault) >= 7
     assert tree(target) == new
 
@@ -321,8 +338,11 @@ with staging.staged_directory(target) as folder:
 def test_sigkill_leftovers_are_repaired_by_the_next_run(tmp_path: Path, where: str) -> None:
     target = tmp_path / "run"
     put(target, OLD)
-    killed = subprocess.run([sys.executable, "-c", textwrap.dedent(SIGKILLED), str(target), where],
-                            capture_output=True, timeout=120)  # fmt: skip
+    killed = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(SIGKILLED), str(target), where],
+        capture_output=True,
+        timeout=120,
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     left = sorted(p.name for p in tmp_path.iterdir())
     # body: the old run and a staging folder; swap: the old one moved aside, and the new one.
@@ -369,8 +389,13 @@ def _limited(limit: int):
 
 def _cli(args: list, limit: int) -> subprocess.CompletedProcess:
     # Python ignores SIGXFSZ, so a write past the limit fails with EFBIG, as on a full disk.
-    return subprocess.run([sys.executable, "-m", "cnnfeat", *map(str, args)], capture_output=True,
-                          text=True, timeout=300, preexec_fn=_limited(limit))  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "cnnfeat", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=_limited(limit),
+    )
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX resource limits")
@@ -402,9 +427,25 @@ def test_write_limit_while_train_saves(tmp_path: Path) -> None:
     )
     run = tmp_path / "run"
     put(run, OLD)
-    result = _cli(["train", "--train", tmp_path / "train.csv", "--out", run, "--vectors",
-                   tmp_path / "vectors.txt", "--epochs", "1", "--max-len", "10",
-                   "--vocab-top-n", "0", "-q"], limit=16384)  # fmt: skip
+    result = _cli(
+        [
+            "train",
+            "--train",
+            tmp_path / "train.csv",
+            "--out",
+            run,
+            "--vectors",
+            tmp_path / "vectors.txt",
+            "--epochs",
+            "1",
+            "--max-len",
+            "10",
+            "--vocab-top-n",
+            "0",
+            "-q",
+        ],
+        limit=16384,
+    )
     assert result.returncode == 1, result.stderr
     [line] = result.stderr.splitlines()
     assert line.startswith(f"cnnfeat: error: writing {run} failed: "), line
@@ -446,13 +487,17 @@ def _read_only_dir(d: Path) -> Path:
 @pytest.mark.parametrize(
     ("make", "match"),
     [
-        (lambda d: (d / "notes.txt").write_text("x") and d / "notes.txt" / "run",
-         "notes.txt is not a directory"),
-        (lambda d: (d / "notes.txt").write_text("x") and d / "notes.txt" / "a" / "run",
-         "notes.txt is not a directory"),
+        (
+            lambda d: (d / "notes.txt").write_text("x") and d / "notes.txt" / "run",
+            "notes.txt is not a directory",
+        ),
+        (
+            lambda d: (d / "notes.txt").write_text("x") and d / "notes.txt" / "a" / "run",
+            "notes.txt is not a directory",
+        ),
         (_read_only_dir, "Permission denied"),
     ],
-)  # fmt: skip
+)
 def test_train_out_that_cannot_be_written_fails_before_any_work(
     tmp_path: Path, make, match: str
 ) -> None:
@@ -481,8 +526,11 @@ def test_out_on_a_read_only_file_system(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
     monkeypatch.setattr(staging.os, "access", lambda path, mode: False)
     monkeypatch.setattr(staging.os, "statvfs", lambda path: ReadOnly())
-    with pytest.raises(OutputError, match=f"cannot write {tmp_path / 'run'}: {tmp_path}: "
-                       "Read-only file system; choose another --out"):  # fmt: skip
+    with pytest.raises(
+        OutputError,
+        match=f"cannot write {tmp_path / 'run'}: {tmp_path}: "
+        "Read-only file system; choose another --out",
+    ):
         staging.check_replaceable(tmp_path / "run", "cnnfeat run", "checkpoint.pt", ())
     monkeypatch.setattr(staging.os, "statvfs", real_statvfs)
 

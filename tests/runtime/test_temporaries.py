@@ -37,8 +37,9 @@ with FeatureWriter(output_for(str(out)), 4) as writer:
 def live_writer(command: list[str], out: Path) -> Iterator[Path]:
     """Run WRITER (`command`) until it has its temporary for `out`; yield that temporary's
     path; then let the writer finish and check that `out` is complete."""
-    writer = subprocess.Popen(command, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE)  # fmt: skip
+    writer = subprocess.Popen(
+        command, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     assert writer.stdin is not None and writer.stdout is not None and writer.stderr is not None
     try:
         yield out.parent / writer.stdout.readline().strip()
@@ -67,8 +68,15 @@ def test_a_live_writer_whose_pid_means_nothing_here_keeps_its_temporary(
 def _can_unshare() -> bool:
     if sys.platform != "linux" or os.geteuid() != 0 or shutil.which("unshare") is None:
         return False
-    probe = ["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c",
-             "echo 500 > /proc/sys/kernel/ns_last_pid"]  # fmt: skip
+    probe = [
+        "unshare",
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        "sh",
+        "-c",
+        "echo 500 > /proc/sys/kernel/ns_last_pid",
+    ]
     return subprocess.run(probe, capture_output=True).returncode == 0
 
 
@@ -77,11 +85,13 @@ def test_a_live_writer_in_another_pid_namespace_keeps_its_temporary(tmp_path: Pa
     # The real case: the writer runs in its own PID namespace with a PID that no process has
     # in ours; the sweep of a write here must not remove its temporary.
     pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
-    dead = next(p for p in iter(lambda: random.randrange(1000, pid_max - 1), None)
-                if not Path(f"/proc/{p + 1}").exists())  # fmt: skip
+    dead = next(
+        p
+        for p in iter(lambda: random.randrange(1000, pid_max - 1), None)
+        if not Path(f"/proc/{p + 1}").exists()
+    )
     out = tmp_path / "out.npy"
-    script = (f"echo {dead} > /proc/sys/kernel/ns_last_pid; "
-              f"{sys.executable} -c '{WRITER}' {out}")  # fmt: skip
+    script = f"echo {dead} > /proc/sys/kernel/ns_last_pid; {sys.executable} -c '{WRITER}' {out}"
     with live_writer(
         ["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script], out
     ) as temp:
@@ -137,8 +147,14 @@ def test_a_name_with_non_ascii_digits_is_not_a_temporary(tmp_path: Path) -> None
     # str.isdigit and the regex \d take '²' or Arabic-Indic digits; such a name is the user's.
     from cnnfeat.runtime import staging
 
-    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                              capture_output=True, text=True, check=True).stdout)  # fmt: skip
+    dead = int(
+        subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     arabic = str(dead).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
     users = [".model.staging-²-abcdefgh", f".out.npy.{arabic}-abcdefgh.part"]
     (tmp_path / users[0]).mkdir()

@@ -65,8 +65,9 @@ def test_bad_input_is_one_line_and_the_old_output_stays(
 ) -> None:
     source = write(tmp_path, "t.csv" if extra else "t.txt", content)
     out = write(tmp_path, "ids.txt", "yesterday's ids\n")
-    line = one_error_line(invoke("tokenize", source, "-o", out, "--model", tiny_global.model_dir,
-                                 *extra))  # fmt: skip
+    line = one_error_line(
+        invoke("tokenize", source, "-o", out, "--model", tiny_global.model_dir, *extra)
+    )
     assert str(source) in line and words in line
     assert out.read_text() == "yesterday's ids\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["ids.txt", source.name])
@@ -75,9 +76,11 @@ def test_bad_input_is_one_line_and_the_old_output_stays(
 def test_bad_output_is_one_line(tiny_global: TinyModel, tmp_path: Path) -> None:
     source = write(tmp_path, "t.txt", "w1\n")
     absent = tmp_path / "absent"
-    for out, words in [(tmp_path, f"{tmp_path} is a directory"),
-                       (source, f"{source} is the input file"),
-                       (absent / "ids.txt", f"cannot write in {absent}")]:  # fmt: skip
+    for out, words in [
+        (tmp_path, f"{tmp_path} is a directory"),
+        (source, f"{source} is the input file"),
+        (absent / "ids.txt", f"cannot write in {absent}"),
+    ]:
         line = one_error_line(
             invoke("tokenize", source, "-o", out, "--model", tiny_global.model_dir)
         )
@@ -90,12 +93,20 @@ def test_installed_console_script(tiny_global: TinyModel, tmp_path: Path) -> Non
     if script is None:
         pytest.skip("the `cnnfeat` console script is not installed in this environment")
     source = write(tmp_path, "t.txt", "\n".join(LINES) + "\n")
-    run = subprocess.run([script, "tokenize", str(source), "--model", str(tiny_global.model_dir)],
-                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    run = subprocess.run(
+        [script, "tokenize", str(source), "--model", str(tiny_global.model_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     assert read_ids(run.stdout) == Embedder(tiny_global.model_dir, device="cpu").tokenize(LINES)
-    broken = subprocess.run([script, "tokenize", str(tmp_path / "absent.txt")],
-                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    broken = subprocess.run(
+        [script, "tokenize", str(tmp_path / "absent.txt")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert broken.returncode == 1
     assert broken.stderr.splitlines() == [
         f"cnnfeat: error: {tmp_path / 'absent.txt'}: no such file"
@@ -130,7 +141,8 @@ def test_tokenize_refuses_a_features_file_name(
     """Ids are text: `-o ids.npy` wrote text into a file every reader takes for features.
     Found by trying to break issue 13's changes (API surface, tokenize, writing)."""
     source = write(tmp_path, "in.txt", tiny_line(3) + "\n")
-    line = one_error_line(invoke("tokenize", source, "-o", tmp_path / name,
-                                 "--model", tiny_global.model_dir))  # fmt: skip
+    line = one_error_line(
+        invoke("tokenize", source, "-o", tmp_path / name, "--model", tiny_global.model_dir)
+    )
     assert "token ids are text" in line, line
     assert not (tmp_path / name).exists()

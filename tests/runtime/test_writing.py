@@ -365,8 +365,12 @@ CNNFEAT = [sys.executable, "-m", "cnnfeat"]  # one process, whose PID names its 
 
 def dead_pid() -> int:
     """The PID of a process that has ended (and been reaped)."""
-    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                           capture_output=True, text=True, check=True)  # fmt: skip
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return int(child.stdout)
 
 
@@ -400,8 +404,11 @@ def test_a_sigkilled_embed_leaves_a_temporary_that_the_next_run_removes(tmp_path
     lines = tmp_path / "lines.txt"
     lines.write_text("".join(f"utterance number {i} of many\n" for i in range(400_000)))
     out = tmp_path / "out.npy"
-    run = subprocess.Popen([*CNNFEAT, "embed", str(lines), "-o", str(out), "-q"],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    run = subprocess.Popen(
+        [*CNNFEAT, "embed", str(lines), "-o", str(out), "-q"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         for _ in range(600):  # the temporary appears once the model is loaded
             if [n for n in names(tmp_path) if n.endswith(".part")]:
@@ -418,8 +425,9 @@ def test_a_sigkilled_embed_leaves_a_temporary_that_the_next_run_removes(tmp_path
     assert not out.exists()
     small = tmp_path / "small.txt"
     small.write_text("hello there\n")
-    done = subprocess.run([*CNNFEAT, "embed", str(small), "-o", str(out), "-q"],
-                          capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [*CNNFEAT, "embed", str(small), "-o", str(out), "-q"], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert names(tmp_path) == ["lines.txt", "out.npy", "small.txt"]
     assert read_features(out, 100).shape == (1, 100)
@@ -431,9 +439,13 @@ def test_a_sigkilled_embed_leaves_a_temporary_that_the_next_run_removes(tmp_path
 def _cnnfeat(args: list[str], stdin_path: Path) -> subprocess.CompletedProcess:
     """`cnnfeat ARGS < stdin_path` in a subprocess: stdin is then a real file descriptor."""
     with open(stdin_path, "rb") as stdin:
-        return subprocess.run([sys.executable, "-c", "from cnnfeat.cli import main; main()",
-                               *args], stdin=stdin, capture_output=True, text=True,
-                              timeout=300)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-c", "from cnnfeat.cli import main; main()", *args],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
 
 @pytest.mark.parametrize(
@@ -455,8 +467,9 @@ def test_stdin_that_is_the_output_file_is_refused(
     link.symlink_to(path)
     extra = ["--dialogues"] if name.endswith(".npz") else []
     for out in (path, link):
-        run = _cnnfeat([command, "-", "-o", str(out), "--model", str(tiny_global.model_dir),
-                        *extra], path)  # fmt: skip
+        run = _cnnfeat(
+            [command, "-", "-o", str(out), "--model", str(tiny_global.model_dir), *extra], path
+        )
         assert run.returncode == 1, run.stderr
         want = f"{out} is the file standard input reads; choose another -o"
         assert run.stderr == f"cnnfeat: error: {want}\n"
@@ -523,8 +536,17 @@ def test_output_symlink_loop_is_one_line(tiny_global, tmp_path: Path) -> None:
     source.write_text("Dialogue_ID,Utterance\n0,w1\n")
     (tmp_path / "loop.npz").symlink_to("loop.npz")
     for extra in (["--dialogues"], []):
-        line = one_error_line(invoke("embed", source, "-o", tmp_path / "loop.npz", "--model",
-                                     tiny_global.model_dir, *extra))  # fmt: skip
+        line = one_error_line(
+            invoke(
+                "embed",
+                source,
+                "-o",
+                tmp_path / "loop.npz",
+                "--model",
+                tiny_global.model_dir,
+                *extra,
+            )
+        )
         assert line.startswith(f"cnnfeat: error: cannot write {tmp_path / 'loop.npz'}: ")
         assert "internal error" not in line
 

@@ -87,15 +87,36 @@ def test_a_runs_command_names_its_seed_and_parses_back_with_odd_names(tmp_path: 
         csv.writer(f).writerows(rows)
     write_vectors(root / "-v=1 ü.txt")
     run = root / "-run"
-    result = invoke("train", "--train", root / "-t=1.csv", "--out", run, "--vectors",
-                    root / "-v=1 ü.txt", "--text-column", "-text=col 'ü'", "--label-column",
-                    "--label", "--epochs", "1", "--batch-size", "16", "--lr", "1e-05",
-                    "--dropout", "0.30000000000000004", "--max-len", "12", "-q")  # fmt: skip
+    result = invoke(
+        "train",
+        "--train",
+        root / "-t=1.csv",
+        "--out",
+        run,
+        "--vectors",
+        root / "-v=1 ü.txt",
+        "--text-column",
+        "-text=col 'ü'",
+        "--label-column",
+        "--label",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--lr",
+        "1e-05",
+        "--dropout",
+        "0.30000000000000004",
+        "--max-len",
+        "12",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     config = json.loads((run / "metrics.json").read_text(encoding="utf-8"))["config"]
     args = shlex.split(config["command"])
     assert args[args.index("--seed") + 1] == "1"
     train = get_command(app).commands["train"]  # type: ignore[attr-defined]
-    parsed = config_values({k: v for k, v in train.make_context("train", args[2:]).params.items()
-                            if k != "quiet"})  # fmt: skip
+    parsed = config_values(
+        {k: v for k, v in train.make_context("train", args[2:]).params.items() if k != "quiet"}
+    )
     assert TrainConfig(**parsed, command=config["command"]) == TrainConfig(**config)

@@ -36,12 +36,18 @@ def test_csv_meld_style_columns(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "content", "texts", "labels"),
     [
-        pytest.param("d.csv", "id,label,text\n1,pos,good\n2,neg,bad\n", ["good", "bad"],
-                     ["pos", "neg"], id="csv with generic column names"),
-        pytest.param("d.TSV", 'text\tlabel\na, b\tx\n"q" q\ty\n', ["a, b", '"q" q'], ["x", "y"],
-                     id="tsv"),
+        pytest.param(
+            "d.csv",
+            "id,label,text\n1,pos,good\n2,neg,bad\n",
+            ["good", "bad"],
+            ["pos", "neg"],
+            id="csv with generic column names",
+        ),
+        pytest.param(
+            "d.TSV", 'text\tlabel\na, b\tx\n"q" q\ty\n', ["a, b", '"q" q'], ["x", "y"], id="tsv"
+        ),
     ],
-)  # fmt: skip
+)
 def test_table_columns(
     tmp_path: Path, name: str, content: str, texts: list[str], labels: list[str]
 ) -> None:
@@ -80,18 +86,32 @@ def test_csv_embedded_newline_and_line_numbers(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "options", "line", "match"),
     [
-        pytest.param('text,label\n"a\nb\nc",x\nlonely\n', {}, 5, "1 fields, the header has 2",
-                     id="short row"),
-        pytest.param('text,label\nok,a\n"unterminated,b\nmore,c\n', {}, 3, "malformed CSV record",
-                     id="stray quote is an error, not a swallowed file"),
-        pytest.param("Utterance,Speaker,Emotion\nhi,Joey,joy\n", {"label_column": "Sentiment"},
-                     1, "no label column 'Sentiment'; other columns: 'Speaker', 'Emotion'",
-                     id="missing named column lists available"),
-        pytest.param("sentence,label\nhi,joy\n", {}, 1,
-                     "no text column.*found 'sentence', 'label'",
-                     id="no default column lists available"),
+        pytest.param(
+            'text,label\n"a\nb\nc",x\nlonely\n', {}, 5, "1 fields, the header has 2", id="short row"
+        ),
+        pytest.param(
+            'text,label\nok,a\n"unterminated,b\nmore,c\n',
+            {},
+            3,
+            "malformed CSV record",
+            id="stray quote is an error, not a swallowed file",
+        ),
+        pytest.param(
+            "Utterance,Speaker,Emotion\nhi,Joey,joy\n",
+            {"label_column": "Sentiment"},
+            1,
+            "no label column 'Sentiment'; other columns: 'Speaker', 'Emotion'",
+            id="missing named column lists available",
+        ),
+        pytest.param(
+            "sentence,label\nhi,joy\n",
+            {},
+            1,
+            "no text column.*found 'sentence', 'label'",
+            id="no default column lists available",
+        ),
     ],
-)  # fmt: skip
+)
 def test_csv_errors_name_the_line(
     tmp_path: Path, content: str, options: dict, line: int, match: str
 ) -> None:
@@ -395,15 +415,19 @@ def test_emorynlp_official_json_dev() -> None:
         ("t.csv", "text,label\nhi,pos\nho,\n", 3, "missing label"),
         ("t.csv", "text,label\nhi,pos\nho,   \n", 3, "missing label"),
         ("t.jsonl", '{"text": "a", "label": "x"}\n{"text": "b"}\n', 2, "missing key 'label'"),
-        ("t.jsonl", '{"text": "a", "label": null}\n', 1,
-         "label must be a string or an integer, got null"),
+        (
+            "t.jsonl",
+            '{"text": "a", "label": null}\n',
+            1,
+            "label must be a string or an integer, got null",
+        ),
         ("t.jsonl", '{"text": "a", "label": true}\n', 1, "got a boolean"),
         ("t.jsonl", '{"text": "a", "label": 1.5}\n', 1, "got a number"),
         ("t.jsonl", '{"text": "a", "label": ["x"]}\n', 1, "got an array"),
         ("t.jsonl", '{"text": 5, "label": "x"}\n', 1, "field 'text' is a number, not a string"),
         ("t.jsonl", '{"text": "a \\ud800", "label": "x"}\n', 1, "lone surrogate"),
     ],
-)  # fmt: skip
+)
 def test_unusable_labels_and_texts_name_the_line(
     tmp_path: Path, name: str, content: str, line: int, match: str
 ) -> None:

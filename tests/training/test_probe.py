@@ -51,8 +51,9 @@ def scores(result) -> tuple[float, ...]:
 
 def test_probe_on_model_features(tiny_global: TinyModel, files: tuple[Path, Path]) -> None:
     train, test = files
-    result = invoke("evaluate", tiny_global.model_dir, "--train", train, "--test", test,
-                    "--device", "cpu")  # fmt: skip
+    result = invoke(
+        "evaluate", tiny_global.model_dir, "--train", train, "--test", test, "--device", "cpu"
+    )
     weighted, macro, accuracy, dim, n_train, n_test, classes = scores(result)
     assert (dim, n_train, n_test, classes) == (100, 80, 40, 2)
     # The same probe on the Embedder's features, computed here with scikit-learn directly.
@@ -119,8 +120,17 @@ def test_probe_on_given_features_matches_sklearn(
         labels.append(y)
     np.save(tmp_path / "tr.npy", arrays[0])
     np.savez(tmp_path / "te.npz", features=arrays[1])
-    result = invoke("evaluate", "--train", train, "--test", test, "--train-features",
-                    tmp_path / "tr.npy", "--test-features", tmp_path / "te.npz")  # fmt: skip
+    result = invoke(
+        "evaluate",
+        "--train",
+        train,
+        "--test",
+        test,
+        "--train-features",
+        tmp_path / "tr.npy",
+        "--test-features",
+        tmp_path / "te.npz",
+    )
     weighted, macro, accuracy, dim, *_ = scores(result)
     scaler = StandardScaler().fit(arrays[0])
     model = LogisticRegression(max_iter=2000).fit(scaler.transform(arrays[0]), labels[0])
@@ -142,16 +152,40 @@ def test_bad_input_is_one_line(files: tuple[Path, Path], tmp_path: Path) -> None
     unseen.write_text("Utterance,Emotion\nw1,a\nw2,zzz\n")
     cases = [
         (["--train", tmp_path / "nope.csv", "--test", test], "nope.csv: no such file"),
-        (["--train", train, "--test", test, "--train-features", tmp_path / "short.npy",
-          "--test-features", tmp_path / "short.npy"], "short.npy: 3 rows but "),
-        (["--train", train, "--test", test, "--train-features", tmp_path / "ints.npy",
-          "--test-features", tmp_path / "short.npy"], "ints.npy: expected an (N, D) float array"),
-        (["--train", train, "--test", test, "--train-features", train,
-          "--test-features", test], "train.csv: not a .npy or .npz features file"),
+        (
+            [
+                "--train",
+                train,
+                "--test",
+                test,
+                "--train-features",
+                tmp_path / "short.npy",
+                "--test-features",
+                tmp_path / "short.npy",
+            ],
+            "short.npy: 3 rows but ",
+        ),
+        (
+            [
+                "--train",
+                train,
+                "--test",
+                test,
+                "--train-features",
+                tmp_path / "ints.npy",
+                "--test-features",
+                tmp_path / "short.npy",
+            ],
+            "ints.npy: expected an (N, D) float array",
+        ),
+        (
+            ["--train", train, "--test", test, "--train-features", train, "--test-features", test],
+            "train.csv: not a .npy or .npz features file",
+        ),
         (["--train", one, "--test", test], "only one label ('a')"),
         (["--train", train, "--test", unseen], "unseen.csv: labels ['zzz'] do not occur"),
         ([tmp_path / "nomodel", "--train", train, "--test", test], "does not exist"),
-    ]  # fmt: skip
+    ]
     for args, expected in cases:
         line = one_error_line(invoke("evaluate", *args))
         assert expected in line, (expected, line)
@@ -171,8 +205,10 @@ def test_without_sklearn_says_how_to_install(
 def test_shipped_model_default(files: tuple[Path, Path]) -> None:
     """No MODEL_DIR: the shipped model's features (the same as cnnfeat.Embedder())."""
     train, test = files
-    assert cnnfeat.Embedder(device="cpu").dim == scores(invoke("evaluate", "--train", train,
-                                                               "--test", test))[3]  # fmt: skip
+    assert (
+        cnnfeat.Embedder(device="cpu").dim
+        == scores(invoke("evaluate", "--train", train, "--test", test))[3]
+    )
 
 
 # --- given features a linear probe cannot standardise -------------------------------------
@@ -205,7 +241,15 @@ def test_evaluate_features_it_cannot_fit(
     Found by breaking `cnnfeat evaluate` on purpose (the odd-input round)."""
     np.save(tmp_path / "train.npy", values)
     np.save(tmp_path / "test.npy", np.zeros((6, values.shape[1]), np.float32))
-    result = invoke("evaluate", "--train", labelled, "--test", labelled,
-                    "--train-features", tmp_path / "train.npy",
-                    "--test-features", tmp_path / "test.npy")  # fmt: skip
+    result = invoke(
+        "evaluate",
+        "--train",
+        labelled,
+        "--test",
+        labelled,
+        "--train-features",
+        tmp_path / "train.npy",
+        "--test-features",
+        tmp_path / "test.npy",
+    )
     assert expected in one_error_line(result)

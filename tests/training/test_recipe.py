@@ -85,8 +85,12 @@ def test_release_ships_the_median_seed(tmp_path, monkeypatch: pytest.MonkeyPatch
     for seed, f1 in scores.items():
         run = runs / f"seed-{seed}"
         run.mkdir(parents=True)
-        metrics = {"dev": {"weighted_f1": f1}, "test": {"weighted_f1": f1}, "best_epoch": 3,
-                   "train_seconds": 1.0}  # fmt: skip
+        metrics = {
+            "dev": {"weighted_f1": f1},
+            "test": {"weighted_f1": f1},
+            "best_epoch": 3,
+            "train_seconds": 1.0,
+        }
         (run / "metrics.json").write_text(json.dumps(metrics))
     exported = []
 

@@ -15,9 +15,24 @@ import numpy as np
 import pytest
 from helpers import invoke, write_dataset, write_vectors
 
-RECIPE_FLAGS = ["--multichannel", "--max-norm", "3", "--weight-decay", "0.01",
-                "--lr-schedule", "plateau", "--word-dropout", "0.2", "--label-smoothing", "0.1",
-                "--ema-decay", "0.9", "--class-weights", "--class-weight-power", "0.5"]  # fmt: skip
+RECIPE_FLAGS = [
+    "--multichannel",
+    "--max-norm",
+    "3",
+    "--weight-decay",
+    "0.01",
+    "--lr-schedule",
+    "plateau",
+    "--word-dropout",
+    "0.2",
+    "--label-smoothing",
+    "0.1",
+    "--ema-decay",
+    "0.9",
+    "--class-weights",
+    "--class-weight-power",
+    "0.5",
+]
 
 
 def train_tiny(root: Path, name: str, *flags: str) -> Path:
@@ -26,10 +41,29 @@ def train_tiny(root: Path, name: str, *flags: str) -> Path:
         write_dataset(root / "test.csv", 30, seed=2)
         write_vectors(root / "vectors.txt")
     run = root / name
-    result = invoke("train", "--train", root / "train.csv", "--test", root / "test.csv",
-                    "--out", run, "--vectors", root / "vectors.txt", "--epochs", "3",
-                    "--patience", "3", "--batch-size", "16", "--seed", "3", "--vocab-top-n", "5",
-                    "-q", *flags)  # fmt: skip
+    result = invoke(
+        "train",
+        "--train",
+        root / "train.csv",
+        "--test",
+        root / "test.csv",
+        "--out",
+        run,
+        "--vectors",
+        root / "vectors.txt",
+        "--epochs",
+        "3",
+        "--patience",
+        "3",
+        "--batch-size",
+        "16",
+        "--seed",
+        "3",
+        "--vocab-top-n",
+        "5",
+        "-q",
+        *flags,
+    )
     assert result.exit_code == 0, result.output
     return run
 
@@ -161,8 +195,13 @@ def test_train_help_fits_80_columns() -> None:
     from cnnfeat.cli import app
 
     env = dict(os.environ, COLUMNS="80")
-    text = subprocess.run([sys.executable, "-m", "cnnfeat", "train", "--help"], env=env,
-                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    text = subprocess.run(
+        [sys.executable, "-m", "cnnfeat", "train", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     lines = text.splitlines()
     assert max(len(line) for line in lines) <= 80
     assert "…" not in text
@@ -181,8 +220,13 @@ def test_train_help_fits_80_columns() -> None:
 def test_every_command_help_fits_80_columns(command: str) -> None:
     """Rich's two-column layout cut help texts at 80 columns (`Season,Episode,Scene_ID…`)."""
     env = dict(os.environ, COLUMNS="80")
-    text = subprocess.run([sys.executable, "-m", "cnnfeat", command, "--help"], env=env,
-                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    text = subprocess.run(
+        [sys.executable, "-m", "cnnfeat", command, "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     lines = text.splitlines()
     assert max(len(line) for line in lines) <= 80
     assert "…" not in text
@@ -197,8 +241,13 @@ def test_the_program_help_is_plain_and_gives_each_command_whole() -> None:
     from cnnfeat.cli import app
 
     env = dict(os.environ, COLUMNS="80")
-    text = subprocess.run([sys.executable, "-m", "cnnfeat", "--help"], env=env,
-                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    text = subprocess.run(
+        [sys.executable, "-m", "cnnfeat", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert max(len(line) for line in text.splitlines()) <= 80
     assert not re.search(r"…|<bool>|\\\[|[╭│]", text), text
     assert "..." not in text.split("Commands:")[1]
@@ -237,8 +286,20 @@ def test_the_saved_model_is_the_best_epochs(tmp_path: Path) -> None:
         row[2] = rng.choice(["pos", "neg"])
     with (tmp_path / "dev.csv").open("w", newline="") as f:
         csv.writer(f).writerows(rows)
-    run = train_tiny(tmp_path, "best", "--dev", str(tmp_path / "dev.csv"), "--lr", "0.01",
-                     "--epochs", "6", "--patience", "6", "--ema-decay", "0")  # fmt: skip
+    run = train_tiny(
+        tmp_path,
+        "best",
+        "--dev",
+        str(tmp_path / "dev.csv"),
+        "--lr",
+        "0.01",
+        "--epochs",
+        "6",
+        "--patience",
+        "6",
+        "--ema-decay",
+        "0",
+    )
     metrics = json.loads((run / "metrics.json").read_text())
     history = metrics["history"]
     best = history[metrics["best_epoch"] - 1]["dev_weighted_f1"]
@@ -292,8 +353,9 @@ def test_a_runs_command_writes_out_every_recipe_option(tmp_path: Path) -> None:
     assert args[args.index("--lr") + 1] == str(TrainConfig(train="t", out="o").lr)
     assert "--encoding-errors" not in args  # not part of the recipe, left at its default
     train = get_command(app).commands["train"]  # type: ignore[attr-defined]
-    parsed = config_values({k: v for k, v in train.make_context("train", args[2:]).params.items()
-                            if k != "quiet"})  # fmt: skip
+    parsed = config_values(
+        {k: v for k, v in train.make_context("train", args[2:]).params.items() if k != "quiet"}
+    )
     assert TrainConfig(**parsed, command=config["command"]) == TrainConfig(**config)
 
 

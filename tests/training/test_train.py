@@ -236,12 +236,27 @@ def test_a_refused_file_is_still_one_line(tmp_path: Path) -> None:
 
 
 def train_cli(tmp_path: Path, *args) -> object:
-    vectors = write(tmp_path, "vectors.txt", "".join(
-        f"{w} {' '.join(str((i * 7 + d) % 11 / 10) for d in range(4))}\n"
-        for i, w in enumerate(["good", "bad", "fine", "awful", "ok", "meh", "w1", "w2"])
-    ))  # fmt: skip
-    options = ["--out", tmp_path / "run", "--vectors", vectors, "--epochs", "1",
-               "--max-len", "10", "--vocab-top-n", "0", "-q"]  # fmt: skip
+    vectors = write(
+        tmp_path,
+        "vectors.txt",
+        "".join(
+            f"{w} {' '.join(str((i * 7 + d) % 11 / 10) for d in range(4))}\n"
+            for i, w in enumerate(["good", "bad", "fine", "awful", "ok", "meh", "w1", "w2"])
+        ),
+    )
+    options = [
+        "--out",
+        tmp_path / "run",
+        "--vectors",
+        vectors,
+        "--epochs",
+        "1",
+        "--max-len",
+        "10",
+        "--vocab-top-n",
+        "0",
+        "-q",
+    ]
     return CliRunner().invoke(app, ["train", *map(str, args), *map(str, options)])
 
 
@@ -254,10 +269,15 @@ def test_label_only_in_dev_or_test(tmp_path: Path, split: str) -> None:
     train = csv_file(tmp_path, "train.csv", [("good", "pos"), ("bad", "neg")] * 3)
     other = csv_file(tmp_path, f"{split}.csv", [("good", "pos"), ("meh", "neutral")])
     dev = other if split == "dev" else train
-    data = _load_splits(TrainConfig(train=str(train), out="x", dev=str(dev),
-                                    test=str(other) if split == "test" else None))  # fmt: skip
-    expected = (f"^{other}: labels \\['neutral'\\] do not occur in the training data "
-                f"\\({train}\\); add training examples")  # fmt: skip
+    data = _load_splits(
+        TrainConfig(
+            train=str(train), out="x", dev=str(dev), test=str(other) if split == "test" else None
+        )
+    )
+    expected = (
+        f"^{other}: labels \\['neutral'\\] do not occur in the training data "
+        f"\\({train}\\); add training examples"
+    )
     with pytest.raises(InputError, match=expected):
         label_names(data[0].labels, data[0].path, [(d.labels, d.path) for d in data[1:] if d])
     line = one_error_line(train_cli(tmp_path, "--train", train, f"--{split}", other))
@@ -395,9 +415,21 @@ def test_train_out_in_a_folder_of_other_files(tmp_path: Path) -> None:
 def test_same_column_for_text_and_label(tmp_path: Path) -> None:
     """From the odd-commands round (docs/input-rules.md lists each case)."""
     train, vectors = _data(tmp_path)
-    line = one_error_line(invoke("train", "--train", train, "--out", tmp_path / "run",
-                                 "--text-column", "text", "--label-column", "text",
-                                 "--vectors", vectors))  # fmt: skip
+    line = one_error_line(
+        invoke(
+            "train",
+            "--train",
+            train,
+            "--out",
+            tmp_path / "run",
+            "--text-column",
+            "text",
+            "--label-column",
+            "text",
+            "--vectors",
+            vectors,
+        )
+    )
     assert "column 'text' would be both the text and the label" in line
     assert not (tmp_path / "run").exists()
 
@@ -406,9 +438,27 @@ def test_same_column_for_text_and_label(tmp_path: Path) -> None:
 def test_a_loss_that_is_not_finite_stops_training_at_once(tmp_path: Path) -> None:
     """From the odd-commands round (docs/input-rules.md lists each case)."""
     train, vectors = _data(tmp_path)
-    result = invoke("train", "--train", train, "--out", tmp_path / "run", "--vectors", vectors,
-                    "--lr", "1e30", "--epochs", "50", "--patience", "50", "--max-len", "10",
-                    "--vocab-top-n", "0", "--fine-tune-embeddings", "-q")  # fmt: skip
+    result = invoke(
+        "train",
+        "--train",
+        train,
+        "--out",
+        tmp_path / "run",
+        "--vectors",
+        vectors,
+        "--lr",
+        "1e30",
+        "--epochs",
+        "50",
+        "--patience",
+        "50",
+        "--max-len",
+        "10",
+        "--vocab-top-n",
+        "0",
+        "--fine-tune-embeddings",
+        "-q",
+    )
     line = one_error_line(result)
     assert re.search(r"error: epoch \d+: the training loss became (nan|inf)", line), line
     assert "try a smaller --lr (it was 1e+30)" in line
@@ -425,7 +475,8 @@ def test_a_loss_that_is_not_finite_stops_training_at_once(tmp_path: Path) -> Non
 def test_train_values_torch_cannot_take_are_usage_errors(tmp_path: Path, args: list[str]) -> None:
     """From the odd-commands round (docs/input-rules.md lists each case)."""
     train, vectors = _data(tmp_path)
-    result = invoke("train", "--train", train, "--out", tmp_path / "run", "--vectors", vectors,
-                    *args)  # fmt: skip
+    result = invoke(
+        "train", "--train", train, "--out", tmp_path / "run", "--vectors", vectors, *args
+    )
     assert result.exit_code == 2, result.output
     assert not (tmp_path / "run").exists()

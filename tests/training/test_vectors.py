@@ -370,8 +370,13 @@ def word2vec_binary(rows: list[tuple[str, list[float]]], newline: bool) -> bytes
 @pytest.mark.parametrize("compressed", [False, True])
 def test_word2vec_binary(tmp_path: Path, newline: bool, compressed: bool) -> None:
     """GoogleNews-vectors-negative300.bin(.gz) gave "expected 300 numbers after the word"."""
-    rows = [("the", [0.5, -1.0, 2.25]), ("</s>", [1.0, 1.0, 1.0]), ("New_York", [3.0, 0.0, 1e-3]),
-            ("café", [-4.0, 5.5, 6.0]), ("the", [9.0, 9.0, 9.0])]  # fmt: skip
+    rows = [
+        ("the", [0.5, -1.0, 2.25]),
+        ("</s>", [1.0, 1.0, 1.0]),
+        ("New_York", [3.0, 0.0, 1e-3]),
+        ("café", [-4.0, 5.5, 6.0]),
+        ("the", [9.0, 9.0, 9.0]),
+    ]
     data = word2vec_binary(rows, newline)
     path = write(tmp_path, gzip.compress(data) if compressed else data, "vectors.bin")
     result = load_vectors(path, wanted={"café"}, top_n=2)
@@ -418,8 +423,7 @@ def test_builtin_vectors_with_a_non_finite_row_are_refused(
     pa = pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq
 
-    pq.write_table(pa.table({"index": ["the", "cat", "dog"]}),
-                   tmp_path / "glove_6B_index.parquet")  # fmt: skip
+    pq.write_table(pa.table({"index": ["the", "cat", "dog"]}), tmp_path / "glove_6B_index.parquet")
     matrix = np.ones((3, 50), np.float32)
     np.save(tmp_path / "glove_6B_50d_emb.npy", matrix)
     monkeypatch.setattr(kumo, "ROOT", str(tmp_path))
@@ -469,14 +473,40 @@ def test_top_n_words_are_kept_even_when_the_text_does_not_use_them(tmp_path: Pat
 def test_a_vocabulary_with_a_word_twice_is_refused() -> None:
     """From the vector-file rules round (issue 10)."""
     with pytest.raises(ValueError, match="duplicate vocabulary words"):
-        Vocabulary(words=["a", "b", "a"], embeddings=np.zeros((5, 2), np.float32),
-                   vectors_source="test", pretrained_rows=3)  # fmt: skip
+        Vocabulary(
+            words=["a", "b", "a"],
+            embeddings=np.zeros((5, 2), np.float32),
+            vectors_source="test",
+            pretrained_rows=3,
+        )
 
 
 _WORDS = st.sampled_from(
-    ["the", "cat", "dog", "u.s.", "mr.", "well-known", "o'clock", "a", "b", "no", "no.", "x-y",
-     "Cat", "[PAD]", "[UNK]", "<unk>", "</s>", "<s>", "<pad>", "zap", ",", "."]
-)  # fmt: skip
+    [
+        "the",
+        "cat",
+        "dog",
+        "u.s.",
+        "mr.",
+        "well-known",
+        "o'clock",
+        "a",
+        "b",
+        "no",
+        "no.",
+        "x-y",
+        "Cat",
+        "[PAD]",
+        "[UNK]",
+        "<unk>",
+        "</s>",
+        "<s>",
+        "<pad>",
+        "zap",
+        ",",
+        ".",
+    ]
+)
 
 
 @settings(
@@ -537,9 +567,13 @@ def test_reserved_tokens_and_header_do_not_count_for_casing(tmp_path: Path) -> N
     """From the vector-file rules round (issue 10)."""
     path = write_rows(tmp_path / "v.txt", [("[UNK]", [1, 1]), ("[PAD]", [0, 0]), ("cat", [1, 2])])
     assert vectors_casing(str(path)) | {"examples": None} == {
-        "lowercase": True, "sampled_words": 1, "uppercase_words": 0, "uppercase_share": 0.0,
-        "cased_at_share": CASED_SHARE, "examples": None,
-    }  # fmt: skip
+        "lowercase": True,
+        "sampled_words": 1,
+        "uppercase_words": 0,
+        "uppercase_share": 0.0,
+        "cased_at_share": CASED_SHARE,
+        "examples": None,
+    }
 
 
 def test_casing_reads_zip_and_word2vec_binary_files_as_training_does(tmp_path: Path) -> None:
@@ -605,8 +639,20 @@ def test_training_output_and_card_report_the_vector_file(tmp_path: Path) -> None
             label = "pos" if good else "neg"
             writer.writerow([f"the {'good' if good else 'bad'} movie in the U.S.", label])
     run = tmp_path / "run"
-    args = ["train", "--train", str(tmp_path / "train.csv"), "--out", str(run), "--vectors",
-            str(vectors), "--epochs", "1", "--vocab-top-n", "3", "-q"]  # fmt: skip
+    args = [
+        "train",
+        "--train",
+        str(tmp_path / "train.csv"),
+        "--out",
+        str(run),
+        "--vectors",
+        str(vectors),
+        "--epochs",
+        "1",
+        "--vocab-top-n",
+        "3",
+        "-q",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "vectors: skipped 1 row(s) for reserved tokens ([UNK])" in result.stderr
