@@ -25,7 +25,7 @@ from tokenizers import Tokenizer
 
 from cnnfeat.contract.batching import pad_batch
 from cnnfeat.contract.describe import first_line, json_type
-from cnnfeat.contract.errors import ModelError
+from cnnfeat.contract.errors import Hint, ModelError
 from cnnfeat.contract.layout import (
     CARD_FIELDS,
     CARD_FILE,
@@ -72,6 +72,15 @@ class ModelDir:
         return self.path / TOKENIZER_FILE
 
 
+# The advice for a model directory that is not there: `embed` and `tokenize` name --model;
+# `info`, `evaluate` and `conformance` take it as their MODEL_DIR argument, with no option.
+_GIVE_MODEL = Hint(
+    "give {option} a directory written by `cnnfeat export`",
+    "model",
+    "give a model directory written by `cnnfeat export`",
+)
+
+
 def load_model_dir(path: str | Path | None = None, verify: bool = True) -> ModelDir:
     """Read and check a model directory (None: the shipped default model).
 
@@ -83,14 +92,11 @@ def load_model_dir(path: str | Path | None = None, verify: bool = True) -> Model
     except OSError as exc:  # a name too long, a parent that cannot be searched
         reason = exc.strerror or exc
         raise ModelError(
-            f"model directory {root} cannot be opened ({reason}); give --model "
-            "a directory written by `cnnfeat export`"
+            f"model directory {root} cannot be opened ({reason})", advice=_GIVE_MODEL
         ) from None
     if not found:
         what = "is a file, not a directory" if root.exists() else "does not exist"
-        raise ModelError(
-            f"model directory {root} {what} (give --model a directory written by `cnnfeat export`)"
-        )
+        raise ModelError(f"model directory {root} {what}", advice=_GIVE_MODEL)
     if not (root / CARD_FILE).is_file() and (root / CHECKPOINT_FILE).is_file():
         raise ModelError(
             f"{root} is a training run, not a model directory; export it first: "

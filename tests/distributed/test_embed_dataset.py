@@ -305,8 +305,8 @@ def test_a_worker_that_cannot_start_fails_in_one_line(cluster, tmp_path: Path) -
         with pytest.raises(ModelError) as error:
             _run(lambda: ds.write_parquet(str(tmp_path / "out")))
     assert str(error.value) == (
-        f"model directory {missing} does not exist (give --model a "
-        "directory written by `cnnfeat export`)"
+        f"model directory {missing} does not exist; give --model a "
+        "directory written by `cnnfeat export`"
     )
 
 

@@ -93,6 +93,34 @@ def test_directory_is_a_file(transcript: Path) -> None:
     assert "is a file, not a directory" in line
 
 
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (["embed", "IN", "-o", "OUT/o.npy", "--model", "MODEL"], "--model"),
+        (["tokenize", "IN", "--model", "MODEL"], "--model"),
+        (["info", "MODEL"], None),
+        (["conformance", "MODEL", "-o", "OUT/c.json"], None),
+    ],
+)
+@pytest.mark.parametrize("where", ["nowhere", "in.txt"])
+def test_missing_directory_advice_names_the_commands_own_option(
+    tmp_path: Path, transcript: Path, command: list[str], option: str | None, where: str
+) -> None:
+    """Found by breaking the refactored loader: `cnnfeat info nowhere` and `cnnfeat
+    conformance nowhere` said "give --model a directory", an option they do not have (they take
+    MODEL_DIR as an argument)."""
+    model = tmp_path / where
+    swap = {"IN": str(transcript), "OUT": str(tmp_path), "MODEL": str(model)}
+    args = [swap.get(a, a.replace("OUT", str(tmp_path))) for a in command]
+    line = one_error_line(invoke(*args))
+    assert f"model directory {model} " in line
+    assert line.endswith(" directory written by `cnnfeat export`"), line
+    if option is None:
+        assert "--" not in line and "give a model directory" in line, line
+    else:
+        assert f"give {option} a directory" in line, line
+
+
 @pytest.mark.parametrize("name", ["model.onnx", "tokenizer.json", "cnnfeat.json"])
 def test_missing_file(model: Path, transcript: Path, name: str) -> None:
     (model / name).unlink()
