@@ -32,7 +32,13 @@ from cnnfeat.contract.errors import InputError, OutputError
 from cnnfeat.runtime.corpora import Columns, Utterance, read_utterances
 from cnnfeat.runtime.embedder import Embedder
 from cnnfeat.runtime.pipeline import embed_chunks
-from cnnfeat.runtime.writing import FeatureWriter, check_not_input, output_for, staged_file
+from cnnfeat.runtime.writing import (
+    FeatureWriter,
+    check_not_input,
+    check_not_model,
+    output_for,
+    staged_file,
+)
 
 DIALOGUE_FORMATS = (".npz", ".parquet")
 DERIVED_COLUMNS = ("dialogue_id", "position", "speaker", "label", "features")
@@ -222,6 +228,7 @@ def embed_dialogues(
         check_npz_ids(dialogues, input_path)
     if not isinstance(embedder, Embedder):
         embedder = embedder()
+    check_not_model(embedder.model_dir.path, output_path)  # never write over what is run
     features = embed_texts(embedder, [u.text for u in utterances])
     if output is not None:
         with FeatureWriter(output, embedder.dim) as writer:

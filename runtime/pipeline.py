@@ -24,7 +24,7 @@ from tqdm import tqdm
 from cnnfeat.contract.batching import CHUNK_SIZE
 from cnnfeat.runtime.embedder import Embedder, as_embedder
 from cnnfeat.runtime.reading import read_chunks
-from cnnfeat.runtime.writing import FeatureWriter, Output, check_not_input
+from cnnfeat.runtime.writing import FeatureWriter, Output, check_not_input, check_not_model
 
 # Lines per chunk and chunks tokenised ahead. The tokenizer's Encodings take ~2 KB a line
 # until they are turned into arrays, so memory is about (DEPTH + 1) x CHUNK_SIZE x 2 KB
@@ -118,12 +118,13 @@ def embed_file(
 
     Returns: EmbedSummary (rows, seconds of wall time, execution provider, output path).
     Raises: InputError (names file and line), OutputError (unwritable, the input file
-        itself), ArgumentError (`embedder` is not an Embedder), and the Embedder's errors; on
-        any error or interrupt the output path is left as it was.
+        itself, a file of the model directory), ArgumentError (`embedder` is not an Embedder),
+        and the Embedder's errors; on any error or interrupt the output path is left as it was.
     """
     started = time.perf_counter()
     check_not_input(input_path, output.path)
     embedder = as_embedder(embedder)
+    check_not_model(embedder.model_dir.path, output.path)  # never write over what is run
     chunks = read_chunks(input_path, column, chunk_size, encoding_errors, tsv_quoting)
     # Utterances written so far, as the summary counts them; no total: counting the rows first
     # would mean reading the input twice (a .csv row may span lines).

@@ -488,3 +488,21 @@ def test_text_column_named_as_another(tmp_path: Path, args: list[str], expected:
     table = write_csv(tmp_path / "t.csv", [("w1", "1", "0")])
     result = invoke("embed", table, "-o", tmp_path / "d.npz", *args)
     assert f"t.csv:1: {expected}" in one_error_line(result)
+
+
+def test_dialogues_never_write_over_the_model_they_run(tiny_global: TinyModel, tmp_path: Path):
+    """Found by breaking the refactor's same-file checks: `cnnfeat embed talk.csv --dialogues -o
+    out.npz` with out.npz a symlink to the model's tokenizer.json replaced the model it ran."""
+    import shutil
+
+    model = Path(shutil.copytree(tiny_global.model_dir, tmp_path / "model"))
+    before = (model / "tokenizer.json").read_bytes()
+    table = write_table(tmp_path / "talk.csv")
+    link = tmp_path / "out.npz"
+    link.symlink_to(model / "tokenizer.json")
+    line = one_error_line(embed(model, table, "--dialogues", "-o", link))
+    assert line == (
+        f"cnnfeat: error: {link} is part of the model directory {model}; it was left untouched; "
+        "choose another -o"
+    )
+    assert (model / "tokenizer.json").read_bytes() == before

@@ -8,15 +8,19 @@ in order and leave no thread behind.
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import TinyModel, tiny_line, write
+from helpers import TinyModel, invoke, one_error_line, tiny_line, write
 
+import cnnfeat
 from cnnfeat.contract.batching import TokenRows, pad_batch, pad_rows, plan_batches
-from cnnfeat.contract.errors import InputError
+from cnnfeat.contract.errors import InputError, OutputError
 from cnnfeat.contract.spec import ModelSpec
 from cnnfeat.runtime.embedder import Embedder
 from cnnfeat.runtime.pipeline import embed_chunks, embed_file
@@ -238,3 +242,37 @@ def test_no_bar_when_off(
     embedder = Embedder(tiny_global.model_dir, device="cpu")
     embed_file(str(source), output_for(str(tmp_path / "f.npy")), embedder, progress=False)
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("name", ["model.onnx", "cnnfeat.json"])
+def test_embed_never_writes_over_the_model_it_runs(
+    tiny_global: TinyModel, tmp_path: Path, name: str
+) -> None:
+    """Found by breaking the refactor's same-file checks: `cnnfeat embed in.txt -o x.npy --model
+    M` with x.npy a symlink to M/model.onnx replaced the model it was running (tokenize and
+    conformance refused; embed and the API's embed_file did not), and `-o - >> M/cnnfeat.json`
+    appended features to the card."""
+    model = Path(shutil.copytree(tiny_global.model_dir, tmp_path / "model"))
+    before = (model / name).read_bytes()
+    source = write(tmp_path, "in.txt", tiny_line(3) + "\n")
+    link = tmp_path / "x.npy"
+    link.symlink_to(model / name)
+    line = one_error_line(invoke("embed", source, "-o", link, "--model", model))
+    assert line == (
+        f"cnnfeat: error: {link} is part of the model directory {model}; it was left untouched; "
+        "choose another -o"
+    )
+    with pytest.raises(OutputError, match="is part of the model directory"):
+        cnnfeat.embed_file(source, link, model=model)
+    command = [sys.executable, "-m", "cnnfeat", "embed", str(source), "-o", "-"]
+    with open(model / name, "ab") as stdout:  # `-o - >> MODEL/NAME`
+        check = subprocess.run(
+            [*command, "--model", str(model)],
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert check.returncode == 1, check.stderr
+    assert "standard output is part of the model directory" in check.stderr
+    assert (model / name).read_bytes() == before
