@@ -28,7 +28,7 @@ from typing import Any, BinaryIO, NamedTuple
 
 from cnnfeat.contract.batching import CHUNK_SIZE
 from cnnfeat.contract.describe import first_line, json_type
-from cnnfeat.contract.errors import Hint, InputError
+from cnnfeat.contract.errors import ArgumentError, Hint, InputError
 
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
 FORMATS = ("text", "csv", "tsv", "jsonl")
@@ -185,13 +185,16 @@ class _Options(NamedTuple):
 
 def _tsv_quoting(value: str) -> bool:
     if value not in TSV_QUOTING:
-        raise InputError(f"--tsv-quoting must be one of {', '.join(TSV_QUOTING)}")
+        # The CLI's options are checked by Typer: only the Python API's argument gets here.
+        raise ArgumentError(f"tsv_quoting must be one of {', '.join(TSV_QUOTING)}, got {value!r}")
     return value == "csv"
 
 
 def _check_format(path: str, column: str | None, errors: str, fmt: str | None) -> str:
     if errors not in ENCODING_ERRORS:
-        raise InputError(f"--encoding-errors must be one of {', '.join(ENCODING_ERRORS)}")
+        raise ArgumentError(
+            f"encoding_errors must be one of {', '.join(ENCODING_ERRORS)}, got {errors!r}"
+        )
     if fmt is None:
         return input_format(path, column)
     if fmt not in FORMATS:

@@ -17,7 +17,8 @@ from helpers import SETTINGS, TinyModel, oracle_lines, raises_at, read_file, wri
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from cnnfeat.contract.errors import InputError
+import cnnfeat
+from cnnfeat.contract.errors import ArgumentError, InputError
 from cnnfeat.runtime import reading
 from cnnfeat.runtime.reading import (
     Record,
@@ -134,9 +135,20 @@ def test_encoding_errors_replace_carries_on(tmp_path: Path) -> None:
     assert rows(path, encoding_errors="replace") == ["ok", "bad \ufffd here", "\ufffd(", "end"]
 
 
-def test_unknown_encoding_errors_mode(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="--encoding-errors must be one of strict, replace"):
+def test_unknown_encoding_errors_mode(tmp_path: Path, tiny_global: TinyModel) -> None:
+    """The Python API's argument is named as the API names it (it said --encoding-errors, an
+    option of the CLI, whose Typer choices never let a wrong value through), as an
+    ArgumentError; found by breaking the refactored API."""
+    match = "^encoding_errors must be one of strict, replace, got 'ignore'$"
+    with pytest.raises(ArgumentError, match=match):
         read_chunks(str(write(tmp_path, "t.txt", "a")), encoding_errors="ignore")
+    with pytest.raises(ArgumentError, match=match):
+        cnnfeat.embed_file(
+            write(tmp_path, "u.txt", "a"),
+            tmp_path / "o.npy",
+            model=tiny_global.model_dir,
+            encoding_errors="ignore",
+        )
 
 
 # --- files that are not there ----------------------------------------------------------------
@@ -613,7 +625,9 @@ def test_tsv_csv_quoting_is_an_option(tmp_path: Path) -> None:
     assert [(r.line, r.text) for r in records] == [(2, "two\nlines"), (4, "tab\there")]
     with pytest.raises(InputError, match=r"q\.tsv:2: 1 fields, the header has 2"):
         list(reading.read_records(str(path), "text"))  # literal: line 2 is a ragged record
-    with pytest.raises(InputError, match="--tsv-quoting must be one of literal, csv"):
+    with pytest.raises(
+        ArgumentError, match="^tsv_quoting must be one of literal, csv, got 'excel'$"
+    ):
         reading.read_chunks(str(path), "text", tsv_quoting="excel")
 
 
