@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from cnnfeat.contract.describe import first_line
-from cnnfeat.contract.errors import CnnfeatError, DeviceError, InputError
+from cnnfeat.contract.errors import ArgumentError, CnnfeatError, DeviceError
 from cnnfeat.distributed.sources import (
     FEATURES,
     ROWS_PER_BATCH,
@@ -218,19 +218,25 @@ def embed_dataset(
     progress log when stdout is no terminal among them); without it a run shows only the
     progress bars and what cnnfeat says.
 
-    Raises: InputError (names file and line), ModelError, DeviceError, OutputError, CnnfeatError
+    Raises: ArgumentError (`encoding_errors` or `workers` out of range, before Ray loads),
+    InputError (names file and line), ModelError, DeviceError, OutputError, CnnfeatError
     (no Ray, a cluster that cannot be reached, too many workers), each as raised on the worker;
     KeyboardInterrupt / Terminated for a SIGINT / SIGTERM the CLI recorded
     (cnnfeat.runtime.signals). On any of them the output is removed again.
     """
+    # The Python API's arguments (the CLI's options are checked by Typer), before Ray loads.
+    if encoding_errors not in ENCODING_ERRORS:
+        raise ArgumentError(
+            f"encoding_errors must be one of {', '.join(ENCODING_ERRORS)}, got {encoding_errors!r}"
+        )
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)):
+        raise ArgumentError(f"workers must be an integer, got {workers!r}")
+    if workers is not None and workers < 1:
+        raise ArgumentError(f"workers must be at least 1, got {workers}")
     ray = _import_ray()
     from cnnfeat.contract.layout import CARD_FILE, MODEL_FILE, TOKENIZER_FILE
     from cnnfeat.runtime.model_dir import load_model_dir
 
-    if encoding_errors not in ENCODING_ERRORS:
-        raise InputError(f"--encoding-errors must be one of {', '.join(ENCODING_ERRORS)}")
-    if workers is not None and workers < 1:
-        raise CnnfeatError("--workers must be at least 1")
     paths, in_fs = list_inputs(input)
     out_fs, out_root, out_existed = check_output(output)
     loaded = load_model_dir(model_dir)  # a bad model fails here, before any cluster starts

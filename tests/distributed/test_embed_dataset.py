@@ -638,3 +638,27 @@ def _group(pid: int) -> int | None:
         return os.getpgid(pid)
     except ProcessLookupError:
         return None
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            {"encoding_errors": "ignore"},
+            "encoding_errors must be one of strict, replace, got 'ignore'",
+        ),
+        ({"workers": 0}, "workers must be at least 1, got 0"),
+        ({"workers": 1.5}, "workers must be an integer, got 1.5"),
+    ],
+)
+def test_api_arguments_are_named_as_the_api_names_them(
+    tmp_path: Path, arguments: dict, message: str
+) -> None:
+    """The Python API said "--encoding-errors must be one of" and "--workers must be at least
+    1": options it does not have (found by the second breaker). Checked before Ray loads."""
+    from cnnfeat.contract.errors import ArgumentError
+
+    with pytest.raises(ArgumentError) as info:
+        embed_dataset(str(tmp_path / "in.txt"), str(tmp_path / "out"), **arguments)
+    assert str(info.value) == message
+    assert not (tmp_path / "out").exists()
