@@ -127,12 +127,7 @@ def embed_dialogues(
     if not isinstance(model, str | os.PathLike) and not _is_embedder(model):
         as_embedder(model)  # its ArgumentError, before the input is read
     layout = corpus_format(source, None if corpus == "auto" else corpus)
-    names: tuple[str, ...] | None = None
-    if isinstance(dialogue_column, str):
-        names = tuple(c.strip() for c in dialogue_column.split(","))
-    elif dialogue_column is not None:
-        names = tuple(dialogue_column)
-    columns = Columns(names, order_column, speaker_column, label_column)
+    columns = Columns.named(dialogue_column, order_column, speaker_column, label_column)
     labels = None if labels_path is None else _path(labels_path, "labels_path")
     return dialogue_features(
         source, lambda: as_embedder(model), layout, column, columns, labels, encoding_errors

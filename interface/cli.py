@@ -302,6 +302,7 @@ def _embed_dialogues(
 ) -> None:
     """`cnnfeat embed` for dialogue layouts (runtime/dialogues.py)."""
     from cnnfeat.contract.errors import OutputError
+    from cnnfeat.runtime.corpora import Columns
     from cnnfeat.runtime.dialogues import embed_dialogues
     from cnnfeat.runtime.embedder import Embedder
     from cnnfeat.runtime.writing import check_not_input
@@ -311,7 +312,7 @@ def _embed_dialogues(
     if output == "-" or Path(output).is_dir():
         raise OutputError(f"{output}: dialogue input needs an output file (-o NAME.npz)")
     check_not_input(input, output)
-    columns = _columns(dialogue_column, order_column, speaker_column, label_column)
+    columns = Columns.named(dialogue_column, order_column, speaker_column, label_column)
 
     def embedder() -> Embedder:  # loaded once the input has been read
         return Embedder(
@@ -331,16 +332,6 @@ def _embed_dialogues(
     )
     if not quiet:
         typer.echo(summary.line(), err=True)
-
-
-def _columns(dialogue_column, order_column, speaker_column, label_column):
-    """The table columns of a dialogue file as the readers take them (runtime/corpora.py)."""
-    from cnnfeat.runtime.corpora import Columns
-
-    names = None
-    if dialogue_column is not None:  # "" is the column "" (an error), not the default ones
-        names = tuple(c.strip() for c in dialogue_column.split(","))
-    return Columns(names, order_column, speaker_column, label_column)
 
 
 def _check_output(input: str, output: str) -> Output:
@@ -545,6 +536,7 @@ def evaluate(
 ) -> None:
     """Linear probe: logistic regression on the features of --train, scored on --test (weighted-F1, macro-F1, accuracy); --context: the context probe."""
     from cnnfeat.contract.errors import ArgumentError
+    from cnnfeat.runtime.corpora import Columns
 
     dialogue_options = {
         "--dev": dev,
@@ -598,7 +590,7 @@ def evaluate(
         _seeds(seeds or "1,2,3"),
         None if corpus is Corpus.auto else corpus.value,
         text_column,
-        _columns(dialogue_column, order_column, speaker_column, label_column),
+        Columns.named(dialogue_column, order_column, speaker_column, label_column),
         given_features,
         device.value,
         progress=None,

@@ -26,7 +26,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,24 @@ class Columns:
     order: str | None = None
     speaker: str | None = None
     label: str | None = None
+
+    @classmethod
+    def named(
+        cls,
+        dialogue: str | Sequence[str] | None = None,
+        order: str | None = None,
+        speaker: str | None = None,
+        label: str | None = None,
+    ) -> Columns:
+        """The columns as a user names them: `dialogue` one name, several comma-separated in
+        one str (the CLI's --dialogue-column), or a sequence; None for the corpus' defaults
+        ("" is the column "", an error when read, not the defaults)."""
+        names = None
+        if isinstance(dialogue, str):
+            names = tuple(c.strip() for c in dialogue.split(","))
+        elif dialogue is not None:
+            names = tuple(dialogue)
+        return cls(names, order, speaker, label)
 
 
 def corpus_format(path: str, corpus: str | None = None) -> str:
