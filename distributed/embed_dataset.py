@@ -244,37 +244,37 @@ def embed_dataset(
         name: (loaded.path / name).read_bytes() for name in (MODEL_FILE, TOKENIZER_FILE, CARD_FILE)
     }
 
-    with _native_stderr_silenced(not verbose), _ray_data_settings(ray.data, progress, verbose):
-        started_here = not ray.is_initialized()
-        if started_here:
-            _start_ray(ray, address, workers, verbose)
-        try:
-            started = time.perf_counter()
-            gpus = int(ray.cluster_resources().get("GPU", 0))
-            on_gpu = _use_gpu(device, gpus)
-            budget = _budget(workers, gpus if on_gpu else None, ray.cluster_resources())
-            workers = budget.workers
-            io = {"num_cpus": _IO_CPUS, "concurrency": budget.io_tasks}
-            source = make_datasource(paths, in_fs, column, encoding_errors, rows_per_batch)
-            ds = ray.data.read_datasource(source, **io).map_batches(
-                EmbedBatchJob,
-                fn_constructor_kwargs={
-                    "model": files,
-                    "column": TEXT,
-                    "drop_text": True,
-                    "device": "cuda" if on_gpu else "cpu",
-                    "threads": None if on_gpu else 1,
-                },
-                batch_size=rows_per_batch,
-                batch_format="pyarrow",
-                compute=ray.data.ActorPoolStrategy(size=workers),
-                **({"num_gpus": 1} if on_gpu else {"num_cpus": budget.worker_cpus}),
-            )
-            # Faults: Ray Data's actor pools default to max_restarts=-1 and max_task_retries=-1,
-            # so a killed actor is restarted and its unfinished block redone; a block's output is
-            # kept only once its task has finished, so no row is lost or written twice
-            # (tests/distributed/test_embed_dataset.py kills one mid-run).
+    try:
+        with _native_stderr_silenced(not verbose), _ray_data_settings(ray.data, progress, verbose):
+            started_here = not ray.is_initialized()
+            if started_here:
+                _start_ray(ray, address, workers, verbose)
             try:
+                started = time.perf_counter()
+                gpus = int(ray.cluster_resources().get("GPU", 0))
+                on_gpu = _use_gpu(device, gpus)
+                budget = _budget(workers, gpus if on_gpu else None, ray.cluster_resources())
+                workers = budget.workers
+                io = {"num_cpus": _IO_CPUS, "concurrency": budget.io_tasks}
+                source = make_datasource(paths, in_fs, column, encoding_errors, rows_per_batch)
+                ds = ray.data.read_datasource(source, **io).map_batches(
+                    EmbedBatchJob,
+                    fn_constructor_kwargs={
+                        "model": files,
+                        "column": TEXT,
+                        "drop_text": True,
+                        "device": "cuda" if on_gpu else "cpu",
+                        "threads": None if on_gpu else 1,
+                    },
+                    batch_size=rows_per_batch,
+                    batch_format="pyarrow",
+                    compute=ray.data.ActorPoolStrategy(size=workers),
+                    **({"num_gpus": 1} if on_gpu else {"num_cpus": budget.worker_cpus}),
+                )
+                # Faults: Ray Data's actor pools default to max_restarts=-1 and
+                # max_task_retries=-1, so a killed actor is restarted and its unfinished block
+                # redone; a block's output is kept only once its task has finished, so no row is
+                # lost or written twice (tests/distributed/test_embed_dataset.py kills one).
                 _run(
                     lambda: ds.write_parquet(
                         output,
@@ -283,17 +283,24 @@ def embed_dataset(
                         concurrency=budget.io_tasks,
                     )
                 )
-                rows = count_rows(out_fs, out_root)
-                signals.raise_if_received()
-            except BaseException:
-                remove_output(out_fs, out_root, out_existed)  # no half-written corpus left behind
-                raise
-            return DatasetSummary(
-                rows, time.perf_counter() - started, workers, "cuda" if on_gpu else "cpu", output
-            )
-        finally:
-            if started_here:
-                ray.shutdown()
+                summary = DatasetSummary(
+                    count_rows(out_fs, out_root),
+                    time.perf_counter() - started,
+                    workers,
+                    "cuda" if on_gpu else "cpu",
+                    output,
+                )
+            finally:
+                if started_here:
+                    ray.shutdown()
+        signals.raise_if_received()  # a signal during ray.shutdown() ends the job too
+    except BaseException:
+        # Removed once the local cluster is shut down: write tasks still running when a signal
+        # or an error stopped the job re-created shards after an earlier removal (seen in CI:
+        # SIGTERM mid-write, exit 143, and `out/` left with shards in it).
+        remove_output(out_fs, out_root, out_existed)  # no half-written corpus left behind
+        raise
+    return summary
 
 
 @contextmanager
