@@ -2,6 +2,7 @@
 
     python bench/recipe_sweep.py run --data ../shared/data --dataset meld-emotion \
         --variants base,multichannel --seeds 1 --runs runs/sweep
+    python bench/recipe_sweep.py context --dataset meld-emotion --runs runs/sweep
     python bench/recipe_sweep.py table --runs runs/sweep
 
 Each variant is a set of `cnnfeat train` flags on top of a base; each run is one `cnnfeat train`
@@ -12,6 +13,7 @@ Choices are made on dev weighted-F1 only; test is reported, never used to choose
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
@@ -79,31 +81,39 @@ VARIANTS: dict[str, list[str]] = {
     "dropout-0.3": ["--dropout", "0.3"],
     "batch-32": ["--batch-size", "32"],
     "vocab-0": ["--vocab-top-n", "0"],
+    # The context screen: options that may trade head accuracy for features a context model
+    # reads better (docs/results.md, "Judged in context").
+    "fine-tune": ["--fine-tune-embeddings"],
+    "class-weights-1": ["--class-weights", "--class-weight-power", "1.0"],
+    "dropout-0.7": ["--dropout", "0.7"],
+    "no-ema": ["--ema-decay", "0"],
 }
 # With --defaults, a variant's flags go on top of `cnnfeat train`'s own defaults; "defaults"
 # names the defaults themselves.
 DEFAULTS_NAME = "defaults"
 
-DATASETS = {
+# name -> (train, dev, test under --data, label column or None for the corpus' default)
+DATASETS: dict[str, tuple[str, str, str, str | None]] = {
     "meld-emotion": (
         "meld/train_sent_emo.csv",
         "meld/dev_sent_emo.csv",
         "meld/test_sent_emo.csv",
-        [],
+        None,
     ),
     "meld-sentiment": (
         "meld/train_sent_emo.csv",
         "meld/dev_sent_emo.csv",
         "meld/test_sent_emo.csv",
-        ["--label-column", "Sentiment"],
+        "Sentiment",
     ),
     "emorynlp": (
         "emorynlp/emorynlp_train_final.csv",
         "emorynlp/emorynlp_dev_final.csv",
         "emorynlp/emorynlp_test_final.csv",
-        [],
+        None,
     ),
 }
+CONTEXT_FILE = "context.json"  # a run's context-probe figures, beside its metrics.json
 
 
 def variant_flags(name: str) -> list[str]:
@@ -117,7 +127,7 @@ def variant_flags(name: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> None:
-    train, dev, test, extra = DATASETS[args.dataset]
+    train, dev, test, label = DATASETS[args.dataset]
     for variant in args.variants.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
             out = args.runs / args.dataset / variant / f"seed-{seed}"
@@ -137,7 +147,7 @@ def run(args: argparse.Namespace) -> None:
                 "--seed",
                 str(seed),
                 "-q",
-                *extra,
+                *(["--label-column", label] if label else []),
             ]
             if not args.defaults:
                 command += BASE + variant_flags(variant)
@@ -147,23 +157,87 @@ def run(args: argparse.Namespace) -> None:
             subprocess.run(command, check=True, env=os.environ)
 
 
+def context(args: argparse.Namespace) -> None:
+    """Export every run of --dataset that has no context.json yet and run the context probe on
+    it twice, trained on train (a tenth of its dialogues held out for early stopping) and scored
+    on dev (to choose) and on test (to report); the same probe seeds, so the same probe runs."""
+    from cnnfeat.contract.layout import MODEL_FILE
+    from cnnfeat.export.onnx_export import export_model
+    from cnnfeat.runtime.corpora import Columns
+    from cnnfeat.training.context import evaluate_dialogue_files
+
+    train, dev, test, label = DATASETS[args.dataset]
+    seeds = [int(s) for s in args.probe_seeds.split(",")]
+    wanted = set(args.variants.split(",")) if args.variants else None
+    for metrics_path in sorted((args.runs / args.dataset).glob(f"*/seed-*/{METRICS_FILE}")):
+        run_dir = metrics_path.parent
+        if (run_dir / CONTEXT_FILE).is_file() or (wanted and run_dir.parent.name not in wanted):
+            continue
+        model_dir = run_dir.with_name(f"{run_dir.name}-model")
+        if not (model_dir / MODEL_FILE).is_file():
+            export_model(run_dir, model_dir)
+        result: dict = {"probe_seeds": seeds, "model": str(model_dir)}
+        for split, path in (("dev", dev), ("test", test)):
+            report = evaluate_dialogue_files(
+                str(args.data / train),
+                str(args.data / path),
+                model_dir,
+                seeds=seeds,
+                columns=Columns.named(label=label),
+                device="cpu",
+            )
+            result[split] = {
+                name: [dataclasses.asdict(r) for r in getattr(report, name)]
+                for name in ("utterance", "context")
+            }
+        (run_dir / CONTEXT_FILE).write_text(json.dumps(result, indent=2) + "\n")
+        print(f"{run_dir}: context dev {_mean_f1(result['dev']['context']):.2f}", flush=True)
+
+
 def table(args: argparse.Namespace) -> None:
-    print("| data | variant | seeds | dev w-F1 | test w-F1 | best epoch | train s |")
-    print("|---|---|---|---|---|---|---|")
+    """Head (the CNN's own classifier) and, where the run has a context.json, the context
+    probe: weighted-F1 in %, mean ± std over training seeds (each seed's probe figure is its
+    mean over the probe seeds); "gain" is context minus utterance-only probe."""
+    print(
+        "| data | variant | seeds | head dev | head test | head test macro-F1 | "
+        "test classes F1 = 0 | context dev | gain dev | context test | gain test |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for dataset_dir in sorted(p for p in args.runs.iterdir() if p.is_dir()):
         for variant_dir in sorted(p for p in dataset_dir.iterdir() if p.is_dir()):
-            runs = [json.loads(m.read_text()) for m in sorted(variant_dir.glob("*/metrics.json"))]
-            if not runs:
+            dirs = sorted(m.parent for m in variant_dir.glob(f"*/{METRICS_FILE}"))
+            if not dirs:
                 continue
-            dev = [100 * r["dev"]["weighted_f1"] for r in runs]
-            test = [100 * r["test"]["weighted_f1"] for r in runs]
-            seconds = "/".join(f"{r['train_seconds']:.0f}" for r in runs)
-            print(
-                f"| {dataset_dir.name} | {variant_dir.name} | "
-                f"{','.join(str(r['config']['seed']) for r in runs)} | {_fmt(dev)} | "
-                f"{_fmt(test)} | {'/'.join(str(r['best_epoch']) for r in runs)} | "
-                f"{seconds} |"
-            )
+            runs = [json.loads((d / METRICS_FILE).read_text()) for d in dirs]
+            probes = [
+                json.loads((d / CONTEXT_FILE).read_text())
+                for d in dirs
+                if (d / CONTEXT_FILE).is_file()
+            ]
+            cells = [
+                _fmt([100 * r["dev"]["weighted_f1"] for r in runs]),
+                _fmt([100 * r["test"]["weighted_f1"] for r in runs]),
+                _fmt([100 * r["test"]["macro_f1"] for r in runs]),
+                ", ".join(
+                    sorted(
+                        {c for r in runs for c, v in r["test"]["per_class"].items() if v["f1"] == 0}
+                    )
+                )
+                or "none",
+            ]
+            for split in ("dev", "test"):
+                if len(probes) == len(runs):
+                    ctx = [_mean_f1(p[split]["context"]) for p in probes]
+                    alone = [_mean_f1(p[split]["utterance"]) for p in probes]
+                    cells += [_fmt(ctx), _fmt([c - u for c, u in zip(ctx, alone, strict=True)])]
+                else:
+                    cells += ["", ""]
+            seeds = ",".join(str(r["config"]["seed"]) for r in runs)
+            print(f"| {dataset_dir.name} | {variant_dir.name} | {seeds} | {' | '.join(cells)} |")
+
+
+def _mean_f1(scores: list[dict]) -> float:
+    return 100 * statistics.fmean(s["weighted_f1"] for s in scores)
 
 
 def _fmt(values: list[float]) -> str:
@@ -186,10 +260,16 @@ def main() -> None:
         action="store_true",
         help="variants on top of cnnfeat train's defaults, not the base",
     )
+    c = sub.add_parser("context", help="the context probe on each trained run (dev and test)")
+    c.add_argument("--data", type=Path, default=Path("../shared/data"))
+    c.add_argument("--dataset", choices=DATASETS, default="meld-emotion")
+    c.add_argument("--variants", default="", help="comma-separated (default: every one run)")
+    c.add_argument("--probe-seeds", default="1,2,3")
+    c.add_argument("--runs", type=Path, default=Path("runs/sweep"))
     t = sub.add_parser("table")
     t.add_argument("--runs", type=Path, default=Path("runs/sweep"))
     args = parser.parse_args()
-    (run if args.what == "run" else table)(args)
+    {"run": run, "context": context, "table": table}[args.what](args)
 
 
 if __name__ == "__main__":

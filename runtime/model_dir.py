@@ -382,6 +382,9 @@ def describe(model_dir: ModelDir) -> list[str]:
     seeds = _seeds_line(card.get("seeds") or {})
     if seeds:
         lines.append(seeds)
+        probe = _probe_line(card["seeds"])
+        if probe:
+            lines.append(probe)
     return lines
 
 
@@ -452,6 +455,31 @@ def _seeds_line(seeds: dict) -> str | None:
     return (
         f"seeds: test weighted-F1 {summary}per seed {each}{more} (seeds {listed}{more}); "
         f"this model is seed {shipped}'s run"
+    )
+
+
+def _probe_line(seeds: dict) -> str | None:
+    """The release's context-probe figures (`cnnfeat evaluate --context` on each seed's
+    features): in context, utterance only and the gain, mean ± sample std over the seeds, in
+    weighted-F1 points; None unless every run has both figures in [0, 1]."""
+    runs = seeds["runs"]  # checked by _seeds_line
+    pairs = [
+        (r.get("context_probe_test_weighted_f1"), r.get("utterance_probe_test_weighted_f1"))
+        for r in runs
+    ]
+    if not all(type(f) in (int, float) and 0 <= f <= 1 for pair in pairs for f in pair):
+        return None
+
+    def figure(values: list[float]) -> str:
+        spread = f" ± {100 * statistics.stdev(values):.2f}" if len(values) > 1 else ""
+        return f"{100 * statistics.mean(values):.2f}{spread}"
+
+    context, alone = [c for c, _ in pairs], [u for _, u in pairs]
+    gains = [c - u for c, u in pairs]
+    return (
+        f"context probe: test weighted-F1 {figure(context)} in context, {figure(alone)} "
+        f"utterance only, gain {figure(gains)} (over the {len(runs)} seeds' features; "
+        "cnnfeat evaluate --context)"
     )
 
 

@@ -126,7 +126,11 @@ class TrainConfig:
         recipe=True,
     )
     seed: int = option(
-        1, "Random seed: the same seed and --threads give the same run.", min=0, max=2**32 - 1
+        1,
+        "Random seed: the same seed and --threads give the same run on the same CPU type "
+        "and torch build (metrics.json's `environment`).",
+        min=0,
+        max=2**32 - 1,
     )  # numpy.random.seed's range
     class_weights: bool = option(False, "Weight the loss by inverse class frequency.", recipe=True)
     class_weight_power: float = option(
@@ -180,7 +184,7 @@ class TrainConfig:
     )
     threads: int = option(
         1,
-        "CPU threads; a seed reproduces exactly for a given count.",
+        "CPU threads; a seed reproduces exactly for a given count (on the same CPU type).",
         min=1,
         max=MAX_THREADS,
         recipe=True,

@@ -161,7 +161,8 @@ def context_probe(
     Dialogues: LabelledDialogue, features (n, D) float, the same D everywhere, n >= 1. Labels
     are any strings; the classes are those of `train`. Speakers are used when any training
     dialogue names one. seeds: distinct ints >= 0. threads: torch CPU threads while it runs
-    (put back afterwards); the numbers are reproducible for a given seed and thread count.
+    (put back afterwards); the numbers are reproducible for a given seed and thread count on
+    the same CPU instruction set and torch build.
     sources: how errors name the three sets.
 
     Returns a ContextReport (scores are fractions in 0..1).

@@ -129,3 +129,33 @@ def test_info_gives_every_seed_of_the_release(model: Path) -> None:
         card["seeds"] = damaged
         (model / CARD_FILE).write_text(json.dumps(card), encoding="utf-8")
         assert _seeds_lines(model) == []
+
+
+def test_info_gives_the_releases_context_probe(model: Path) -> None:
+    """Each seed's context-probe figures (export/release.py) become one line of means ± std and
+    the gain; a run without them, or with one out of range, leaves the line out."""
+    card = _card(model)
+    runs = [
+        {
+            "seed": 1,
+            "test_weighted_f1": 0.56,
+            "context_probe_test_weighted_f1": 0.585,
+            "utterance_probe_test_weighted_f1": 0.57,
+        },
+        {
+            "seed": 2,
+            "test_weighted_f1": 0.57,
+            "context_probe_test_weighted_f1": 0.595,
+            "utterance_probe_test_weighted_f1": 0.575,
+        },
+    ]
+    card["seeds"] = {"runs": runs, "shipped_seed": 2}
+    (model / CARD_FILE).write_text(json.dumps(card), encoding="utf-8")
+    result = invoke("info", str(model))
+    (line,) = [x for x in result.stdout.splitlines() if x.startswith("context probe: ")]
+    assert "59.00 ± 0.71 in context, 57.25 ± 0.35 utterance only, gain 1.75 ± 0.35" in line
+    for damaged in (None, 1.5, True):
+        runs[1]["context_probe_test_weighted_f1"] = damaged
+        (model / CARD_FILE).write_text(json.dumps(card), encoding="utf-8")
+        result = invoke("info", str(model))
+        assert result.exit_code == 0 and "context probe" not in result.stdout

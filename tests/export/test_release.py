@@ -59,3 +59,55 @@ def test_shipped_model_command_is_what_release_writes() -> None:
     seed = card["seeds"]["shipped_seed"]
     config = release_config(DATA, Path(f"runs/release/seed-{seed}"), seed)
     assert config.command == shipped
+
+
+def test_release_ships_the_median_on_dev_and_records_every_seeds_probe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped seed is the median on dev (not test), and every seed's head and context-probe
+    figures reach the card; training, export and the probe are stood in for (minutes each)."""
+    from types import SimpleNamespace
+
+    import cnnfeat.training.context as context
+    from cnnfeat.export import release as release_module
+
+    dev = {1: 0.50, 2: 0.54, 3: 0.52}  # median on dev: seed 3
+    test = {1: 0.58, 2: 0.56, 3: 0.55}  # median on test would be seed 1
+    exported: list[str] = []
+
+    def fake_train(config, progress):
+        metrics = {
+            "dev": {"weighted_f1": dev[config.seed]},
+            "test": {"weighted_f1": test[config.seed], "macro_f1": 0.3},
+            "best_epoch": 5,
+            "train_seconds": 1.0,
+        }
+        Path(config.out).mkdir(parents=True)
+        return metrics
+
+    def fake_export(run_dir, out_dir):
+        exported.append(str(run_dir))
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        (Path(out_dir) / CARD_FILE).write_text(json.dumps({"training": {}}))
+
+    def fake_probe(train, test_path, model_dir, dev_path, seeds, device):
+        seed = int(Path(model_dir).name.split("-")[1])
+        scores = {"utterance": 0.5, "context": 0.5 + seed / 100}
+        return SimpleNamespace(mean=lambda name: scores[name])
+
+    monkeypatch.setattr(release_module, "train", fake_train)
+    monkeypatch.setattr(release_module, "export_model", fake_export)
+    monkeypatch.setattr(context, "evaluate_dialogue_files", fake_probe)
+    out = tmp_path / "model"
+    summary = release_module.release(DATA, out, tmp_path / "runs", [1, 2, 3])
+    assert summary["shipped_seed"] == 3 and exported[-1] == str(tmp_path / "runs" / "seed-3")
+    card = json.loads((out / CARD_FILE).read_text())
+    assert card["seeds"]["shipped_seed"] == 3
+    assert card["seeds"]["context_gain_mean"] == pytest.approx(0.02)
+    assert card["seeds"]["context_probe_test_weighted_f1_mean"] == pytest.approx(0.52)
+    assert [r["context_probe_test_weighted_f1"] for r in card["seeds"]["runs"]] == [
+        pytest.approx(0.51),
+        pytest.approx(0.52),
+        pytest.approx(0.53),
+    ]
+    assert "--seed 3" in card["training"]["command"]
