@@ -73,7 +73,9 @@ CARD_FIELDS: dict[str, type | tuple[type, ...]] = {
     "training.data": dict,
     "training.best_epoch": int,
     "training.train_seconds": (int, float),
-    "training.environment": dict,  # torch version and CPU capability of the training machine
+    "training.environment": dict,  # the training machine: a seed reproduces only on its kind
+    "training.environment.torch": str,
+    "training.environment.cpu_capability": str,
     "training.oov_rate": dict,
     "training.interrupted_at_epoch": int,
     "training.dev_overlaps_train": dict,

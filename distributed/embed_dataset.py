@@ -297,7 +297,8 @@ def embed_dataset(
     except BaseException:
         # Removed once the local cluster is shut down: write tasks still running when a signal
         # or an error stopped the job re-created shards after an earlier removal (seen in CI:
-        # SIGTERM mid-write, exit 143, and `out/` left with shards in it).
+        # SIGTERM mid-write, exit 143, and `out/` left with shards in it). On a cluster this
+        # process joined (`address`), tasks already running may still finish after this.
         remove_output(out_fs, out_root, out_existed)  # no half-written corpus left behind
         raise
     return summary

@@ -63,12 +63,13 @@ def release(
         run_dir = runs / f"seed-{seed}"
         config = release_config(data, run_dir, seed)
         metrics_path = run_dir / METRICS_FILE
-        if reuse and metrics_path.is_file():
+        reused = reuse and metrics_path.is_file()
+        if reused:
             metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
         else:
             metrics = train(config, progress=False)
         model_dir = runs / f"seed-{seed}-model"
-        if not (reuse and (model_dir / MODEL_FILE).is_file()):
+        if not (reused and (model_dir / MODEL_FILE).is_file()):  # a fresh run, a fresh export
             export_model(run_dir, model_dir)
         probe = evaluate_dialogue_files(
             config.train, str(config.test), model_dir, str(config.dev), probe_seeds, device="cpu"

@@ -448,12 +448,12 @@ def train(
 ) -> None:
     """Train the utterance CNN on labelled utterances; writes OUT/metrics.json and OUT/report.html.
 
-    The defaults are the shipped model's recipe, chosen on dev weighted-F1 of MELD emotion, MELD
-    sentiment and EmoryNLP (5 seeds each): the GloVe 6B 50d vectors fine-tuned, Adam at lr 5e-4
-    (on average 0.20 dev points above 1e-3), dropout, early stopping on dev weighted-F1, and the
-    weights kept as an exponential moving average (on dev a tie with no average, --ema-decay
-    0). The other options were measured too and did not beat it on dev; see docs/training.md,
-    "The default recipe, and why".
+    The defaults are the shipped model's recipe: GloVe 6B 50d vectors, tuned in training; the loss
+    weighted by the square root of inverse class frequency (unweighted: --no-class-weights);
+    Adam at lr 5e-4; dropout; early stopping on dev weighted-F1; the weights kept as an
+    exponential moving average. The class weights and the tuned vectors won on dev by what
+    the features do in a context model (`cnnfeat evaluate --context`) on MELD emotion, MELD
+    sentiment and EmoryNLP; see docs/training.md, "The default recipe, and why".
     """
     train_mod = _training_module("cnnfeat.training.train")
     config = TrainConfig(**config_values(options))

@@ -461,7 +461,7 @@ def _seeds_line(seeds: dict) -> str | None:
 def _probe_line(seeds: dict) -> str | None:
     """The release's context-probe figures (`cnnfeat evaluate --context` on each seed's
     features): in context, utterance only and the gain, mean ± sample std over the seeds, in
-    weighted-F1 points; None unless every run has both figures in [0, 1]."""
+    fractions like the `seeds:` line; None unless every run has both figures in [0, 1]."""
     runs = seeds["runs"]  # checked by _seeds_line
     pairs = [
         (r.get("context_probe_test_weighted_f1"), r.get("utterance_probe_test_weighted_f1"))
@@ -471,8 +471,8 @@ def _probe_line(seeds: dict) -> str | None:
         return None
 
     def figure(values: list[float]) -> str:
-        spread = f" ± {100 * statistics.stdev(values):.2f}" if len(values) > 1 else ""
-        return f"{100 * statistics.mean(values):.2f}{spread}"
+        spread = f" ± {statistics.stdev(values):.4f}" if len(values) > 1 else ""
+        return f"{statistics.mean(values):.4f}{spread}"
 
     context, alone = [c for c, _ in pairs], [u for _, u in pairs]
     gains = [c - u for c, u in pairs]

@@ -96,21 +96,34 @@ def model_card_scores() -> str:
     seeds = card["seeds"]
     parts += [
         "",
-        "The release's seeds (weighted-F1 in %; the shipped run is seed "
-        f"{seeds['shipped_seed']}, the median on test):",
+        "The release's seeds (weighted-F1 in %, macro-F1 of the head on test; the shipped run is "
+        f"seed {seeds['shipped_seed']}, the median on dev). The probes are `cnnfeat evaluate "
+        "--context` on each seed's features (MELD test, early stopping on dev, probe seeds "
+        f"{', '.join(map(str, seeds['probe_seeds']))}):",
         "",
-        "| seed | dev | test | kept epoch |",
-        "|---|---|---|---|",
+        "| seed | head dev | head test | head test macro-F1 | utterance-only probe | "
+        "context probe | gain | kept epoch |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for run in seeds["runs"]:
         mark = "**" if run["seed"] == seeds["shipped_seed"] else ""
+        alone, context = (
+            run["utterance_probe_test_weighted_f1"],
+            run["context_probe_test_weighted_f1"],
+        )
         parts.append(
             f"| {mark}{run['seed']}{mark} | {_pct(run['dev_weighted_f1'])} "
-            f"| {_pct(run['test_weighted_f1'])} | {run['best_epoch']} |"
+            f"| {_pct(run['test_weighted_f1'])} | {_pct(run['test_macro_f1'])} | {_pct(alone)} "
+            f"| {_pct(context)} | {100 * (context - alone):+.2f} | {run['best_epoch']} |"
         )
+
+    def spread(name: str) -> str:
+        return f"{_pct(seeds[name + '_mean'])} ± {_pct(seeds[name + '_std'])}"
+
     parts.append(
-        f"| mean ± std | | {_pct(seeds['test_weighted_f1_mean'])} ± "
-        f"{_pct(seeds['test_weighted_f1_std'])} | |"
+        f"| mean ± std | | {spread('test_weighted_f1')} | {spread('test_macro_f1')} "
+        f"| {spread('utterance_probe_test_weighted_f1')} "
+        f"| {spread('context_probe_test_weighted_f1')} | {spread('context_gain')} | |"
     )
     return "\n".join(parts)
 

@@ -153,7 +153,9 @@ def test_info_gives_the_releases_context_probe(model: Path) -> None:
     (model / CARD_FILE).write_text(json.dumps(card), encoding="utf-8")
     result = invoke("info", str(model))
     (line,) = [x for x in result.stdout.splitlines() if x.startswith("context probe: ")]
-    assert "59.00 ± 0.71 in context, 57.25 ± 0.35 utterance only, gain 1.75 ± 0.35" in line
+    assert (
+        "0.5900 ± 0.0071 in context, 0.5725 ± 0.0035 utterance only, gain 0.0175 ± 0.0035" in line
+    )
     for damaged in (None, 1.5, True):
         runs[1]["context_probe_test_weighted_f1"] = damaged
         (model / CARD_FILE).write_text(json.dumps(card), encoding="utf-8")

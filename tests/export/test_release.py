@@ -64,8 +64,9 @@ def test_shipped_model_command_is_what_release_writes() -> None:
 def test_release_ships_the_median_on_dev_and_records_every_seeds_probe(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The shipped seed is the median on dev (not test), and every seed's head and context-probe
-    figures reach the card; training, export and the probe are stood in for (minutes each)."""
+    """The shipped seed is the median on dev: not test (choices are made on dev), not the best
+    (that would overstate what a retrain gives). Every seed's head and context-probe figures
+    reach the card; training, export and the probe are stood in for (minutes each)."""
     from types import SimpleNamespace
 
     import cnnfeat.training.context as context

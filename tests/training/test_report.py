@@ -421,6 +421,7 @@ def test_train_records_the_dev_loss_and_the_majority_baseline(tmp_path: Path) ->
 
     write_dataset(tmp_path / "dev.csv", 40, seed=5)
     flags = ["--dev", str(tmp_path / "dev.csv"), "--lr", "0.01", "--ema-decay", "0"]
+    flags.append("--no-class-weights")
     run = train_tiny(tmp_path, "run", *flags)
     metrics = json.loads((run / "metrics.json").read_text())
 
