@@ -86,6 +86,7 @@ VARIANTS: dict[str, list[str]] = {
     # reads better (docs/results.md, "Judged in context").
     "no-class-weights": ["--no-class-weights"],
     "class-weights-1": ["--class-weights", "--class-weight-power", "1.0"],
+    "class-weight-power-0.75": ["--class-weight-power", "0.75"],
     "dropout-0.7": ["--dropout", "0.7"],
     "no-ema": ["--ema-decay", "0"],
 }

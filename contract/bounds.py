@@ -9,3 +9,4 @@ MAX_THREADS = 1024  # CPU threads (onnxruntime's intra-op threads; torch's in tr
 MAX_BATCH_SIZE = 1 << 20  # rows in one batch (inference, and an optimiser step in training)
 MAX_TOKENS = 1 << 26  # rows x padded width of one inference batch
 MAX_COUNT = 1_000_000_000  # epochs, patience, vocabulary sizes
+MAX_SEED = 2**32 - 1  # numpy.random.seed's range; training and the probes' seeds

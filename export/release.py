@@ -19,25 +19,28 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from cnnfeat.contract.errors import CnnfeatError
 from cnnfeat.contract.layout import CARD_FILE, METRICS_FILE, MODEL_FILE
-from cnnfeat.export.onnx_export import export_model
+from cnnfeat.export.onnx_export import check_out_dir, export_model
 from cnnfeat.runtime.writing import write_file
-from cnnfeat.training.config import TrainConfig, train_command
+from cnnfeat.training.config import TrainConfig, seed_list, train_command
 from cnnfeat.training.train import train
 
 # The context probe's seeds for each released seed (training/context.py; three runs of each
 # probe take about 80 s of CPU on MELD).
 PROBE_SEEDS = (1, 2, 3)
+MELD_FILES = ("train_sent_emo.csv", "dev_sent_emo.csv", "test_sent_emo.csv")
 
 
 def release_config(data: Path, run_dir: Path, seed: int) -> TrainConfig:
     """The config of one seed: TrainConfig's defaults (the default model's recipe, chosen on dev
     weighted-F1 of MELD emotion, MELD sentiment and EmoryNLP; docs/training.md) on
     MELD's three splits."""
+    train_file, dev_file, test_file = MELD_FILES
     config = TrainConfig(
-        train=str(data / "train_sent_emo.csv"),
-        dev=str(data / "dev_sent_emo.csv"),
-        test=str(data / "test_sent_emo.csv"),
+        train=str(data / train_file),
+        dev=str(data / dev_file),
+        test=str(data / test_file),
         out=str(run_dir),
         seed=seed,
     )
@@ -152,8 +155,21 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--reuse", action="store_true", help="re-export from existing runs")
     args = parser.parse_args(argv)
-    seeds = [int(s) for s in args.seeds.split(",")]
-    summary = release(args.data, args.out, args.runs, seeds, reuse=args.reuse)
+    # Every mistake that would otherwise surface after minutes of training, checked first.
+    try:
+        seeds = seed_list(args.seeds)
+        check_out_dir(args.runs / f"seed-{seeds[0]}", args.out)
+    except CnnfeatError as exc:
+        parser.error(str(exc))
+    missing = [n for n in MELD_FILES if not (args.data / n).is_file()]
+    if missing:
+        parser.error(f"--data {args.data}: no {', '.join(missing)} (MELD's CSVs)")
+    if args.runs.exists() and not args.runs.is_dir():
+        parser.error(f"--runs {args.runs} is a file, not a folder")
+    try:
+        summary = release(args.data, args.out, args.runs, seeds, reuse=args.reuse)
+    except CnnfeatError as exc:
+        sys.exit(f"release: error: {exc}")
 
     def figure(name: str) -> str:
         return f"{100 * summary[name + '_mean']:.2f} ± {100 * summary[name + '_std']:.2f}"

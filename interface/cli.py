@@ -20,7 +20,7 @@ from cnnfeat.contract.bounds import MAX_BATCH_SIZE, MAX_COUNT, MAX_THREADS
 from cnnfeat.contract.errors import CnnfeatError
 from cnnfeat.contract.layout import METRICS_FILE
 from cnnfeat.options import config_values, field_help, finite, with_options
-from cnnfeat.training.config import TrainConfig, train_command
+from cnnfeat.training.config import TrainConfig, seed_list, train_command
 
 if TYPE_CHECKING:
     from cnnfeat.runtime.writing import Output
@@ -587,7 +587,7 @@ def evaluate(
         str(test),
         model_dir,
         _str(dev),
-        _seeds(seeds or "1,2,3"),
+        seed_list("1,2,3" if seeds is None else seeds),
         None if corpus is Corpus.auto else corpus.value,
         text_column,
         Columns.named(dialogue_column, order_column, speaker_column, label_column),
@@ -602,18 +602,6 @@ def evaluate(
     note = not_held_out("test", report.test_overlaps_train)
     if note:
         typer.echo(note)
-
-
-def _seeds(text: str) -> list[int]:
-    """--seeds "1,2,3" as ints (context_probe checks that they are distinct)."""
-    from cnnfeat.contract.errors import ArgumentError
-
-    try:
-        return [int(part) for part in text.split(",")]
-    except ValueError:
-        raise ArgumentError(
-            f"--seeds: expected whole numbers separated by commas, got {text!r}"
-        ) from None
 
 
 @app.command("export", cls=PlainHelp)

@@ -476,10 +476,10 @@ def _probe_line(seeds: dict) -> str | None:
 
     context, alone = [c for c, _ in pairs], [u for _, u in pairs]
     gains = [c - u for c, u in pairs]
+    over = "the seed's features" if len(runs) == 1 else f"the {len(runs)} seeds' features"
     return (
         f"context probe: test weighted-F1 {figure(context)} in context, {figure(alone)} "
-        f"utterance only, gain {figure(gains)} (over the {len(runs)} seeds' features; "
-        "cnnfeat evaluate --context)"
+        f"utterance only, gain {figure(gains)} (over {over}; cnnfeat evaluate --context)"
     )
 
 

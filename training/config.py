@@ -11,7 +11,8 @@ import shlex
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
-from cnnfeat.contract.bounds import MAX_BATCH_SIZE, MAX_COUNT, MAX_THREADS
+from cnnfeat.contract.bounds import MAX_BATCH_SIZE, MAX_COUNT, MAX_SEED, MAX_THREADS
+from cnnfeat.contract.errors import ArgumentError
 from cnnfeat.contract.spec import DEFAULT_MAX_LEN, MAX_LEN, POOL_MODES, default_max_len
 from cnnfeat.runtime.reading import ENCODING_ERRORS, TSV_QUOTING
 
@@ -130,8 +131,8 @@ class TrainConfig:
         "Random seed: the same seed and --threads give the same run on the same CPU type "
         "and torch build (metrics.json's `environment`).",
         min=0,
-        max=2**32 - 1,
-    )  # numpy.random.seed's range
+        max=MAX_SEED,
+    )
     class_weights: bool = option(
         True,
         "Weight the loss by inverse class frequency ** --class-weight-power (the default: "
@@ -139,7 +140,11 @@ class TrainConfig:
         recipe=True,
     )
     class_weight_power: float = option(
-        0.5, "With --class-weights: (inverse frequency) ** P.", min=0.0, recipe=True
+        0.5,
+        "With --class-weights: (inverse frequency) ** P (1: full inverse frequency).",
+        min=0.0,
+        max=4.0,  # beyond, a rare class's weight overflows float32 on real imbalances
+        recipe=True,
     )
     fine_tune_embeddings: bool = option(
         True, "Train the word vectors too (--no-... keeps them frozen).", recipe=True
@@ -236,3 +241,19 @@ def train_command(config: TrainConfig) -> str:
         else:
             args += [flag, str(value)]
     return shlex.join(args)
+
+
+def seed_list(text: str, option: str = "--seeds") -> list[int]:
+    """A comma-separated list of seeds ("1,2,3") as distinct ints in 0..MAX_SEED; ArgumentError
+    naming `option` otherwise (an empty text included)."""
+    try:
+        seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ArgumentError(
+            f"{option}: expected whole numbers separated by commas, got {text!r}"
+        ) from None
+    if any(not 0 <= s <= MAX_SEED for s in seeds):
+        raise ArgumentError(f"{option}: seeds are whole numbers from 0 to {MAX_SEED}, got {text!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ArgumentError(f"{option}: a seed is repeated in {text!r}")
+    return seeds

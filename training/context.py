@@ -39,6 +39,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from cnnfeat.contract.bounds import MAX_SEED
 from cnnfeat.contract.errors import ArgumentError, InputError
 from cnnfeat.runtime.corpora import Columns
 from cnnfeat.training.metrics import classification_report
@@ -483,8 +484,8 @@ def _check_settings(
 ) -> None:
     if not seeds:
         raise ArgumentError("no seeds given")
-    if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
-        raise ArgumentError(f"seeds are whole numbers >= 0, got {list(seeds)}")
+    if any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED for s in seeds):
+        raise ArgumentError(f"seeds are whole numbers from 0 to {MAX_SEED}, got {list(seeds)}")
     if len(set(seeds)) != len(seeds):
         raise ArgumentError(f"a seed is repeated: {list(seeds)}")
     for name, value in (

@@ -112,3 +112,39 @@ def test_release_ships_the_median_on_dev_and_records_every_seeds_probe(
         pytest.approx(0.53),
     ]
     assert "--seed 3" in card["training"]["command"]
+
+
+@pytest.mark.parametrize(
+    ("args", "why"),
+    [
+        (["--seeds", "1,x"], "--seeds: expected whole numbers"),
+        (["--seeds", "1,1"], "a seed is repeated"),
+        (["--seeds", "-1"], "from 0 to"),
+        (["--out", "{file}"], "is a file, not a directory"),
+        (["--runs", "{file}"], "--runs {file} is a file"),
+        (["--data", "{dir}"], "no train_sent_emo.csv, dev_sent_emo.csv, test_sent_emo.csv"),
+    ],
+)
+def test_release_refuses_a_mistake_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, args, why
+) -> None:
+    """A wrong --seeds, --out, --runs or --data is one line and exit 2 before any seed trains
+    (an --out that is a file was found only after every seed had trained, as a traceback)."""
+    from cnnfeat.export import release as release_module
+
+    data = tmp_path / "meld"
+    data.mkdir()
+    for name in release_module.MELD_FILES:
+        (data / name).write_text("Utterance,Emotion\n")
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setattr(release_module, "train", lambda *a, **k: pytest.fail("trained"))
+    fill = {"{file}": str(tmp_path / "afile"), "{dir}": str(tmp_path)}
+    args = [fill.get(a, a) for a in args]
+    why = why.replace("{file}", fill["{file}"])
+    base = ["--data", str(data), "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "r")]
+    with pytest.raises(SystemExit) as exit_info:
+        release_module.main(base + args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert why in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()

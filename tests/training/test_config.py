@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from helpers import invoke
 
-from cnnfeat.training.config import RECIPE_FIELDS, TrainConfig, train_command
+from cnnfeat.contract.errors import ArgumentError
+from cnnfeat.training.config import RECIPE_FIELDS, TrainConfig, seed_list, train_command
 
 
 def parse_back(command: str) -> TrainConfig:
@@ -120,3 +121,33 @@ def test_a_runs_command_names_its_seed_and_parses_back_with_odd_names(tmp_path: 
         {k: v for k, v in train.make_context("train", args[2:]).params.items() if k != "quiet"}
     )
     assert TrainConfig(**parsed, command=config["command"]) == TrainConfig(**config)
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("", "whole numbers separated by commas"),
+        ("a,b", "whole numbers separated by commas"),
+        ("1,,2", "whole numbers separated by commas"),
+        ("-1", "from 0 to 4294967295"),
+        (str(2**64), "from 0 to 4294967295"),
+        ("1,2,1", "repeated"),
+    ],
+)
+def test_seed_list_refuses_what_no_run_can_take(text: str, why: str) -> None:
+    """One parser of --seeds for `evaluate --context` and the release: every seed is checked
+    before any run starts (2**64 reached torch.manual_seed as an internal error)."""
+    with pytest.raises(ArgumentError, match=why) as caught:
+        seed_list(text)
+    assert str(caught.value).startswith("--seeds: ")
+    assert seed_list("3, 1,2") == [3, 1, 2]
+
+
+def test_evaluate_context_seeds_are_checked_before_any_work(tmp_path: Path) -> None:
+    """`--seeds ''` ran the default seeds without a word; a seed out of range was an internal
+    error. Both are one line naming --seeds, before any file is read."""
+    for text in ("", str(2**64)):
+        args = ["--train", tmp_path / "missing.csv", "--test", tmp_path / "missing.csv"]
+        result = invoke("evaluate", "--context", *args, "--seeds", text)
+        assert result.exit_code == 1, result.output
+        assert result.stderr.strip().startswith("cnnfeat: error: --seeds: "), result.stderr
