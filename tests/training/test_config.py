@@ -151,3 +151,12 @@ def test_evaluate_context_seeds_are_checked_before_any_work(tmp_path: Path) -> N
         result = invoke("evaluate", "--context", *args, "--seeds", text)
         assert result.exit_code == 1, result.output
         assert result.stderr.strip().startswith("cnnfeat: error: --seeds: "), result.stderr
+
+
+def test_class_weight_power_is_bounded(tmp_path: Path) -> None:
+    """A power past 4 overflowed a rare class's weight (1e6: numpy overflow warnings, then a
+    non-finite loss); it is refused as a usage error naming the option, before any work."""
+    args = ["train", "--train", tmp_path / "t.csv", "--out", tmp_path / "run"]
+    result = invoke(*args, "--class-weight-power", "5")
+    assert result.exit_code == 2 and "--class-weight-power" in result.output, result.output
+    assert not (tmp_path / "run").exists()
