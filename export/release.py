@@ -34,8 +34,8 @@ MELD_FILES = ("train_sent_emo.csv", "dev_sent_emo.csv", "test_sent_emo.csv")
 
 def release_config(data: Path, run_dir: Path, seed: int) -> TrainConfig:
     """The config of one seed: TrainConfig's defaults (the default model's recipe, chosen on dev
-    weighted-F1 of MELD emotion, MELD sentiment and EmoryNLP; docs/training.md) on
-    MELD's three splits."""
+    of MELD emotion, MELD sentiment and EmoryNLP, by the context probe where it was screened;
+    docs/training.md) on MELD's three splits."""
     train_file, dev_file, test_file = MELD_FILES
     config = TrainConfig(
         train=str(data / train_file),
