@@ -246,12 +246,12 @@ def train_command(config: TrainConfig) -> str:
 def seed_list(text: str, option: str = "--seeds") -> list[int]:
     """A comma-separated list of seeds ("1,2,3") as distinct ints in 0..MAX_SEED; ArgumentError
     naming `option` otherwise (an empty text included)."""
-    try:
-        seeds = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise ArgumentError(
-            f"{option}: expected whole numbers separated by commas, got {text!r}"
-        ) from None
+    parts = [part.strip() for part in text.split(",")]
+    # ASCII digits only (a "-" reaches the range check): int() would also take "+3", "1_000"
+    # and other scripts' digits.
+    if not all(part.isascii() and part.removeprefix("-").isdigit() for part in parts):
+        raise ArgumentError(f"{option}: expected whole numbers separated by commas, got {text!r}")
+    seeds = [int(part) for part in parts]
     if any(not 0 <= s <= MAX_SEED for s in seeds):
         raise ArgumentError(f"{option}: seeds are whole numbers from 0 to {MAX_SEED}, got {text!r}")
     if len(set(seeds)) != len(seeds):
