@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -66,8 +66,19 @@ class TrainingError(CnnfeatError):
     """Training cannot go on (the loss is no longer a finite number)."""
 
 
-def train(config: TrainConfig, progress: bool = True) -> dict:
-    """Train, evaluate on dev (and test), write the run directory; returns metrics.json's dict."""
+# A judge scores the weights dev sees after each epoch, given a function that embeds texts
+# ((N,) str -> (N, feature_dim) float32 features); higher is better.
+Judge = Callable[[Callable[[Sequence[str]], np.ndarray]], float]
+
+
+def train(config: TrainConfig, progress: bool = True, judge: Judge | None = None) -> dict:
+    """Train, evaluate on dev (and test), write the run directory; returns metrics.json's dict.
+
+    judge: for recipe experiments (bench/context_stopping.py): its score after each epoch, not
+    dev weighted-F1, keeps the best epoch and stops the run (recorded per epoch in the history
+    as `judge`). Torch's random state is put back after each call, so the judge does not
+    change the training run itself.
+    """
     started = time.perf_counter()
     # before any work
     check_replaceable(Path(config.out), "cnnfeat run", CHECKPOINT_FILE, RUN_FILES)
@@ -108,12 +119,15 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
     if config.multichannel:
         recipe.freeze_first_columns(model.embedding, vocab.embeddings.shape[1])
 
-    def encode(data: LabelledData) -> tuple[list[list[int]], np.ndarray]:
+    def ids_of(texts: Sequence[str]) -> list[list[int]]:
         # Clip megabyte-long cells first, as the runtime does (same ids, bounded memory).
-        texts = fit_lines(data.texts, tokenizer, spec.max_len)
-        ids = [e.ids for e in tokenizer.encode_batch(texts)]
+        return [
+            e.ids for e in tokenizer.encode_batch(fit_lines(list(texts), tokenizer, spec.max_len))
+        ]
+
+    def encode(data: LabelledData) -> tuple[list[list[int]], np.ndarray]:
         index = {name: i for i, name in enumerate(classes)}
-        return ids, np.array([index[label] for label in data.labels], dtype=np.int64)
+        return ids_of(data.texts), np.array([index[label] for label in data.labels], np.int64)
 
     train_ids, train_y = encode(train_data)
     _check_known_words(train_data, train_ids, spec.unk_id)
@@ -130,7 +144,7 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
     evaluated = ema.module if ema is not None else model  # the weights dev sees and we keep
     word_rng = torch.Generator().manual_seed(config.seed)
 
-    best: dict[str, Any] = {"f1": -1.0, "epoch": 0, "state": None}
+    best: dict[str, Any] = {"score": -np.inf, "epoch": 0, "state": None}
     history = []
     rng = np.random.default_rng(config.seed)
     bar = tqdm(range(1, config.epochs + 1), desc="train", unit="epoch", disable=not progress)
@@ -177,9 +191,15 @@ def train(config: TrainConfig, progress: bool = True) -> dict:
             )
             bar.set_postfix(loss=f"{total / seen:.3f}", dev_f1=f"{dev_f1:.4f}")
             recipe.step_scheduler(scheduler, dev_f1)
-            if dev_f1 > best["f1"]:
+            score = dev_f1
+            if judge is not None:
+                random_state = torch.get_rng_state()
+                score = judge(lambda texts: features(evaluated, ids_of(texts), spec))
+                torch.set_rng_state(random_state)
+                history[-1]["judge"] = score
+            if score > best["score"]:
                 state = copy.deepcopy(evaluated.state_dict())
-                best = {"f1": dev_f1, "epoch": epoch, "state": state}
+                best = {"score": score, "epoch": epoch, "state": state}
             stop.finished = epoch  # from here a first Ctrl-C saves the best epoch so far
             if stop.requested or epoch - best["epoch"] >= config.patience:
                 break

@@ -1,5 +1,6 @@
-"""`cnnfeat train` (training/train.py): a dev or test set that is not held out, and the first
-Ctrl-C that stops after the current epoch and keeps the best epoch so far.
+"""`cnnfeat train` (training/train.py): a dev or test set that is not held out, the first
+Ctrl-C that stops after the current epoch and keeps the best epoch so far, and a judge that
+chooses the kept epoch in place of dev weighted-F1.
 
 Both came from a round of trying the commands as careful users would: a `--test` that was the
 `--train` file was reported and recorded as a held-out score, and Ctrl-C lost every epoch
@@ -499,3 +500,42 @@ def test_train_values_torch_cannot_take_are_usage_errors(tmp_path: Path, args: l
     )
     assert result.exit_code == 2, result.output
     assert not (tmp_path / "run").exists()
+
+
+# --- a judge in place of dev weighted-F1 (bench/context_stopping.py) -------------------------
+
+
+def judged_run(tmp_path: Path, name: str, judge) -> dict:
+    from cnnfeat.training.train import train as train_run
+
+    data = table(tmp_path / "train.csv", rows(40))
+    config = TrainConfig(
+        train=str(data),
+        out=str(tmp_path / name),
+        vectors=str(vectors(tmp_path)),
+        epochs=5,
+        patience=5,
+        max_len=10,
+        vocab_top_n=0,
+    )
+    return train_run(config, progress=False, judge=judge)
+
+
+def test_the_judge_keeps_its_best_epoch_and_leaves_the_run_alone(tmp_path: Path) -> None:
+    seen: list[tuple[int, ...]] = []
+
+    def judge(embed) -> float:
+        features = embed(["good fine", "bad awful", ""])
+        assert features.shape == (3, 100) and features.dtype == "float32"
+        torch.rand(1000)  # a judge that draws random numbers (the context probe seeds torch)
+        seen.append(features.shape)
+        return -(float(len(seen) - 3) ** 2)  # the third epoch is the best
+
+    judged = judged_run(tmp_path, "judged", judge)
+    plain = judged_run(tmp_path, "plain", None)
+    assert len(seen) == 5
+    assert judged["best_epoch"] == 3
+    assert [h["judge"] for h in judged["history"]] == [-4.0, -1.0, 0.0, -1.0, -4.0]
+    # the same training run: its losses and dev scores epoch for epoch
+    strip = [{k: v for k, v in h.items() if k != "judge"} for h in judged["history"]]
+    assert strip == plain["history"]
