@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -141,7 +141,8 @@ def train(config: TrainConfig, progress: bool = True, judge: Judge | None = None
     optimizer = recipe.make_optimizer(model, config.lr, config.weight_decay)
     scheduler = recipe.make_scheduler(optimizer, config.lr_schedule, config.epochs)
     ema = recipe.make_ema(model, config.ema_decay)
-    evaluated = ema.module if ema is not None else model  # the weights dev sees and we keep
+    # the weights dev sees and we keep (AveragedModel.module is the averaged UtteranceCNN)
+    evaluated = cast(UtteranceCNN, ema.module) if ema is not None else model
     word_rng = torch.Generator().manual_seed(config.seed)
 
     best: dict[str, Any] = {"score": -np.inf, "epoch": 0, "state": None}
