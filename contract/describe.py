@@ -1,6 +1,6 @@
-"""How messages name what they found, declared once for every layer: a JSON value's type, and
-the first line of another library's exception (onnxruntime's, tokenizers', PyTorch's, Ray's and
-pyarrow's run on for pages)."""
+"""How messages name what they found, declared once for every layer: a JSON value's type, a
+count with its noun, and the first line of another library's exception (onnxruntime's,
+tokenizers', PyTorch's, Ray's and pyarrow's run on for pages)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,11 @@ def json_type(value: object) -> str:
     if isinstance(value, str):
         return "a string"
     return "an array" if isinstance(value, list) else "an object"
+
+
+def count(n: int, noun: str) -> str:
+    """`n` and the noun, plural unless n is 1: "1 dialogue", "3 dialogues", "0 rows"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def first_line(exc: BaseException) -> str:

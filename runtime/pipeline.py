@@ -22,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from cnnfeat.contract.batching import CHUNK_SIZE
+from cnnfeat.contract.describe import count
 from cnnfeat.runtime.embedder import Embedder, as_embedder
 from cnnfeat.runtime.reading import read_chunks
 from cnnfeat.runtime.writing import FeatureWriter, Output, check_not_input, check_not_model
@@ -45,7 +46,7 @@ class EmbedSummary:
 
     def line(self) -> str:
         return (
-            f"embedded {self.rows} rows in {self.seconds:.2f} s ({self.rate:,.0f} utt/s) "
+            f"embedded {count(self.rows, 'row')} in {self.seconds:.2f} s ({self.rate:,.0f} utt/s) "
             f"on {self.provider} -> {self.output}"
         )
 

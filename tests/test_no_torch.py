@@ -134,5 +134,5 @@ def test_python_dash_m_embed_without_torch(runtime_model: Path, tmp_path: Path) 
         timeout=300,
     )
     assert run.returncode == 0, run.stderr
-    assert "embedded 1 rows" in run.stderr
+    assert "embedded 1 row in " in run.stderr
     assert (tmp_path / "in.npy").is_file()

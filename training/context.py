@@ -40,6 +40,7 @@ from torch import nn
 from tqdm import tqdm
 
 from cnnfeat.contract.bounds import MAX_SEED
+from cnnfeat.contract.describe import count
 from cnnfeat.contract.errors import ArgumentError, InputError
 from cnnfeat.runtime.corpora import Columns
 from cnnfeat.training.metrics import classification_report
@@ -121,16 +122,16 @@ class ContextReport:
             )
             return f"{name:<16}{cells}"
 
-        def count(split: str) -> str:
+        def size(split: str) -> str:
             dialogues, utterances = self.counts[split]
-            return f"{dialogues} dialogues ({utterances} utterances)"
+            return f"{count(dialogues, 'dialogue')} ({count(utterances, 'utterance')})"
 
         speakers = f" + {self.speaker_slots} speaker slots" if self.speaker_slots else ""
         seeds = ("seeds " if len(self.seeds) > 1 else "seed ") + ", ".join(map(str, self.seeds))
         return [
             f"context probe (bidirectional LSTM over each dialogue) against the same network "
-            f"without context; test scores, mean ± std over {seeds}; train {count('train')}, "
-            f"dev {count('dev')} {self.dev_source}, test {count('test')}; {self.dim} features"
+            f"without context; test scores, mean ± std over {seeds}; train {size('train')}, "
+            f"dev {size('dev')} {self.dev_source}, test {size('test')}; {self.dim} features"
             f"{speakers}; {len(self.labels)} classes",
             row("utterance only", lambda m: [getattr(r, m) for r in self.utterance]),
             row("context", lambda m: [getattr(r, m) for r in self.context]),

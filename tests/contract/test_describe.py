@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from cnnfeat.contract.describe import first_line, json_type
+from cnnfeat.contract.describe import count, first_line, json_type
 
 
 @pytest.mark.parametrize(
@@ -30,3 +30,7 @@ def test_first_line() -> None:
     assert first_line(RuntimeError("\n  one\ntwo\nthree")) == "one"
     assert first_line(ValueError("")) == "ValueError"
     assert first_line(OSError("  \n ")) == "OSError"
+
+
+def test_count_names_one_in_the_singular() -> None:
+    assert [count(n, "dialogue") for n in (0, 1, 2)] == ["0 dialogues", "1 dialogue", "2 dialogues"]
