@@ -40,14 +40,14 @@ def check_format_version(found: object, what: str) -> None:
     the one-line ModelError. An absent version is the caller's to default."""
     if not isinstance(found, int) or isinstance(found, bool):
         raise ModelError(
-            f"{what}: format_version must be an integer, got {found!r}; the file "
-            "is damaged: copy the model directory again or re-export it"
+            f"{what}: format_version must be an integer, got {found!r}",
+            advice="the file is damaged: copy the model directory again or re-export it",
         )
     if found > FORMAT_VERSION:
         raise ModelError(
             f"{what} was written by a newer cnnfeat (model format {found}; "
-            f"cnnfeat {__version__} reads format {FORMAT_VERSION}); upgrade: "
-            "pip install -U cnnfeat"
+            f"cnnfeat {__version__} reads format {FORMAT_VERSION})",
+            advice="upgrade: pip install -U cnnfeat",
         )
 
 

@@ -468,9 +468,11 @@ def _share(workers: int, cpus: float) -> float:
 
 def _use_gpu(device: str, gpus: int) -> bool:
     if device == "cuda" and not gpus:
-        raise DeviceError("--device cuda: the Ray cluster has no GPUs; use --device cpu or auto")
+        raise DeviceError(
+            "--device cuda: the Ray cluster has no GPUs", advice="use --device cpu or auto"
+        )
     if device not in ("auto", "cpu", "cuda"):
-        raise DeviceError(f"unknown device {device!r}; use one of auto, cpu, cuda")
+        raise DeviceError(f"unknown device {device!r}", advice="use one of auto, cpu, cuda")
     return device != "cpu" and gpus > 0
 
 

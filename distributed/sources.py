@@ -142,11 +142,11 @@ def check_output(output: str) -> tuple[Any, str, bool]:
             else []
         )
     except OSError as exc:  # no network, no credentials, no such bucket
-        raise OutputError(f"{output}: cannot reach this location ({first_line(exc)})") from None
+        raise OutputError(f"cannot reach this location ({first_line(exc)})", output) from None
     if info.type == pafs.FileType.File:
         raise OutputError(f"{output} is a file; --output names a directory for Parquet shards")
     if listing:
-        raise OutputError(f"{output} is not empty; choose a new --output directory")
+        raise OutputError(f"{output} is not empty", advice="choose a new --output directory")
     return fs, root, info.type == pafs.FileType.Directory
 
 
@@ -258,7 +258,9 @@ def _check_names(names: Any, path: str) -> None:
     for name in names:
         if name in _OURS:
             raise InputError(
-                f"has a column named {name!r}, which cnnfeat writes itself; rename it", path
+                f"has a column named {name!r}, which cnnfeat writes itself",
+                path,
+                advice="rename it",
             )
 
 
@@ -278,7 +280,9 @@ def _parquet_blocks(handle: Any, path: str, column: str | None, rows_per_batch: 
     _check_names(names, path)
     repeated = sorted(name for name, n in Counter(names).items() if n > 1)
     if repeated:
-        raise InputError(f"column names {repeated} occur more than once; rename them", path)
+        raise InputError(
+            f"column names {repeated} occur more than once", path, advice="rename them"
+        )
     text_type = parquet.schema_arrow.field(column).type
     if not pa.types.is_string(text_type) and not pa.types.is_large_string(text_type):
         raise InputError(f"column {column!r} is {text_type}, not strings", path)

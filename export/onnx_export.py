@@ -106,7 +106,7 @@ def export_model(
         ModelError: an unknown graph, or parity above atol (nothing is written).
     """
     if graph not in GRAPHS:
-        raise ModelError(f"unknown graph {graph!r}; use one of {', '.join(GRAPHS)}")
+        raise ModelError(f"unknown graph {graph!r}", advice=f"use one of {', '.join(GRAPHS)}")
     started = time.perf_counter()
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     check_out_dir(run_dir, out_dir)  # before any work: never replace what the user made
@@ -117,8 +117,9 @@ def export_model(
     tokenizer = run_dir / TOKENIZER_FILE
     if not tokenizer.is_file():
         raise InputError(
-            f"{TOKENIZER_FILE} is missing; train again or copy the whole run directory",
+            f"{TOKENIZER_FILE} is missing",
             str(run_dir),
+            advice="train again or copy the whole run directory",
         )
     try:  # damaged, or another run's: say so naming the run's file
         load_tokenizer(tokenizer, spec)
@@ -216,7 +217,7 @@ def _torch_export(model: UtteranceCNN, spec: ModelSpec) -> onnx.ModelProto:
             verbose=False,
         )
     if program is None:  # only the legacy exporter (dynamo=False) returns nothing
-        raise ModelError("torch.onnx.export returned no ONNX program; use --graph table")
+        raise ModelError("torch.onnx.export returned no ONNX program", advice="use --graph table")
     return program.model_proto
 
 
@@ -272,8 +273,8 @@ def check_out_dir(run_dir: Path, out_dir: Path) -> None:
     run, out = Path(os.path.abspath(run_dir)), Path(os.path.abspath(out_dir))
     if out == run or out in run.parents:
         raise OutputError(
-            f"--out {out_dir} would replace the run directory {run_dir}; it was "
-            "left untouched: choose another --out"
+            f"--out {out_dir} would replace the run directory {run_dir}",
+            advice="it was left untouched: choose another --out",
         )
     check_replaceable(Path(out_dir), "cnnfeat model", CARD_FILE, MODEL_FILES)  # as given
 
@@ -305,21 +306,25 @@ def read_metrics(path: Path) -> dict:
         raise InputError(f"cannot read: {exc.strerror or exc}", str(path)) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(
-            f"not valid JSON ({exc}); train again or copy the run directory again", str(path)
+            f"not valid JSON ({exc})",
+            str(path),
+            advice="train again or copy the run directory again",
         ) from None
     if not isinstance(metrics, dict):
-        raise InputError("not a cnnfeat metrics file (a JSON object); train again", str(path))
+        raise InputError(
+            "not a cnnfeat metrics file (a JSON object)", str(path), advice="train again"
+        )
     for key, kind in _METRICS_FIELDS.items():
         value = metrics.get(key)
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
             raise InputError(
-                f"field {key!r} has the wrong type ({type(value).__name__}); the "
-                "file is damaged: train again",
+                f"field {key!r} has the wrong type ({type(value).__name__})",
                 str(path),
+                advice="the file is damaged: train again",
             )
     config = metrics.get("config") or {}
     if not isinstance(config.get("command", ""), str | None):
-        raise InputError("field 'config.command' is not a string; train again", str(path))
+        raise InputError("field 'config.command' is not a string", str(path), advice="train again")
     # What the card will carry, checked here so that the run's file is named, not the card.
     nested: list[tuple[str, object, type | tuple[type, ...]]] = [
         (f"{split}.{score}", (metrics.get(split) or {}).get(score), (int, float))
@@ -330,8 +335,8 @@ def read_metrics(path: Path) -> dict:
     for field, value, kind in nested:
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
             raise InputError(
-                f"field {field!r} has the wrong type ({type(value).__name__}); "
-                "the file is damaged: train again",
+                f"field {field!r} has the wrong type ({type(value).__name__})",
                 str(path),
+                advice="the file is damaged: train again",
             )
     return metrics

@@ -310,7 +310,7 @@ def _embed_dialogues(
     if output is None:
         output = "-" if input == "-" else str(Path(input).with_suffix(".npz"))
     if output == "-" or Path(output).is_dir():
-        raise OutputError(f"{output}: dialogue input needs an output file (-o NAME.npz)")
+        raise OutputError("dialogue input needs an output file (-o NAME.npz)", output)
     check_not_input(input, output)
     columns = Columns.named(dialogue_column, order_column, speaker_column, label_column)
 
@@ -342,7 +342,7 @@ def _check_output(input: str, output: str) -> Output:
 
     target = output_for(output)
     if output != "-" and Path(output).is_dir():
-        raise OutputError(f"{output} is a directory; give a file name")
+        raise OutputError(f"{output} is a directory", advice="give a file name")
     check_not_input(input, output)
     return target
 
@@ -550,7 +550,7 @@ def evaluate(
     if not context:
         given = [name for name, value in dialogue_options.items() if value is not None]
         if given:
-            raise ArgumentError(f"{given[0]} is for the context probe; add --context")
+            raise ArgumentError(f"{given[0]} is for the context probe", advice="add --context")
         from cnnfeat.training.probe import evaluate_files
 
         report = evaluate_files(

@@ -115,7 +115,9 @@ def corpus_format(path: str, corpus: str | None = None) -> str:
     `.json` EmoryNLP), else "table" (csv/tsv/jsonl, or plain text)."""
     if corpus is not None:
         if corpus not in CORPORA:
-            raise InputError(f"unknown corpus {corpus!r}; use one of {', '.join(CORPORA)}")
+            raise InputError(
+                f"unknown corpus {corpus!r}", advice=f"use one of {', '.join(CORPORA)}"
+            )
         return corpus
     name = Path(path).name
     if _DAILYDIALOG_NAME.fullmatch(name):
@@ -278,10 +280,10 @@ def _dialogue_columns(
         return (), order, False
     raise InputError(
         "no dialogue column (looked for MELD's Dialogue_ID and EmoryNLP's Season/Episode/"
-        f"Scene_ID; found {', '.join(map(repr, available)) or 'none'}); name it with "
-        "--dialogue-column",
+        f"Scene_ID; found {', '.join(map(repr, available)) or 'none'})",
         path,
         1,
+        advice="name it with --dialogue-column",
     )
 
 

@@ -121,18 +121,19 @@ def check_npz_ids(dialogues: Sequence[Dialogue], path: str) -> None:
         line = min(u.line for u in dialogue.utterances) or None  # 0: JSON keeps no lines
         if "\0" in dialogue.id:
             raise InputError(
-                f"dialogue id {dialogue.id!r} holds a NUL character, which a .npz key cannot "
-                "hold; write .parquet instead",
+                f"dialogue id {dialogue.id!r} holds a NUL character, which a .npz key cannot hold",
                 path,
                 line,
+                advice="write .parquet instead",
             )
         size = len(dialogue.id.encode("utf-8"))
         if size + len(".npy") > _ZIP_NAME_BYTES:
             raise InputError(
-                f"dialogue id of {size} bytes; a .npz key holds at most "
-                f"{_ZIP_NAME_BYTES - len('.npy')}: write .parquet instead",
+                f"dialogue id of {size} bytes",
                 path,
                 line,
+                advice=f"a .npz key holds at most {_ZIP_NAME_BYTES - len('.npy')}: "
+                "write .parquet instead",
             )
 
 
@@ -217,7 +218,7 @@ def embed_dialogues(
     suffix = Path(output_path).suffix.lower()
     if per_dialogue and suffix not in DIALOGUE_FORMATS:
         raise OutputError(
-            f"{output_path}: per-dialogue output is .npz or .parquet, not {suffix or '(none)'!r}"
+            f"per-dialogue output is .npz or .parquet, not {suffix or '(none)'!r}", output_path
         )
     output = None if per_dialogue else output_for(output_path)
     check_not_input(input_path, output_path)

@@ -24,23 +24,24 @@ def as_lines(lines: object, method: str = "embed") -> list[str]:
     what = type(lines).__name__
     if isinstance(lines, str | bytes | bytearray | memoryview):
         raise ArgumentError(
-            f"{method} takes a list of strings, got a single {what}; wrap it in a "
-            f"list: {method}([text])"
+            f"{method} takes a list of strings, got a single {what}",
+            advice=f"wrap it in a list: {method}([text])",
         )
     if isinstance(lines, Mapping | AbstractSet):
         raise ArgumentError(
-            f"{method} takes a list of strings in row order, got a {what}, which "
-            "has no row order; pass a list"
+            f"{method} takes a list of strings in row order, got a {what}, which has no row order",
+            advice="pass a list",
         )
     if isinstance(lines, np.ndarray) and lines.ndim != 1:
         raise ArgumentError(
-            f"{method} takes a 1-D sequence of strings, got an array of shape "
-            f"{lines.shape}; pick the text column"
+            f"{method} takes a 1-D sequence of strings, got an array of shape {lines.shape}",
+            advice="pick the text column",
         )
     if getattr(lines, "ndim", 1) != 1:  # a pandas DataFrame iterates over its column names
         raise ArgumentError(
             f"{method} takes a 1-D sequence of strings, got a {what} of shape "
-            f"{getattr(lines, 'shape', '?')}; pick the text column"
+            f"{getattr(lines, 'shape', '?')}",
+            advice="pick the text column",
         )
     if isinstance(lines, list) and all(type(line) is str for line in lines):
         return lines  # the common case, without a copy
@@ -68,12 +69,12 @@ def as_id_rows(rows: object, vocab_size: int) -> TokenRows:
         given = "NoneType" if rows is None else f"a single {what}"
         raise ArgumentError(f"embed_ids takes a list of rows of token ids, got {given}")
     if isinstance(rows, Mapping | AbstractSet):
-        raise ArgumentError(f"embed_ids takes rows in order, got a {what}; pass a list")
+        raise ArgumentError(f"embed_ids takes rows in order, got a {what}", advice="pass a list")
     if isinstance(rows, np.ndarray):
         if rows.ndim != 2 and not (rows.ndim == 1 and rows.dtype == object):  # ragged rows
             raise ArgumentError(
-                f"embed_ids takes rows of ids (a 2-D array), got an array of "
-                f"shape {rows.shape}; wrap one row in a list"
+                f"embed_ids takes rows of ids (a 2-D array), got an array of shape {rows.shape}",
+                advice="wrap one row in a list",
             )
         rows = list(rows)
     try:

@@ -99,21 +99,21 @@ def load_model_dir(path: str | Path | None = None, verify: bool = True) -> Model
         raise ModelError(f"model directory {root} {what}", advice=_GIVE_MODEL)
     if not (root / CARD_FILE).is_file() and (root / CHECKPOINT_FILE).is_file():
         raise ModelError(
-            f"{root} is a training run, not a model directory; export it first: "
-            f"cnnfeat export {root} --out MODEL_DIR"
+            f"{root} is a training run, not a model directory",
+            advice=f"export it first: cnnfeat export {root} --out MODEL_DIR",
         )
     for name in (CARD_FILE, MODEL_FILE, TOKENIZER_FILE):
         if not (root / name).is_file():
             raise ModelError(
-                f"{root}: {name} is missing; copy the whole model directory again "
-                "or re-run `cnnfeat export` into it"
+                f"{root}: {name} is missing",
+                advice="copy the whole model directory again or re-run `cnnfeat export` into it",
             )
     card = _read_card(root / CARD_FILE)
     try:
         spec = ModelSpec.from_dict(card["spec"])
     except (ModelError, TypeError, ValueError) as exc:
         raise ModelError(
-            f"{root / CARD_FILE}: {exc}; re-export the model with this cnnfeat"
+            f"{root / CARD_FILE}: {exc}", advice="re-export the model with this cnnfeat"
         ) from None
     model_dir = ModelDir(root, spec, card)
     if verify:
@@ -289,7 +289,8 @@ def _read_card(path: Path) -> dict[str, Any]:
         raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ModelError(
-            f"{path} is not valid JSON ({exc}); copy the model directory again or re-export it"
+            f"{path} is not valid JSON ({exc})",
+            advice="copy the model directory again or re-export it",
         ) from None
     if not isinstance(card, dict):
         raise ModelError(f"{path} is not a cnnfeat model card (a JSON object with a 'spec')")
@@ -310,9 +311,8 @@ def _check_card_fields(card: dict[str, Any], path: Path) -> None:
 
     def wrong(field: str, value: object, want: str) -> ModelError:
         return ModelError(
-            f"{path}: field {field!r} is {json_type(value)}, not {want}; the "
-            "card is damaged: copy the model directory again or re-export "
-            "it"
+            f"{path}: field {field!r} is {json_type(value)}, not {want}",
+            advice="the card is damaged: copy the model directory again or re-export it",
         )
 
     def check(field: str, value: object, kind: type | tuple[type, ...]) -> None:
@@ -321,8 +321,8 @@ def _check_card_fields(card: dict[str, Any], path: Path) -> None:
         if kind == (int, float) and value is not None and not _finite(value):
             # json.loads takes NaN, Infinity and integers past float range; info formats these
             raise ModelError(
-                f"{path}: field {field!r} is not a finite number; the card is "
-                "damaged: copy the model directory again or re-export it"
+                f"{path}: field {field!r} is not a finite number",
+                advice="the card is damaged: copy the model directory again or re-export it",
             )
 
     for field, kind in CARD_FIELDS.items():
@@ -341,9 +341,9 @@ def _check_card_fields(card: dict[str, Any], path: Path) -> None:
     for field, want in (("input", INPUT_NAME), ("output", OUTPUT_NAME)):
         if card.get(field) not in (None, want):
             raise ModelError(
-                f"{path}: the card names the graph's {field} {card[field]!r}; this "
-                f"cnnfeat feeds {INPUT_NAME!r} and reads {OUTPUT_NAME!r}: re-export "
-                "the model with this cnnfeat"
+                f"{path}: the card names the graph's {field} {card[field]!r}",
+                advice=f"this cnnfeat feeds {INPUT_NAME!r} and reads {OUTPUT_NAME!r}: "
+                "re-export the model with this cnnfeat",
             )
 
 
@@ -508,7 +508,8 @@ def _verify_files(model_dir: ModelDir) -> None:
         want = expected.get(name)
         if not isinstance(want, str):
             raise ModelError(
-                f"{model_dir.path / CARD_FILE} records no sha256 for {name}; re-export the model"
+                f"{model_dir.path / CARD_FILE} records no sha256 for {name}",
+                advice="re-export the model",
             )
         try:
             got = sha256_file(model_dir.path / name)
@@ -519,6 +520,6 @@ def _verify_files(model_dir: ModelDir) -> None:
         if got != want:
             raise ModelError(
                 f"{model_dir.path / name} does not match {CARD_FILE} (sha256 {got[:12]}…, "
-                f"expected {want[:12]}…): it is damaged or comes from another model; copy "
-                "the model directory again or re-run `cnnfeat export`"
+                f"expected {want[:12]}…): it is damaged or comes from another model",
+                advice=_REDO,
             )

@@ -320,10 +320,10 @@ class _Utf16(io.RawIOBase):
             except UnicodeDecodeError as exc:
                 code, at = self._encoding, self._read + exc.start
                 raise InputError(
-                    f"not valid {code} ({exc.reason}) near byte offset {at}; the file starts "
-                    f"with a {code} byte order mark: fix the file, or convert it (iconv -f "
-                    f"{code} -t UTF-8) to see where it breaks",
+                    f"not valid {code} ({exc.reason}) near byte offset {at}",
                     self._path,
+                    advice=f"the file starts with a {code} byte order mark: fix the file, or "
+                    f"convert it (iconv -f {code} -t UTF-8) to see where it breaks",
                 ) from None
             self._read += len(raw)
         n = min(len(buffer), len(self._pending))
@@ -346,7 +346,7 @@ def not_text_error(path: str, what: str) -> InputError:
         if "Parquet" in what
         else "give a UTF-8 text, .csv, .tsv or .jsonl file"
     )
-    return InputError(f"{what} file, not text; cnnfeat reads UTF-8 text ({hint})", path)
+    return InputError(f"{what} file, not text", path, advice=f"cnnfeat reads UTF-8 text ({hint})")
 
 
 def open_error(exc: OSError, path: str) -> InputError:
@@ -447,9 +447,10 @@ def _text_lines(
 def _too_long(path: str, number: int) -> InputError:
     return InputError(
         f"a record longer than {MAX_RECORD_BYTES >> 20} MiB, the most cnnfeat reads in one "
-        "line of a .csv, .tsv or .jsonl file; keep large fields (audio) in files of their own",
+        "line of a .csv, .tsv or .jsonl file",
         path,
         number,
+        advice="keep large fields (audio) in files of their own",
     )
 
 
@@ -605,7 +606,9 @@ def _table_records(
         raise InputError("the first line should be the header row, but it is empty", path, 1)
     repeated = sorted(name for name, n in Counter(header).items() if n > 1)
     if repeated:  # one of them would be lost when the other columns are kept (embed-dataset)
-        raise InputError(f"column names {repeated} occur more than once; rename them", path, 1)
+        raise InputError(
+            f"column names {repeated} occur more than once", path, 1, advice="rename them"
+        )
     if column is None:
         column = default_column(header, path, 1)
     elif column not in header:

@@ -71,10 +71,10 @@ def make_session(
     the `onnx` package.
     """
     if device not in DEVICES:
-        raise DeviceError(f"unknown device {device!r}; use one of {', '.join(DEVICES)}")
+        raise DeviceError(f"unknown device {device!r}", advice=f"use one of {', '.join(DEVICES)}")
     problem = cuda_driver_problem() if device != "cpu" else "not asked for"
     if device == "cuda" and problem:
-        raise DeviceError(f"--device cuda: {problem}; use --device cpu or auto")
+        raise DeviceError(f"--device cuda: {problem}", advice="use --device cpu or auto")
     want_cuda = problem is None
     providers: list = [CPU]
     if want_cuda:
@@ -88,8 +88,8 @@ def make_session(
     except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
         first = first_line(exc)
         raise ModelError(
-            f"{model_path}: onnxruntime cannot load this model ({first}); copy the model "
-            "directory again or re-run `cnnfeat export`"
+            f"{model_path}: onnxruntime cannot load this model ({first})",
+            advice="copy the model directory again or re-run `cnnfeat export`",
         ) from None
     _release_freed_memory()
     active = session.get_providers()[0]

@@ -60,16 +60,15 @@ def check_replaceable(target: Path, kind: str, marker: str, known: Iterable[str]
         return
     if marker not in names:
         raise OutputError(
-            f"{target} is not empty and is not a {kind} directory; it was left "
-            "untouched: choose a new or empty --out"
+            f"{target} is not empty and is not a {kind} directory",
+            advice="it was left untouched: choose a new or empty --out",
         )
     foreign = sorted(names - set(known))
     if foreign:
         shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         raise OutputError(
-            f"{target} is a {kind} directory but also holds {shown}, which "
-            "cnnfeat did not write; it was left untouched: move them or choose "
-            "another --out"
+            f"{target} is a {kind} directory but also holds {shown}, which cnnfeat did not write",
+            advice="it was left untouched: move them or choose another --out",
         )
 
 
@@ -149,9 +148,9 @@ def _check_only(target: Path, known: set[str], shown: str) -> None:
     if foreign:
         names = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         raise OutputError(
-            f"{shown} now holds {names}, which cnnfeat did not write (added while "
-            f"it ran); {shown} was left as it was and the new one was not kept: "
-            "move them and run again"
+            f"{shown} now holds {names}, which cnnfeat did not write (added while it ran)",
+            advice=f"{shown} was left as it was and the new one was not kept: "
+            "move them and run again",
         )
 
 

@@ -44,8 +44,9 @@ def write_token_ids(
     if output_path != "-":
         if Path(output_path).suffix.lower() in FORMATS + (".parquet",):
             raise OutputError(
-                f"{output_path}: token ids are text, one utterance per line; name "
-                "the file .txt (features are `cnnfeat embed`'s)"
+                "token ids are text, one utterance per line",
+                output_path,
+                advice="name the file .txt (features are `cnnfeat embed`'s)",
             )
         check_output_file(output_path)  # before any work: a directory, a device, a FIFO
     check_not_input(input_path, output_path)

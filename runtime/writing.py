@@ -54,7 +54,9 @@ def output_for(path: str) -> Output:
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
         raise OutputError(
-            f"{path}: unknown output format {suffix or '(none)'!r}; use one of {', '.join(FORMATS)}"
+            f"unknown output format {suffix or '(none)'!r}",
+            path,
+            advice=f"use one of {', '.join(FORMATS)}",
         )
     return Output(path, suffix)
 

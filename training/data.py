@@ -117,17 +117,18 @@ def label_names(
     if len(names) < 2:
         found = f"only one label ({names[0]!r})" if names else "no labels"
         raise InputError(
-            f"{found} in the training data; need two or more (is --label-column the right column?)",
+            f"{found} in the training data",
             train_path,
+            advice="need two or more (is --label-column the right column?)",
         )
     for labels, path in others:
         unseen = sorted(set(labels) - set(names))
         if unseen:
             source = f" ({train_path})" if train_path is not None else ""
             raise InputError(
-                f"labels {unseen} do not occur in the training data{source}; add training "
-                "examples for them or remove those rows",
+                f"labels {unseen} do not occur in the training data{source}",
                 path,
+                advice="add training examples for them or remove those rows",
             )
     return names
 
@@ -224,9 +225,9 @@ def _resolve_columns(
     label = pick(label_column, LABEL_COLUMNS, "label")
     if text == label:
         raise InputError(
-            f"column {text!r} would be both the text and the label; give "
-            "--text-column and --label-column different columns",
+            f"column {text!r} would be both the text and the label",
             *where,
+            advice="give --text-column and --label-column different columns",
         )
     return text, label
 
@@ -244,10 +245,10 @@ def _read_table(
     and error messages."""
     if text_column is not None and text_column == label_column:
         raise InputError(
-            f"column {text_column!r} would be both the text and the label; give "
-            "--text-column and --label-column different columns",
+            f"column {text_column!r} would be both the text and the label",
             str(path),
             1,
+            advice="give --text-column and --label-column different columns",
         )
     texts: list[str] = []
     labels: list[str] = []

@@ -80,9 +80,9 @@ def linear_probe(
         ):
             if not ok:
                 raise InputError(
-                    "features too large to standardise (largest magnitude "
-                    f"{np.abs(x).max():.3g}); scale them down first",
+                    f"features too large to standardise (largest magnitude {np.abs(x).max():.3g})",
                     source,
+                    advice="scale them down first",
                 )
         probe.fit(train_z, list(train_y))
         predicted = probe.predict(test_z)

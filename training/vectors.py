@@ -108,8 +108,9 @@ def _load_builtin(wanted: set[str], top_n: int) -> WordVectors:
     emb = np.load(os.path.join(root, "glove_6B_50d_emb.npy"), mmap_mode="r")
     if emb.shape[0] != len(all_words):
         raise InputError(
-            f"{BUILTIN}: {emb.shape[0]} vectors but {len(all_words)} words; "
-            f"reinstall {_BUILTIN_PACKAGE}"
+            f"{emb.shape[0]} vectors but {len(all_words)} words",
+            BUILTIN,
+            advice=f"reinstall {_BUILTIN_PACKAGE}",
         )
 
     words: list[str] = []
@@ -132,9 +133,9 @@ def _load_builtin(wanted: set[str], top_n: int) -> WordVectors:
     bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
     if bad.size:
         raise InputError(
-            f"row {rows[bad[0]] + 1} ({words[bad[0]]!r}) holds nan or inf; "
-            f"reinstall {_BUILTIN_PACKAGE}",
+            f"row {rows[bad[0]] + 1} ({words[bad[0]]!r}) holds nan or inf",
             BUILTIN,
+            advice=f"reinstall {_BUILTIN_PACKAGE}",
         )
     try:
         pkg = f"PyPI {_BUILTIN_PACKAGE} {version(_BUILTIN_PACKAGE)}"
@@ -194,8 +195,11 @@ def _open(path: str, member: str | None = None) -> io.BufferedIOBase:
         magic = f.read(4)
     if magic[:2] in (b"\xff\xfe", b"\xfe\xff") or magic in (b"\x00\x00\xfe\xff",):
         code = "UTF-32" if magic in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff") else "UTF-16"
-        why = f"the file starts with a {code} byte order mark; vector files are UTF-8"
-        raise InputError(f"{why}: convert it (iconv -f {code} -t UTF-8)", path)
+        raise InputError(
+            f"the file starts with a {code} byte order mark",
+            path,
+            advice=f"vector files are UTF-8: convert it (iconv -f {code} -t UTF-8)",
+        )
     if member is None and (magic.startswith(b"\x1f\x8b") or path.endswith(".gz")):
         return gzip.GzipFile(path, "rb")
     if magic == b"PK\x03\x04":
@@ -211,18 +215,20 @@ def _open(path: str, member: str | None = None) -> io.BufferedIOBase:
             if member is None and len(members) != 1:
                 example = f"{path}/{members[0]}" if members else "ARCHIVE/MEMBER"
                 raise InputError(
-                    f"a zip archive of {len(members)} files ({names}); name the one to read, "
-                    f"as in --vectors {example}, or extract it (unzip ARCHIVE MEMBER)",
+                    f"a zip archive of {len(members)} files ({names})",
                     path,
+                    advice=f"name the one to read, as in --vectors {example}, or extract it "
+                    "(unzip ARCHIVE MEMBER)",
                 )
             # A ZipExtFile (a BufferedIOBase); it stays readable after the archive is closed.
             chosen = member or members[0]
             try:
                 return cast(io.BufferedIOBase, archive.open(chosen))
             except (RuntimeError, NotImplementedError) as e:  # encrypted; Deflate64, AES...
-                why = f"cannot read {chosen} in the zip archive: {e}"
                 raise InputError(
-                    f"{why}; extract it (unzip ARCHIVE) and pass its path", path
+                    f"cannot read {chosen} in the zip archive: {e}",
+                    path,
+                    advice="extract it (unzip ARCHIVE) and pass its path",
                 ) from None
     if member is not None:
         raise InputError(f"not a zip archive, so it holds no {member}", path)
@@ -425,9 +431,9 @@ def _scan_binary(
             vector = np.frombuffer(data, dtype="<f4").astype(np.float32)
             if not np.isfinite(vector).all():
                 raise InputError(
-                    f"word2vec binary row {row} ({word!r}) holds nan or inf; fix "
-                    "or remove this row",
+                    f"word2vec binary row {row} ({word!r}) holds nan or inf",
                     path,
+                    advice="fix or remove this row",
                 )
             vectors.append(vector)
             words.append(word)
@@ -479,6 +485,9 @@ def _parse_vector(text: bytes, path: str, number: int) -> np.ndarray:
             "ascii", "replace"
         )
         raise InputError(
-            f"the vector holds {bad!r} (not a finite number); fix or remove this row", path, number
+            f"the vector holds {bad!r} (not a finite number)",
+            path,
+            number,
+            advice="fix or remove this row",
         )
     return vector

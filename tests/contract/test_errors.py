@@ -148,3 +148,58 @@ def test_staging_names_the_target_in_a_structured_path(tmp_path: Path) -> None:
             raise OutputError("incomplete", staging)
     assert whole.value.path == str(tmp_path / "model")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_errors_carry_their_advice_and_path_as_fields(tmp_path: Path) -> None:
+    """Errors whose advice (and leading file name) were once glued into the text with "; "
+    keep them in `advice` and `path`, and users still see the very same line."""
+    from cnnfeat.runtime.corpora import corpus_format
+    from cnnfeat.runtime.inputs import as_lines
+    from cnnfeat.runtime.reading import read_records
+    from cnnfeat.runtime.writing import output_for
+
+    table = tmp_path / "t.csv"
+    table.write_text("text,text\na,b\n", encoding="utf-8")
+    cases = [
+        (
+            lambda: output_for("out.xyz"),
+            (
+                "unknown output format '.xyz'",
+                "out.xyz",
+                None,
+                "use one of .npy, .npz, .jsonl, .csv",
+            ),
+            "out.xyz: unknown output format '.xyz'; use one of .npy, .npz, .jsonl, .csv",
+        ),
+        (
+            lambda: list(read_records(str(table))),
+            ("column names ['text'] occur more than once", str(table), 1, "rename them"),
+            f"{table}:1: column names ['text'] occur more than once; rename them",
+        ),
+        (
+            lambda: corpus_format("a.csv", "meld"),
+            (
+                "unknown corpus 'meld'",
+                None,
+                None,
+                "use one of table, emorynlp-json, dailydialog, iemocap",
+            ),
+            "unknown corpus 'meld'; use one of table, emorynlp-json, dailydialog, iemocap",
+        ),
+        (
+            lambda: as_lines("one line"),
+            (
+                "embed takes a list of strings, got a single str",
+                None,
+                None,
+                "wrap it in a list: embed([text])",
+            ),
+            "embed takes a list of strings, got a single str; wrap it in a list: embed([text])",
+        ),
+    ]
+    for call, fields, line in cases:
+        with pytest.raises(CnnfeatError) as caught:
+            call()
+        error = caught.value
+        assert (error.what, error.path, error.line, error.advice) == fields
+        assert str(error) == line
