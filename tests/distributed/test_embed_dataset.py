@@ -213,12 +213,31 @@ def test_killed_worker_loses_and_doubles_nothing(
     cluster, tiny_global: TinyModel, tmp_path: Path
 ) -> None:
     texts = write_corpus(tmp_path / "corpus", {f"part{i}.txt": 12_000 for i in range(4)})
-    out = tmp_path / "out"
-    killed: dict[str, object] = {}
+    # The kill must land while a worker is busy and shards are already written. On a loaded
+    # machine a run can end before both hold (1 run in 3 beside two busy loops on 2 cores):
+    # that run proves nothing either way, so it is run again, up to three times in all.
+    for attempt in range(3):
+        out = tmp_path / f"out{attempt}"
+        killed = run_and_kill_one_worker(tmp_path / "corpus", out, tiny_global.model_dir)
+        if killed:
+            break
+    assert killed, "every run ended before a worker could be killed"
+    assert killed["pid"] not in embed_workers()
+    assert len(list(out.glob("*.parquet"))) > killed["shards"]  # work went on after the kill
+    ids, features = read_output(out)
+    assert len(ids) == sum(map(len, texts.values())) == killed["rows"]
+    assert_every_row_once(ids, texts)
+    expected = cnnfeat_embed(texts, tiny_global.model_dir, tmp_path)
+    assert np.abs(features - expected).max() <= ATOL
+
+
+def run_and_kill_one_worker(corpus: Path, out: Path, model_dir: Path) -> dict[str, int]:
+    """Run the job on `corpus`, SIGKILLing one busy worker once shards are written. Returns
+    {pid, shards (written at the kill), rows (the summary's)}, or {} if the run ended first."""
+    killed: dict[str, int] = {}
     done = threading.Event()
 
     def kill_one_busy_worker() -> None:
-        # Wait until the run is under way (shards written), then SIGKILL a worker in mid-task.
         while not done.is_set():
             busy = [pid for pid, title in embed_workers().items() if b".submit" in title]
             if busy and any(out.glob("*.parquet")):
@@ -231,9 +250,9 @@ def test_killed_worker_loses_and_doubles_nothing(
     killer.start()
     try:
         summary = embed_dataset(
-            str(tmp_path / "corpus"),
+            str(corpus),
             str(out),
-            model_dir=tiny_global.model_dir,
+            model_dir=model_dir,
             workers=2,
             progress=False,
             rows_per_batch=1000,
@@ -241,15 +260,7 @@ def test_killed_worker_loses_and_doubles_nothing(
     finally:
         done.set()
         killer.join()
-    assert killed, "the run ended before a worker could be killed"
-    assert killed["pid"] not in embed_workers()
-    assert len(list(out.glob("*.parquet"))) > killed["shards"]  # work went on after the kill
-    total = sum(map(len, texts.values()))
-    assert summary.rows == total
-    ids, features = read_output(out)
-    assert_every_row_once(ids, texts)
-    expected = cnnfeat_embed(texts, tiny_global.model_dir, tmp_path)
-    assert np.abs(features - expected).max() <= ATOL
+    return {**killed, "rows": summary.rows} if killed else {}
 
 
 @needs_ray
