@@ -8,6 +8,7 @@ builds its configs from them, and train.py reads them. Imports no torch, so the 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
@@ -251,9 +252,16 @@ def seed_list(text: str, option: str = "--seeds") -> list[int]:
     # and other scripts' digits.
     if not all(part.isascii() and part.removeprefix("-").isdigit() for part in parts):
         raise ArgumentError(f"{option}: expected whole numbers separated by commas, got {text!r}")
-    seeds = [int(part) for part in parts]
-    if any(not 0 <= s <= MAX_SEED for s in seeds):
-        raise ArgumentError(f"{option}: seeds are whole numbers from 0 to {MAX_SEED}, got {text!r}")
+    return check_seeds([int(part) for part in parts], option)
+
+
+def check_seeds(seeds: Sequence[int], what: str = "seeds") -> list[int]:
+    """`seeds` as a list if they are distinct ints (not bools) in 0..MAX_SEED, at least one;
+    ArgumentError naming `what` (an option, or "seeds" in the Python API) otherwise."""
+    if not seeds:
+        raise ArgumentError(f"{what}: no seeds given")
+    if any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED for s in seeds):
+        raise ArgumentError(f"{what}: whole numbers from 0 to {MAX_SEED}, got {list(seeds)}")
     if len(set(seeds)) != len(seeds):
-        raise ArgumentError(f"{option}: a seed is repeated in {text!r}")
-    return seeds
+        raise ArgumentError(f"{what}: a seed is repeated in {list(seeds)}")
+    return list(seeds)

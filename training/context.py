@@ -39,10 +39,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from cnnfeat.contract.bounds import MAX_SEED
 from cnnfeat.contract.describe import count
 from cnnfeat.contract.errors import ArgumentError, InputError
 from cnnfeat.runtime.corpora import Columns
+from cnnfeat.training.config import check_seeds
 from cnnfeat.training.metrics import classification_report
 
 SPEAKER_SLOTS = 8  # speakers 1..7 of a dialogue get their own slot, the rest share the 8th
@@ -483,12 +483,7 @@ def _check_settings(
     patience: int,
     threads: int,
 ) -> None:
-    if not seeds:
-        raise ArgumentError("no seeds given")
-    if any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED for s in seeds):
-        raise ArgumentError(f"seeds are whole numbers from 0 to {MAX_SEED}, got {list(seeds)}")
-    if len(set(seeds)) != len(seeds):
-        raise ArgumentError(f"a seed is repeated: {list(seeds)}")
+    check_seeds(seeds)
     for name, value in (
         ("hidden", hidden),
         ("batch_size", batch_size),

@@ -12,7 +12,13 @@ import pytest
 from helpers import invoke
 
 from cnnfeat.contract.errors import ArgumentError
-from cnnfeat.training.config import RECIPE_FIELDS, TrainConfig, seed_list, train_command
+from cnnfeat.training.config import (
+    RECIPE_FIELDS,
+    TrainConfig,
+    check_seeds,
+    seed_list,
+    train_command,
+)
 
 
 def parse_back(command: str) -> TrainConfig:
@@ -144,6 +150,25 @@ def test_seed_list_refuses_what_no_run_can_take(text: str, why: str) -> None:
         seed_list(text)
     assert str(caught.value).startswith("--seeds: ")
     assert seed_list("3, 1,2") == [3, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("seeds", "why"),
+    [
+        ([], "no seeds"),
+        ([True], "whole numbers"),
+        ([1.0], "whole numbers"),
+        (["1"], "whole numbers"),
+        ([-1], "from 0 to"),
+        ([2**32], "from 0 to"),
+        ([2, 2], "repeated"),
+    ],
+)
+def test_check_seeds_is_the_api_side_of_the_same_rule(seeds: list, why: str) -> None:
+    """The Python API's seeds (context_probe) and --seeds pass the same check."""
+    with pytest.raises(ArgumentError, match=why):
+        check_seeds(seeds)
+    assert check_seeds((0, 2**32 - 1)) == [0, 2**32 - 1]
 
 
 def test_evaluate_context_seeds_are_checked_before_any_work(tmp_path: Path) -> None:
