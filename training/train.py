@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 import io
 import json
+import math
+import numbers
 import random
 import signal
 import sys
@@ -30,7 +32,7 @@ from tqdm import tqdm
 
 from cnnfeat.contract.batching import pad_batch
 from cnnfeat.contract.describe import first_line
-from cnnfeat.contract.errors import CnnfeatError, InputError, ModelError
+from cnnfeat.contract.errors import ArgumentError, CnnfeatError, InputError, ModelError
 from cnnfeat.contract.layout import CHECKPOINT_FILE, METRICS_FILE, REPORT_FILE, TOKENIZER_FILE
 from cnnfeat.contract.spec import ModelSpec
 from cnnfeat.contract.tokenizer import build_tokenizer
@@ -77,7 +79,8 @@ def train(config: TrainConfig, progress: bool = True, judge: Judge | None = None
     judge: for recipe experiments (bench/context_stopping.py): its score after each epoch, not
     dev weighted-F1, keeps the best epoch and stops the run (recorded per epoch in the history
     as `judge`). Torch's random state is put back after each call, so the judge does not
-    change the training run itself.
+    change the training run itself. A score that is not a number (NaN included) is an
+    ArgumentError; nothing is written.
     """
     started = time.perf_counter()
     # before any work
@@ -197,6 +200,14 @@ def train(config: TrainConfig, progress: bool = True, judge: Judge | None = None
                 random_state = torch.get_rng_state()
                 score = judge(lambda texts: features(evaluated, ids_of(texts), spec))
                 torch.set_rng_state(random_state)
+                if (
+                    isinstance(score, bool)
+                    or not isinstance(score, numbers.Real)
+                    or math.isnan(score)
+                ):
+                    # NaN is never "better", so no epoch would be kept
+                    raise ArgumentError(f"the judge scored epoch {epoch} {score!r}, not a number")
+                score = float(score)  # a numpy scalar too, for metrics.json
                 history[-1]["judge"] = score
             if score > best["score"]:
                 state = copy.deepcopy(evaluated.state_dict())

@@ -15,13 +15,14 @@ import re
 import signal
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from helpers import _file, csv_file, invoke, one_error_line, write
 from typer.testing import CliRunner
 
 from cnnfeat.cli import app
-from cnnfeat.contract.errors import InputError
+from cnnfeat.contract.errors import ArgumentError, InputError
 from cnnfeat.training.data import label_names
 from cnnfeat.training.train import TrainConfig, _load_splits  # noqa: E402
 
@@ -539,3 +540,13 @@ def test_the_judge_keeps_its_best_epoch_and_leaves_the_run_alone(tmp_path: Path)
     # the same training run: its losses and dev scores epoch for epoch
     strip = [{k: v for k, v in h.items() if k != "judge"} for h in judged["history"]]
     assert strip == plain["history"]
+
+
+@pytest.mark.parametrize("score", [float("nan"), None, "0.5", True])
+def test_a_judge_score_that_is_not_a_number_is_refused(tmp_path: Path, score: object) -> None:
+    """NaN is never better than the best so far: no epoch was kept, and the run ended in
+    PyTorch's load_state_dict(None)."""
+    with pytest.raises(ArgumentError, match="judge scored epoch 1"):
+        judged_run(tmp_path, "judged", lambda embed: score)
+    assert not (tmp_path / "judged").exists()
+    assert judged_run(tmp_path, "float32", lambda embed: np.float32(0.5))["best_epoch"] == 1
