@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from cnnfeat.contract.describe import first_line
+from cnnfeat.contract.describe import count, first_line
 from cnnfeat.contract.errors import ArgumentError, CnnfeatError, DeviceError
 from cnnfeat.distributed.sources import (
     FEATURES,
@@ -187,7 +187,7 @@ class DatasetSummary:
 
     def line(self) -> str:
         return (
-            f"embedded {self.rows} rows in {self.seconds:.2f} s ({self.rate:,.0f} rows/s) "
+            f"embedded {count(self.rows, 'row')} in {self.seconds:.2f} s ({self.rate:,.0f} rows/s) "
             f"on {self.workers} {self.device} worker{'s' * (self.workers != 1)} "
             f"-> {self.output}"
         )

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnfeat.contract.batching import CHUNK_SIZE
+from cnnfeat.contract.describe import count
 from cnnfeat.contract.errors import InputError, OutputError
 from cnnfeat.runtime.corpora import Columns, Utterance, read_utterances
 from cnnfeat.runtime.embedder import Embedder
@@ -83,7 +84,8 @@ class DialogueSummary:
     def line(self) -> str:
         rate = self.utterances / self.seconds if self.seconds > 0 else float("inf")
         return (
-            f"embedded {self.utterances} utterances in {self.dialogues} dialogues in "
+            f"embedded {count(self.utterances, 'utterance')} in "
+            f"{count(self.dialogues, 'dialogue')} in "
             f"{self.seconds:.2f} s ({rate:,.0f} utt/s) on {self.provider} -> {self.output}"
         )
 

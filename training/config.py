@@ -7,8 +7,9 @@ builds its configs from them, and train.py reads them. Imports no torch, so the 
 
 from __future__ import annotations
 
+import numbers
 import shlex
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
@@ -252,16 +253,24 @@ def seed_list(text: str, option: str = "--seeds") -> list[int]:
     # and other scripts' digits.
     if not all(part.isascii() and part.removeprefix("-").isdigit() for part in parts):
         raise ArgumentError(f"{option}: expected whole numbers separated by commas, got {text!r}")
-    return check_seeds([int(part) for part in parts], option)
+    # int() refuses over 4300 digits; any seed of over 20 is out of range anyway
+    return check_seeds([int(part) if len(part) <= 20 else MAX_SEED + 1 for part in parts], option)
 
 
-def check_seeds(seeds: Sequence[int], what: str = "seeds") -> list[int]:
-    """`seeds` as a list if they are distinct ints (not bools) in 0..MAX_SEED, at least one;
-    ArgumentError naming `what` (an option, or "seeds" in the Python API) otherwise."""
-    if not seeds:
+def check_seeds(seeds: Iterable[int], what: str = "seeds") -> list[int]:
+    """`seeds` (any iterable) as a list of ints if they are distinct whole numbers (Python or
+    numpy ints, not bools) in 0..MAX_SEED, at least one; ArgumentError naming `what` (an
+    option, or "seeds" in the Python API) otherwise."""
+    try:
+        given = list(seeds)
+    except TypeError:
+        raise ArgumentError(f"{what}: expected a list of whole numbers, got {seeds!r}") from None
+    if not given:
         raise ArgumentError(f"{what}: no seeds given")
-    if any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED for s in seeds):
-        raise ArgumentError(f"{what}: whole numbers from 0 to {MAX_SEED}, got {list(seeds)}")
-    if len(set(seeds)) != len(seeds):
-        raise ArgumentError(f"{what}: a seed is repeated in {list(seeds)}")
-    return list(seeds)
+    if any(isinstance(s, bool) or not isinstance(s, numbers.Integral) for s in given) or any(
+        not 0 <= s <= MAX_SEED for s in given
+    ):
+        raise ArgumentError(f"{what}: whole numbers from 0 to {MAX_SEED}, got {given}")
+    if len(set(given)) != len(given):
+        raise ArgumentError(f"{what}: a seed is repeated in {given}")
+    return [int(s) for s in given]

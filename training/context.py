@@ -173,7 +173,8 @@ def context_probe(
     speakers do not match its features) and ArgumentError (no seeds, repeated or negative seeds,
     a bad hyper-parameter).
     """
-    _check_settings(seeds, hidden, dropout, lr, weight_decay, batch_size, epochs, patience, threads)
+    seeds = check_seeds(seeds)
+    _check_settings(hidden, dropout, lr, weight_decay, batch_size, epochs, patience, threads)
     _check_dialogues(train, sources[0])
     _check_dialogues(test, sources[1])
     dim = int(np.shape(train[0].features)[1])
@@ -473,7 +474,6 @@ def _check_dialogues(dialogues: Sequence[LabelledDialogue], source: str) -> None
 
 
 def _check_settings(
-    seeds: Sequence[int],
     hidden: int,
     dropout: float,
     lr: float,
@@ -483,7 +483,6 @@ def _check_settings(
     patience: int,
     threads: int,
 ) -> None:
-    check_seeds(seeds)
     for name, value in (
         ("hidden", hidden),
         ("batch_size", batch_size),

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cnnfeat.contract.describe import count
 from cnnfeat.contract.errors import CnnfeatError, InputError
 
 if TYPE_CHECKING:
@@ -171,7 +172,8 @@ def load_features(path: str, rows: int, labelled: str) -> np.ndarray:
             path,
         )
     if loaded.shape[0] != rows:
-        raise InputError(f"{loaded.shape[0]} rows but {labelled} has {rows} utterances", path)
+        found, wanted = count(loaded.shape[0], "row"), count(rows, "utterance")
+        raise InputError(f"{found} but {labelled} has {wanted}", path)
     if not np.isfinite(loaded).all():
         raise InputError("features hold NaN or infinity", path)
     return loaded

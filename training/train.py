@@ -79,7 +79,7 @@ def train(config: TrainConfig, progress: bool = True, judge: Judge | None = None
     judge: for recipe experiments (bench/context_stopping.py): its score after each epoch, not
     dev weighted-F1, keeps the best epoch and stops the run (recorded per epoch in the history
     as `judge`). Torch's random state is put back after each call, so the judge does not
-    change the training run itself. A score that is not a number (NaN included) is an
+    change the training run itself. A score that is not a finite number is an
     ArgumentError; nothing is written.
     """
     started = time.perf_counter()
@@ -203,10 +203,12 @@ def train(config: TrainConfig, progress: bool = True, judge: Judge | None = None
                 if (
                     isinstance(score, bool)
                     or not isinstance(score, numbers.Real)
-                    or math.isnan(score)
+                    or not math.isfinite(score)
                 ):
-                    # NaN is never "better", so no epoch would be kept
-                    raise ArgumentError(f"the judge scored epoch {epoch} {score!r}, not a number")
+                    # NaN or -inf is never better than the start, so no epoch would be kept
+                    raise ArgumentError(
+                        f"the judge scored epoch {epoch} {score!r}, not a finite number"
+                    )
                 score = float(score)  # a numpy scalar too, for metrics.json
                 history[-1]["judge"] = score
             if score > best["score"]:

@@ -140,6 +140,7 @@ def test_a_runs_command_names_its_seed_and_parses_back_with_odd_names(tmp_path: 
         ("\u0661,\u0662", "whole numbers separated by commas"),
         ("-1", "from 0 to 4294967295"),
         (str(2**64), "from 0 to 4294967295"),
+        ("1" * 5000, "from 0 to 4294967295"),  # int() refuses over 4300 digits
         ("1,2,1", "repeated"),
     ],
 )
@@ -169,6 +170,18 @@ def test_check_seeds_is_the_api_side_of_the_same_rule(seeds: list, why: str) -> 
     with pytest.raises(ArgumentError, match=why):
         check_seeds(seeds)
     assert check_seeds((0, 2**32 - 1)) == [0, 2**32 - 1]
+
+
+def test_check_seeds_takes_any_iterable_of_whole_numbers() -> None:
+    """A generator, an empty iterator or a numpy array were Python's own TypeError/ValueError."""
+    import numpy as np
+
+    assert check_seeds(s for s in (1, 2)) == [1, 2]
+    assert check_seeds(np.array([3, 4])) == [3, 4]
+    assert all(type(s) is int for s in check_seeds([np.int64(5)]))
+    for seeds, why in ((iter([]), "no seeds"), (None, "whole numbers"), (5, "whole numbers")):
+        with pytest.raises(ArgumentError, match=why):
+            check_seeds(seeds)  # type: ignore[arg-type]
 
 
 def test_evaluate_context_seeds_are_checked_before_any_work(tmp_path: Path) -> None:

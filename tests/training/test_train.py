@@ -10,6 +10,7 @@ trained. (The Ctrl-C of a real child process: tests/e2e/test_interrupt.py.)
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import signal
@@ -542,11 +543,11 @@ def test_the_judge_keeps_its_best_epoch_and_leaves_the_run_alone(tmp_path: Path)
     assert strip == plain["history"]
 
 
-@pytest.mark.parametrize("score", [float("nan"), None, "0.5", True])
+@pytest.mark.parametrize("score", [float("nan"), -math.inf, math.inf, None, "0.5", True])
 def test_a_judge_score_that_is_not_a_number_is_refused(tmp_path: Path, score: object) -> None:
     """NaN is never better than the best so far: no epoch was kept, and the run ended in
     PyTorch's load_state_dict(None)."""
-    with pytest.raises(ArgumentError, match="judge scored epoch 1"):
+    with pytest.raises(ArgumentError, match="judge scored epoch 1 .*not a finite number"):
         judged_run(tmp_path, "judged", lambda embed: score)
     assert not (tmp_path / "judged").exists()
     assert judged_run(tmp_path, "float32", lambda embed: np.float32(0.5))["best_epoch"] == 1
