@@ -55,6 +55,8 @@ BASE = [
     "0",
     "--label-smoothing",
     "0",
+    "--feature-noise",
+    "0",
     "--ema-decay",
     "0",
     "--no-multichannel",
@@ -89,6 +91,8 @@ VARIANTS: dict[str, list[str]] = {
     "class-weight-power-0.75": ["--class-weight-power", "0.75"],
     "dropout-0.7": ["--dropout", "0.7"],
     "no-ema": ["--ema-decay", "0"],
+    "feature-noise-0.1": ["--feature-noise", "0.1"],
+    "feature-noise-0.3": ["--feature-noise", "0.3"],
 }
 # With --defaults, a variant's flags go on top of `cnnfeat train`'s own defaults; "defaults"
 # names the defaults themselves.

@@ -169,6 +169,13 @@ class TrainConfig:
     word_dropout: float = option(
         0.0, "Share of tokens turned [UNK] in training.", min=0.0, max=0.99, recipe=True
     )
+    feature_noise: float = option(
+        0.0,
+        "Std of Gaussian noise added to the 100-d features in training; 0 = off.",
+        min=0.0,
+        max=10.0,
+        recipe=True,
+    )
     label_smoothing: float = option(
         0.0, "Label smoothing of the cross-entropy.", min=0.0, max=0.99, recipe=True
     )

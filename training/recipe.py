@@ -12,6 +12,7 @@ the 100-d layer); they change its input copy, its optimiser and its regularisati
 - weight decay (decoupled, AdamW; never on the word vectors);
 - a learning-rate schedule ("plateau": halve when dev weighted-F1 stalls; "cosine");
 - word dropout (a token becomes [UNK] with probability p during training; Iyyer et al. 2015);
+- feature noise (Gaussian noise on the 100-d features during training, `UtteranceCNN.forward`);
 - label smoothing (Szegedy et al. 2016), class-weighted loss (inverse frequency ** power);
 - an exponential moving average of the weights (Polyak averaging), evaluated and kept in place
   of the raw weights.

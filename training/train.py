@@ -164,7 +164,7 @@ def train(config: TrainConfig, progress: bool = True, judge: Judge | None = None
                 batch = recipe.drop_words(
                     batch, config.word_dropout, spec.unk_id, spec.pad_id, word_rng
                 )
-                loss = loss_fn(model(batch), torch.from_numpy(train_y[rows]))
+                loss = loss_fn(model(batch, config.feature_noise), torch.from_numpy(train_y[rows]))
                 if not torch.isfinite(loss):
                     raise TrainingError(
                         f"epoch {epoch}: the training loss became {loss.item()}; nothing was "

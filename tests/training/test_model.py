@@ -135,3 +135,20 @@ def test_dropout_only_in_training() -> None:
         a, b = model.features(ids), model.features(ids)
     model.eval()
     assert not torch.equal(a, b)
+
+
+def test_feature_noise_reaches_the_classifier_only_in_training() -> None:
+    model = make_model("global")
+    model.dropout.p = 0.0  # so that any change comes from the noise
+    ids = torch.from_numpy(pad_batch([row(20, 51)] * 2, model.spec))
+    with torch.no_grad():
+        clean = model.classifier(model.features(ids))
+        model.train()
+        noisy = model(ids, feature_noise=1.0)
+        still = model(ids, feature_noise=0.0)
+        model.eval()
+        evaluated = model(ids, feature_noise=1.0)
+    assert not torch.allclose(noisy, clean, atol=1e-3)
+    assert not torch.equal(noisy[0], noisy[1])  # fresh noise for every row
+    torch.testing.assert_close(still, clean)
+    torch.testing.assert_close(evaluated, clean)

@@ -551,3 +551,24 @@ def test_a_judge_score_that_is_not_a_number_is_refused(tmp_path: Path, score: ob
         judged_run(tmp_path, "judged", lambda embed: score)
     assert not (tmp_path / "judged").exists()
     assert judged_run(tmp_path, "float32", lambda embed: np.float32(0.5))["best_epoch"] == 1
+
+
+def test_feature_noise_reaches_training_and_is_recorded(tmp_path: Path) -> None:
+    from cnnfeat.training.train import train as train_run
+
+    def run(name: str, noise: float) -> dict:
+        data = table(tmp_path / "train.csv", rows(40))
+        config = TrainConfig(
+            train=str(data),
+            out=str(tmp_path / name),
+            vectors=str(vectors(tmp_path)),
+            epochs=2,
+            max_len=10,
+            vocab_top_n=0,
+            feature_noise=noise,
+        )
+        return train_run(config, progress=False)
+
+    plain, noisy = run("plain", 0.0), run("noisy", 2.0)
+    assert [h["loss"] for h in noisy["history"]] != [h["loss"] for h in plain["history"]]
+    assert noisy["config"]["feature_noise"] == 2.0
