@@ -325,8 +325,11 @@ def load_checkpoint(run_dir: str | Path) -> tuple[UtteranceCNN, dict]:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", str(path)) from None
-    except Exception as exc:  # torch raises many types for a truncated or foreign file
-        raise damaged(f"not a readable PyTorch checkpoint ({first_line(exc)})") from None
+    except Exception:  # torch raises many types for a truncated or foreign file, and their
+        # text is torch's internals ("pop from empty list", "miniz error"), not the user's
+        raise damaged(
+            "not a readable PyTorch checkpoint (truncated, or not a PyTorch file)"
+        ) from None
     if not isinstance(saved, dict) or not isinstance(saved.get("state_dict"), dict):
         raise damaged("not a cnnfeat checkpoint (no spec and weights inside)")
     try:

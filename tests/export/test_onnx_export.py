@@ -313,8 +313,16 @@ def test_export_again_over_a_model_directory_with_its_report(run: Path, tmp_path
         ("metrics.json", b"[1, 2]", "metrics.json: not a cnnfeat metrics file"),
         ("metrics.json", b'{"config": "x"}', "field 'config' has the wrong type"),
         ("metrics.json", b'{"config": {"command": 5}}', "'config.command' is not a string"),
-        ("checkpoint.pt", b"this is text, not a checkpoint", "not a readable PyTorch checkpoint"),
-        ("checkpoint.pt", None, "not a readable PyTorch checkpoint"),  # truncated
+        (
+            "checkpoint.pt",
+            b"this is text, not a checkpoint",
+            "not a readable PyTorch checkpoint (truncated, or not a PyTorch file)",
+        ),
+        (
+            "checkpoint.pt",
+            None,
+            "not a readable PyTorch checkpoint (truncated, or not a PyTorch file)",
+        ),  # truncated
         ("tokenizer.json", b'{"x": 1}', "tokenizer.json: not a tokenizers file"),
     ],
 )
