@@ -58,9 +58,9 @@ def cli_errors(command):
         except CnnfeatError as exc:
             raise _fail(_message(exc, parameters)) from None
         except KeyboardInterrupt:
-            raise _fail("interrupted; no partial output was written", 130) from None
+            raise _fail(_stopped("interrupted"), 130) from None
         except _Terminated:
-            raise _fail("terminated; no partial output was written", 143) from None
+            raise _fail(_stopped("terminated"), 143) from None
         except BrokenPipeError:
             # `cnnfeat embed x -o - | head`: the reader has gone. Stop quietly, as Unix tools
             # do, with 128 + SIGPIPE; point stdout at /dev/null so the exit flush cannot fail.
@@ -112,14 +112,32 @@ def _message(exc: CnnfeatError, parameters: frozenset[str]) -> str:
 def _signal_wins(command, *args, **kwargs):
     """Run the command. Once a signal has been recorded, whatever ends the command ends as that
     signal's interrupt: a library can turn the interrupt its handler raised into an error of its
-    own (Ray wraps it, or its handler calls sys.exit(1)), or drop it and carry on."""
+    own (Ray wraps it, or its handler calls sys.exit(1)), or drop it and carry on. Except a
+    command that returned with its output in place before the signal came: that is success."""
     try:
         result = command(*args, **kwargs)
     except BaseException:
         signals.raise_if_received()
         raise
-    signals.raise_if_received()
+    # Every writer renames its output into place only at the clean end of its block, so a
+    # command that returned with its output put in place before any signal came has done all
+    # it was asked; a signal after that rename stopped nothing, and exit 130/143 would send the
+    # user to redo, or distrust, an output that is whole. Any other command that saw a signal
+    # (no output in place, standard output, or a signal a library dropped before the rename)
+    # still ends as interrupted, and `_stopped` says what it left.
+    if not signals.placed_before_any_signal():
+        signals.raise_if_received()
     return result
+
+
+def _stopped(word: str) -> str:
+    """The line of a command a signal cut short ("interrupted", "terminated"): what it left.
+    Asked once the command's `finally` blocks have run: the writers have removed their
+    temporaries, and an output whose final rename happened (`signals.placed`) is whole."""
+    written = signals.placed()
+    if written is None:
+        return f"{word}; no partial output was written"
+    return f"{word}; {written} was already written in full"
 
 
 def _catch_signals(previous: list) -> None:
@@ -152,9 +170,9 @@ def _signal_behind(exc: BaseException | None) -> tuple[str, int] | None:
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         if isinstance(exc, KeyboardInterrupt):
-            return "interrupted; no partial output was written", 130
+            return _stopped("interrupted"), 130
         if isinstance(exc, _Terminated):
-            return "terminated; no partial output was written", 143
+            return _stopped("terminated"), 143
         exc = exc.__cause__ or exc.__context__
     return None
 

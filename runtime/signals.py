@@ -1,4 +1,4 @@
-"""The signals a running command has received, as data.
+"""The signals a running command has received, and the output it put in place, as data.
 
 The CLI's handlers (interface/cli_errors.py) record each SIGINT / SIGTERM here before raising
 KeyboardInterrupt / `Terminated`. A raised exception can be caught, wrapped or dropped by a
@@ -8,11 +8,20 @@ drops it in a C callback); the record cannot. So code that runs such a library a
 from the record, never from what the exception turned into. Code that deals with an interrupt
 itself, on purpose, and goes on to a complete result calls `clear()`; otherwise the command
 ends as interrupted.
+
+The writers note each output just before the rename that puts it in place (`placing`), and the
+CLI's boundary asks, once the command has ended and cleaned up, whether that rename happened
+(`placed`): by looking at the file system, not at a flag set after the rename, which a signal
+landing as the rename returns would skip. A signal after the final rename then cannot claim
+that nothing was written, and a command that returned with its output in place succeeds
+(interface/cli_errors.py).
 """
 
 from __future__ import annotations
 
+import os
 import signal
+from pathlib import Path
 
 
 class Terminated(BaseException):
@@ -20,6 +29,10 @@ class Terminated(BaseException):
 
 
 _received: list[int] = []
+# The output last being put in place: (its path, st_dev and st_ino of what replaces it, the
+# signals recorded by then). One entry at most, so that the Python API, which never calls
+# clear(), keeps nothing growing.
+_placing: list[tuple[str, int, int, int]] = []
 
 
 def record(signum: int) -> None:
@@ -28,8 +41,40 @@ def record(signum: int) -> None:
 
 
 def clear() -> None:
-    """Forget earlier signals (a command starts; a host may run several in one process)."""
+    """Forget earlier signals and outputs (a command starts; a host may run several in one
+    process)."""
     _received.clear()
+    _placing.clear()
+
+
+def placing(target: str | Path, staged: str | Path) -> None:
+    """Note, just before the rename that commits it, that `staged` (a complete file or
+    directory) is about to take `target`'s place; called by runtime/writing.py and
+    runtime/staging.py. Raises OSError when `staged` cannot be looked up."""
+    made = os.stat(staged)
+    _placing[:] = [(os.fspath(target), made.st_dev, made.st_ino, len(_received))]
+
+
+def placed() -> str | None:
+    """The path of the output last noted by `placing` if the rename has happened (the path now
+    is the staged file or directory, by device and inode), else None: no rename yet, or one
+    undone (the old directory put back) or failed."""
+    if not _placing:
+        return None
+    path, device, inode, _ = _placing[0]
+    try:
+        now = os.stat(path)
+    except OSError:
+        return None
+    return path if (now.st_dev, now.st_ino) == (device, inode) else None
+
+
+def placed_before_any_signal() -> bool:
+    """True when the output last noted by `placing` is in place (`placed`) and no signal had
+    been recorded when it was noted: the command finished its work before it was asked to stop.
+    A signal before that (which a library may have dropped) still ends the command as
+    interrupted, even though it went on to write a whole output."""
+    return bool(_placing) and _placing[0][3] == 0 and placed() is not None
 
 
 def received() -> int | None:

@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from cnnfeat.contract.errors import CnnfeatError, OutputError
+from cnnfeat.runtime import signals
 from cnnfeat.runtime.temporaries import claim, lock_path, pid_alive, release, temporary_prefix
 from cnnfeat.runtime.writing import _fsync_dir, _reason, _remove, replaced_mode
 
@@ -179,6 +180,7 @@ def _swap(staging: Path, target: Path, locks: list[int]) -> None:
     """Put `staging` in `target`'s place: one atomic exchange (staging then holds the old
     directory), else two renames, target -> old and staging -> target (old locked meanwhile,
     added to `locks`). Then the old one goes."""
+    signals.placing(target, staging)  # so that a signal after the swap cannot deny it
     if not target.exists():
         os.rename(staging, target)
     elif not _exchange(staging, target):

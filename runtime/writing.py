@@ -32,6 +32,7 @@ import numpy as np
 
 from cnnfeat.contract.errors import OutputError
 from cnnfeat.contract.layout import CARD_FILE, MODEL_FILE, TOKENIZER_FILE
+from cnnfeat.runtime import signals
 from cnnfeat.runtime.temporaries import lock_fd, release, sweep_temporaries, temporary_prefix
 
 FORMATS = (".npy", ".npz", ".jsonl", ".csv")
@@ -288,7 +289,9 @@ def check_not_model(model_dir: str | Path, output_path: str | Path) -> None:
 
 def write_file(path: str | Path, data: bytes) -> None:
     """Write `data` to `path` whole or not at all (`staged_file`); OutputError naming `path`,
-    whose old content is then left as it was."""
+    whose old content is then left as it was. A `path` that cannot be a file's (a directory,
+    a device) is refused first, with check_output_file's own advice."""
+    check_output_file(path)  # outside the `try`: its advice says what to do instead
     try:
         with staged_file(path) as temp:
             with open(temp, "wb") as handle:
@@ -325,6 +328,7 @@ def _install(tmp: Path, target: Path) -> None:
     """Rename the complete temporary over `target`: the mode of the file it replaces, else the
     umask's (mkstemp makes files private)."""
     os.chmod(tmp, replaced_mode(target, 0o666))
+    signals.placing(target, tmp)  # so that a signal after the rename cannot deny it
     os.replace(tmp, target)
     _fsync_dir(target.parent)
 

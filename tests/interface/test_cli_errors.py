@@ -124,3 +124,82 @@ def test_sigint_at_every_line_of_the_cli_boundary_exits_130_and_restores_handler
         signals.signal(signals.SIGTERM, before[1])
     assert "exit 130" in outcomes
     assert set(outcomes) <= {"ok", "exit 130", "exit at once"}, outcomes
+
+
+# --- a signal at the instant an output is committed --------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["file", "directory"])
+@pytest.mark.parametrize(
+    "when", ["recorded after", "delivered after", "delivered before", "recorded before"]
+)
+def test_a_signal_at_the_final_rename_is_told_as_it_happened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, kind, when
+) -> None:
+    """A SIGTERM that came after the output was renamed into place made the command exit 143
+    with "terminated; no partial output was written", the new output already in place: the
+    boundary re-raised any recorded signal after the command had returned. Now a command that
+    returned with its output in place succeeds (a signal recorded after the rename, as when a
+    library drops the interrupt its handler raised), one cut short after the rename says the
+    output was written, and one cut short just before the rename still says nothing was. A
+    signal recorded before the rename (dropped by a library, the command went on) still ends
+    the command as interrupted, and the line says the output was written."""
+    import os
+    import signal
+
+    import typer
+
+    from cnnfeat import cli_errors
+    from cnnfeat.runtime import signals
+    from cnnfeat.runtime.staging import staged_directory
+    from cnnfeat.runtime.writing import write_file
+
+    target = tmp_path / "out"
+    if kind == "file":
+        target.write_bytes(b"old")
+    # The rename that commits: staged_file's os.replace over the old file; staged_directory's
+    # os.rename into place (no old directory: the exchange needs renameat2).
+    name = "replace" if kind == "file" else "rename"
+    rename = getattr(os, name)
+
+    def signal_at_rename(*args):
+        if when == "delivered before":
+            signals.handle(signal.SIGTERM, None)  # the CLI's handler: records, raises
+        rename(*args)
+        if when == "recorded after":
+            signals.record(signal.SIGTERM)
+        elif when == "delivered after":
+            signals.handle(signal.SIGTERM, None)
+
+    monkeypatch.setattr(os, name, signal_at_rename)
+
+    @cli_errors.cli_errors
+    def command() -> None:
+        if when == "recorded before":  # a signal a library dropped while the work went on
+            signals.record(signal.SIGTERM)
+        if kind == "file":
+            write_file(target, b"new")
+            return
+        with staged_directory(target) as folder:
+            (folder / "x").write_bytes(b"new")
+
+    written = target if kind == "file" else target / "x"
+    if when == "recorded after":
+        command()
+        assert capsys.readouterr().err == ""
+        assert written.read_bytes() == b"new"
+        return
+    with pytest.raises(typer.Exit) as stopped:
+        command()
+    assert stopped.value.exit_code == 143
+    line = capsys.readouterr().err
+    if when in ("delivered after", "recorded before"):
+        assert line == f"cnnfeat: error: terminated; {target} was already written in full\n"
+        assert written.read_bytes() == b"new"
+    else:
+        assert line == "cnnfeat: error: terminated; no partial output was written\n"
+        if kind == "file":
+            assert target.read_bytes() == b"old"
+        else:
+            assert not target.exists()
+    assert [p.name for p in tmp_path.iterdir()] == (["out"] if target.exists() else [])
