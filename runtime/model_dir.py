@@ -104,8 +104,9 @@ def load_model_dir(path: str | Path | None = None, verify: bool = True) -> Model
         )
     for name in (CARD_FILE, MODEL_FILE, TOKENIZER_FILE):
         if not (root / name).is_file():
+            what = "is a directory, not a file" if (root / name).is_dir() else "is missing"
             raise ModelError(
-                f"{root}: {name} is missing",
+                f"{root}: {name} {what}",
                 advice="copy the whole model directory again or re-run `cnnfeat export` into it",
             )
     card = _read_card(root / CARD_FILE)

@@ -128,6 +128,18 @@ def test_missing_file(model: Path, transcript: Path, name: str) -> None:
     assert f"{name} is missing" in line and "copy the whole model directory again" in line
 
 
+@pytest.mark.parametrize("name", ["model.onnx", "tokenizer.json", "cnnfeat.json"])
+def test_a_directory_in_place_of_a_file(model: Path, transcript: Path, name: str) -> None:
+    """A directory named cnnfeat.json or model.onnx was called "missing", though it is there."""
+    (model / name).unlink()
+    (model / name).mkdir()
+    line = embed_error(model, transcript)
+    assert line == (
+        f"cnnfeat: error: {model}: {name} is a directory, not a file; "
+        "copy the whole model directory again or re-run `cnnfeat export` into it"
+    )
+
+
 def test_training_run_instead_of_model(tiny_global: TinyModel, transcript: Path) -> None:
     line = embed_error(tiny_global.run_dir, transcript)
     assert "is a training run, not a model directory" in line
