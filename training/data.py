@@ -223,13 +223,20 @@ def _resolve_columns(
 
     text = pick(text_column, TEXT_COLUMNS, "text")
     label = pick(label_column, LABEL_COLUMNS, "label")
-    if text == label:
+    _check_distinct(text, label, *where)
+    return text, label
+
+
+def _check_distinct(text: str, label: str | None, path: Path | str, line: int | None) -> None:
+    """InputError when the label column is the text column (named so, or picked by default):
+    the one check of it for every labelled file."""
+    if label == text:
         raise InputError(
             f"column {text!r} would be both the text and the label",
-            *where,
+            str(path),
+            line,
             advice="give --text-column and --label-column different columns",
         )
-    return text, label
 
 
 def _read_table(
@@ -243,13 +250,6 @@ def _read_table(
     `cnnfeat embed` and `cnnfeat embed-dataset` use (runtime.reading.read_records), so a file
     gives the same records to all three: same line endings, blank lines, quoting, UTF-8 checks
     and error messages."""
-    if text_column is not None and text_column == label_column:
-        raise InputError(
-            f"column {text_column!r} would be both the text and the label",
-            str(path),
-            1,
-            advice="give --text-column and --label-column different columns",
-        )
     texts: list[str] = []
     labels: list[str] = []
     label_col: str | None = None
@@ -259,8 +259,8 @@ def _read_table(
     )
     for record in records:
         if label_col is None:
-            label_col = _label_column(record, label_column, path)
             column = column or default_text_column(str(path), record)
+            label_col = _label_column(record, label_column, column, path)
         if label_col not in record.fields:
             raise InputError(f"missing key {label_col!r}", str(path), record.line)
         texts.append(record.text)
@@ -268,10 +268,12 @@ def _read_table(
     return texts, labels, column or ""
 
 
-def _label_column(record: Record, label_column: str | None, path: Path) -> str:
-    """The label column, from the first record's other columns (or keys)."""
+def _label_column(record: Record, label_column: str | None, text_column: str, path: Path) -> str:
+    """The label column, from the first record's other columns (or keys): not `text_column`,
+    the column read_records took the text from, which is not among them."""
     others = list(record.fields)
     line = record.line if path.suffix.lower() == ".jsonl" else 1  # a table's header line
+    _check_distinct(text_column, label_column, path, line)  # not "no label column 'text'"
     if label_column is not None:
         if label_column not in others:
             listing = ", ".join(repr(c) for c in others) or "(none)"

@@ -628,6 +628,25 @@ def test_write_file_syncs_data_then_renames_then_syncs_the_directory(
     assert out.read_bytes() == b"{}\n"
 
 
+def test_write_file_to_a_directory_keeps_the_advice_to_give_a_file_name(
+    tiny_global: TinyModel, tmp_path: Path
+) -> None:
+    """`cnnfeat conformance MODEL -o DIR` said "DIR is a directory; DIR was left as it was":
+    write_file replaced check_output_file's advice with its own."""
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "keep").write_bytes(b"mine")
+    with pytest.raises(OutputError) as caught:
+        write_file(folder, b"{}")
+    assert (caught.value.what, caught.value.advice) == (
+        f"{folder} is a directory",
+        "give a file name",
+    )
+    line = one_error_line(invoke("conformance", tiny_global.model_dir, "-o", folder))
+    assert line == f"cnnfeat: error: {folder} is a directory; give a file name"
+    assert [p.name for p in folder.iterdir()] == ["keep"]
+
+
 # --- found by trying to break the API surface, tokenize and writing ---------------------------
 
 

@@ -186,6 +186,34 @@ def test_jsonl_missing_named_column(tmp_path: Path) -> None:
         read_labelled(path, label_column="Sentiment")
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "line"),
+    [
+        ("d.csv", "text,label\nhello,a\n", 1),
+        ("d.jsonl", '\n{"text": "hello", "label": "a"}\n', 2),
+    ],
+)
+@pytest.mark.parametrize("text_column", [None, "text"])
+def test_the_text_column_as_label_column_is_said_so(
+    tmp_path: Path, name: str, content: str, line: int, text_column: str | None
+) -> None:
+    """`cnnfeat evaluate --label-column text` (and train's), the text column picked by
+    default, said "no label column 'text'; other columns: 'label'" of a file that has it:
+    the text column is not among the record's other columns. Named or picked, it is the
+    same mistake, said the same way."""
+    from helpers import invoke, one_error_line
+
+    path = write(tmp_path, name, content)
+    with raises_at(path, line, "column 'text' would be both the text and the label"):
+        read_labelled(path, text_column=text_column, label_column="text")
+    named = [] if text_column is None else ["--text-column", text_column]
+    result = invoke("evaluate", "--train", path, "--test", path, "--label-column", "text", *named)
+    assert one_error_line(result) == (
+        f"cnnfeat: error: {path}:{line}: column 'text' would be both the text and the label; "
+        "give --text-column and --label-column different columns"
+    )
+
+
 # --- EmoryNLP JSON ---------------------------------------------------------------------------
 
 
