@@ -9,9 +9,10 @@ features can be scored the same way. Needs scikit-learn (the `train` extra); nev
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 
@@ -165,7 +166,7 @@ def load_features(path: str, rows: int, labelled: str) -> np.ndarray:
     except OSError as exc:
         raise InputError(f"cannot read features: {exc.strerror or exc}", path) from None
     except ValueError as exc:
-        raise InputError(f"not a .npy or .npz features file ({exc})", path) from None
+        raise _refused(path, exc) from None
     if loaded.ndim != 2 or loaded.dtype.kind != "f" or loaded.shape[1] == 0:
         raise InputError(
             f"expected an (N, D) float array with D >= 1, found {loaded.dtype} {loaded.shape}",
@@ -177,6 +178,41 @@ def load_features(path: str, rows: int, labelled: str) -> np.ndarray:
     if not np.isfinite(loaded).all():
         raise InputError("features hold NaN or infinity", path)
     return loaded
+
+
+def _refused(path: str, exc: ValueError) -> InputError:
+    """The error for features that numpy refused to load (allow_pickle=False, as given files are
+    never unpickled: that runs their code), in our words where numpy's would advise
+    allow_pickle (an object array) or call any other file "pickled": said from the file's
+    first bytes and its array header (numpy.lib.format), read without loading the array."""
+    magic = np.lib.format.MAGIC_PREFIX
+    try:
+        with open(path, "rb") as file:
+            if zipfile.is_zipfile(file):
+                with zipfile.ZipFile(file) as archive, archive.open("features.npy") as member:
+                    dtype = _header_dtype(member)
+            else:
+                file.seek(0)  # is_zipfile read the end of the file
+                if file.read(len(magic)) != magic:
+                    return InputError("not a .npy or .npz features file", path)
+                file.seek(0)
+                dtype = _header_dtype(file)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        dtype = None  # a damaged header: numpy's words say how
+    if dtype is not None and dtype.hasobject:
+        return InputError(
+            "holds Python objects, not an (N, D) float array",
+            path,
+            advice="save the features as float32 (numpy.save)",
+        )
+    return InputError(f"not a .npy or .npz features file ({exc})", path)
+
+
+def _header_dtype(file: IO[bytes]) -> np.dtype:
+    version = np.lib.format.read_magic(file)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(file)[2]
+    return np.lib.format.read_array_header_2_0(file)[2]  # 2.0; 3.0 differs in text encoding
 
 
 def _sklearn():

@@ -191,6 +191,35 @@ def test_bad_input_is_one_line(files: tuple[Path, Path], tmp_path: Path) -> None
         assert expected in line, (expected, line)
 
 
+@pytest.mark.parametrize("name", ["objects.npy", "objects.npz", "text.npy"])
+def test_features_numpy_would_unpickle_are_said_in_our_words(
+    files: tuple[Path, Path], tmp_path: Path, name: str
+) -> None:
+    """Features stored as Python objects said "not a .npy or .npz features file (Object arrays
+    cannot be loaded when allow_pickle=False)", and a text file numpy's "This file contains
+    pickled (object) data. If you trust the file you can load it unsafely using the
+    `allow_pickle=` keyword argument": advice to run a file's code. Neither is followed."""
+    train, test = files
+    path = tmp_path / name
+    rows = np.empty((80, 100), object)
+    rows[:] = 0.5
+    if name == "objects.npy":
+        np.save(path, rows, allow_pickle=True)
+    elif name == "objects.npz":
+        np.savez(path, features=rows)
+    else:
+        path.write_text("0.5 0.5\n")
+    args = ["--train", train, "--test", test, "--train-features", path]
+    line = one_error_line(invoke("evaluate", *args, "--test-features", path))
+    if name == "text.npy":
+        assert line == f"cnnfeat: error: {path}: not a .npy or .npz features file"
+    else:
+        assert line == (
+            f"cnnfeat: error: {path}: holds Python objects, not an (N, D) float array; "
+            "save the features as float32 (numpy.save)"
+        )
+
+
 def test_without_sklearn_says_how_to_install(
     files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
