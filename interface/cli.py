@@ -463,16 +463,19 @@ def train(
         typer.echo(f"vectors: {note}", err=True)
     from cnnfeat.runtime.model_dir import interrupted_note, not_held_out
 
+    # --quiet drops the summary (scores, "wrote"), never a warning about the run
     for split in ("dev", "test"):
         if metrics[split]:
             note = not_held_out(split, metrics[f"{split}_overlaps_train"])
-            typer.echo(_scores_line(split, metrics[split], held_out=note is None), err=True)
+            if not quiet:
+                typer.echo(_scores_line(split, metrics[split], held_out=note is None), err=True)
             if note:
                 typer.echo(note, err=True)
     interrupted = interrupted_note(metrics["interrupted_at_epoch"], metrics["best_epoch"])
     if interrupted:
         typer.echo(interrupted, err=True)
-    typer.echo(f"wrote {config.out}/{METRICS_FILE} ({metrics['train_seconds']} s)", err=True)
+    if not quiet:
+        typer.echo(f"wrote {config.out}/{METRICS_FILE} ({metrics['train_seconds']} s)", err=True)
 
 
 def _scores_line(split: str, m: dict, held_out: bool = True) -> str:

@@ -57,9 +57,9 @@ def rows(n: int, start: int = 0) -> list[tuple[str, str]]:
     return out
 
 
-def train(tmp_path: Path, *args: object, epochs: int = 2):
+def train(tmp_path: Path, *args: object, epochs: int = 2, quiet: bool = True):
     options = ["--out", tmp_path / "run", "--vectors", vectors(tmp_path), "--epochs", epochs]
-    options += ["--max-len", 10, "--vocab-top-n", 0, "-q"]
+    options += ["--max-len", 10, "--vocab-top-n", 0, *(["-q"] if quiet else [])]
     return invoke("train", *args, *options)
 
 
@@ -72,7 +72,7 @@ def metrics(tmp_path: Path) -> dict:
 
 def test_test_that_is_the_training_file_is_not_held_out(tmp_path: Path) -> None:
     data = table(tmp_path / "train.csv", rows(40))
-    result = train(tmp_path, "--train", data, "--test", data)
+    result = train(tmp_path, "--train", data, "--test", data, quiet=False)
     assert result.exit_code == 0, result.output
     m = metrics(tmp_path)
     expected = {"share": 1.0, "rows": 40, "of": 40, "same_file": True, "train": str(data)}
@@ -89,6 +89,8 @@ def test_test_that_is_the_training_file_is_not_held_out(tmp_path: Path) -> None:
     report = (tmp_path / "run" / "report.html").read_text()
     assert "<th>test (not held out)</th>" in report
     assert "data-key='test_overlaps_train'>test is not held out" in report
+    quiet = train(tmp_path, "--train", data, "--test", data)  # a warning, not a summary
+    assert quiet.stderr.splitlines() == [note], quiet.stderr
 
 
 def test_test_that_holds_the_training_rows_is_not_held_out(tmp_path: Path) -> None:
@@ -98,7 +100,7 @@ def test_test_that_holds_the_training_rows_is_not_held_out(tmp_path: Path) -> No
     data = table(tmp_path / "train.csv", train_rows)
     test = table(tmp_path / "test.csv", train_rows[::-1][:30] + rows(10, start=100))
     dev = table(tmp_path / "dev.csv", train_rows[:6] + rows(4, start=200))
-    result = train(tmp_path, "--train", data, "--dev", dev, "--test", test)
+    result = train(tmp_path, "--train", data, "--dev", dev, "--test", test, quiet=False)
     assert result.exit_code == 0, result.output
     m = metrics(tmp_path)
     common = {"same_file": False, "train": str(data)}
@@ -116,11 +118,14 @@ def test_a_held_out_test_is_reported_as_before(tmp_path: Path) -> None:
     train_rows = rows(40)
     data = table(tmp_path / "train.csv", train_rows)
     test = table(tmp_path / "test.csv", train_rows[:10] + rows(10, start=100))  # 50%
-    result = train(tmp_path, "--train", data, "--test", test)
+    result = train(tmp_path, "--train", data, "--test", test, quiet=False)
     assert result.exit_code == 0, result.output
     assert metrics(tmp_path)["test_overlaps_train"] is None
     assert "not held out" not in result.stderr
     assert any(line.startswith("test: weighted-F1 ") for line in result.stderr.splitlines())
+    quiet = train(tmp_path, "--train", data, "--test", test)
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stderr == ""  # --quiet: no progress bar, no summary
 
 
 def test_metrics_and_card_record_the_training_machine(tmp_path: Path) -> None:
