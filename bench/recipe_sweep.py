@@ -93,6 +93,7 @@ VARIANTS: dict[str, list[str]] = {
     "no-ema": ["--ema-decay", "0"],
     "feature-noise-0.1": ["--feature-noise", "0.1"],
     "feature-noise-0.3": ["--feature-noise", "0.3"],
+    "feature-noise-1": ["--feature-noise", "1.0"],
 }
 # With --defaults, a variant's flags go on top of `cnnfeat train`'s own defaults; "defaults"
 # names the defaults themselves.
@@ -207,14 +208,14 @@ def _probe_run(
     label: str | None,
     seeds: list[int],
 ) -> None:
-    from cnnfeat.contract.layout import MODEL_FILE
     from cnnfeat.export.onnx_export import export_model
     from cnnfeat.runtime.corpora import Columns
     from cnnfeat.training.context import evaluate_dialogue_files
 
     model_dir = run_dir.with_name(f"{run_dir.name}-model")
-    if not (model_dir / MODEL_FILE).is_file():
-        export_model(run_dir, model_dir)
+    # Always exported again (seconds, against minutes of probing): an export left beside a run
+    # that was later trained again would be probed in its place.
+    export_model(run_dir, model_dir)
     result: dict = {"probe_seeds": seeds, "model": str(model_dir)}
     for split, path in (("dev", dev), ("test", test)):
         report = evaluate_dialogue_files(
@@ -247,32 +248,40 @@ def table(args: argparse.Namespace) -> None:
             dirs = sorted(m.parent for m in variant_dir.glob(f"*/{METRICS_FILE}"))
             if not dirs:
                 continue
-            runs = [json.loads((d / METRICS_FILE).read_text()) for d in dirs]
-            probes = [
-                json.loads((d / CONTEXT_FILE).read_text())
-                for d in dirs
-                if (d / CONTEXT_FILE).is_file()
-            ]
-            cells = [
-                _fmt([100 * r["dev"]["weighted_f1"] for r in runs]),
-                _fmt([100 * r["test"]["weighted_f1"] for r in runs]),
-                _fmt([100 * r["test"]["macro_f1"] for r in runs]),
-                ", ".join(
-                    sorted(
-                        {c for r in runs for c, v in r["test"]["per_class"].items() if v["f1"] == 0}
-                    )
-                )
-                or "none",
-            ]
-            for split in ("dev", "test"):
-                if len(probes) == len(runs):
-                    ctx = [_mean_f1(p[split]["context"]) for p in probes]
-                    alone = [_mean_f1(p[split]["utterance"]) for p in probes]
-                    cells += [_fmt(ctx), _fmt([c - u for c, u in zip(ctx, alone, strict=True)])]
-                else:
-                    cells += ["", ""]
-            seeds = ",".join(str(r["config"]["seed"]) for r in runs)
-            print(f"| {dataset_dir.name} | {variant_dir.name} | {seeds} | {' | '.join(cells)} |")
+            try:
+                row = _row(dirs)
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise SystemExit(
+                    f"{variant_dir}: a run's files are damaged ({type(exc).__name__}: {exc}); "
+                    "remove that run or run it again"
+                ) from None
+            print(f"| {dataset_dir.name} | {variant_dir.name} | {row} |")
+
+
+def _row(dirs: list[Path]) -> str:
+    """One variant's cells from its runs' metrics.json and context.json."""
+    runs = [json.loads((d / METRICS_FILE).read_text()) for d in dirs]
+    probes = [
+        json.loads((d / CONTEXT_FILE).read_text()) for d in dirs if (d / CONTEXT_FILE).is_file()
+    ]
+    cells = [
+        _fmt([100 * r["dev"]["weighted_f1"] for r in runs]),
+        _fmt([100 * r["test"]["weighted_f1"] for r in runs]),
+        _fmt([100 * r["test"]["macro_f1"] for r in runs]),
+        ", ".join(
+            sorted({c for r in runs for c, v in r["test"]["per_class"].items() if v["f1"] == 0})
+        )
+        or "none",
+    ]
+    for split in ("dev", "test"):
+        if len(probes) == len(runs):
+            ctx = [_mean_f1(p[split]["context"]) for p in probes]
+            alone = [_mean_f1(p[split]["utterance"]) for p in probes]
+            cells += [_fmt(ctx), _fmt([c - u for c, u in zip(ctx, alone, strict=True)])]
+        else:
+            cells += ["", ""]
+    seeds = ",".join(str(r["config"]["seed"]) for r in runs)
+    return f"{seeds} | {' | '.join(cells)}"
 
 
 def _mean_f1(scores: list[dict]) -> float:
