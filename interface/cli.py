@@ -642,7 +642,9 @@ def conformance(
     output: Annotated[
         Path | None,
         typer.Option(
-            "-o", "--output", help="Where to write (default: MODEL_DIR/conformance.json)."
+            "-o",
+            "--output",
+            help="Where to write (default: MODEL_DIR/conformance.json; - for standard output).",
         ),
     ] = None,
 ) -> None:
@@ -652,7 +654,8 @@ def conformance(
 
     loaded = load_model_dir(model_dir)
     path = write_conformance(loaded.path, output)
-    typer.echo(f"wrote {path}", err=True)
+    if path != "-":
+        typer.echo(f"wrote {path}", err=True)
 
 
 @app.command("embed-dataset", cls=PlainHelp)

@@ -9,6 +9,7 @@ characters, truncation and padding.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -137,8 +138,14 @@ def build_conformance(model_dir: str | Path, embedder: Any = None) -> dict[str, 
     }
 
 
-def write_conformance(model_dir: str | Path, path: str | Path | None = None) -> Path:
-    """Write `model_dir/conformance.json` (or `path`) and return where it went."""
+def write_conformance(model_dir: str | Path, path: str | Path | None = None) -> Path | str:
+    """Write `model_dir/conformance.json` (or `path`; "-" for standard output, as `embed -o -`)
+    and return where it went. OutputError when `path` is one of the model's own files."""
+    if path is not None and str(path) == "-":
+        check_not_model(model_dir, "-")
+        sys.stdout.buffer.write(conformance_bytes(model_dir))
+        sys.stdout.flush()
+        return "-"
     out = Path(path) if path is not None else Path(model_dir) / CONFORMANCE_FILE
     check_not_model(model_dir, out)  # never write over what is checked
     # Whole or not at all: an interrupted or failed write leaves the old file as it was.

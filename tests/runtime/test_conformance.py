@@ -19,6 +19,7 @@ from cnnfeat.runtime.conformance import (
     VERSION,
     build_conformance,
     cases,
+    conformance_bytes,
     write_conformance,
 )
 from cnnfeat.runtime.embedder import Embedder
@@ -112,6 +113,16 @@ def test_cli_conformance(tiny_global, tmp_path: Path) -> None:
     assert not (model / CONFORMANCE_FILE).exists()
     result = CliRunner().invoke(app, ["conformance", str(tmp_path / "missing")])
     assert result.exit_code == 1 and "does not exist" in result.output
+
+
+def test_cli_conformance_to_standard_output(tiny_global, tmp_path: Path, monkeypatch) -> None:
+    """`-o -` wrote a file named "-", though the error for a device as -o advises it for
+    standard output, as `embed -o -` means."""
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["conformance", str(tiny_global.model_dir), "-o", "-"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout_bytes == conformance_bytes(tiny_global.model_dir)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_shipped_conformance_matches_this_runtime() -> None:
