@@ -80,6 +80,7 @@ VARIANTS: dict[str, list[str]] = {
     # default (a no-op with --defaults); lr-1e-3+no-class-weights gives those defaults back.
     "lr-2e-3": ["--lr", "0.002"],
     "lr-5e-4": ["--lr", "0.0005"],
+    "lr-2.5e-4": ["--lr", "0.00025"],
     "lr-1e-3": ["--lr", "0.001"],
     "dropout-0.3": ["--dropout", "0.3"],
     "batch-32": ["--batch-size", "32"],

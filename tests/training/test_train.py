@@ -15,6 +15,7 @@ import os
 import re
 import signal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -512,18 +513,17 @@ def test_train_values_torch_cannot_take_are_usage_errors(tmp_path: Path, args: l
 # --- a judge in place of dev weighted-F1 (bench/context_stopping.py) -------------------------
 
 
-def judged_run(tmp_path: Path, name: str, judge) -> dict:
+def judged_run(tmp_path: Path, name: str, judge, **options: Any) -> dict:
+    """A small run through the Python API (`train(config, judge=...)`), 5 epochs unless told."""
     from cnnfeat.training.train import train as train_run
 
     data = table(tmp_path / "train.csv", rows(40))
+    settings: dict[str, Any] = {"epochs": 5, "patience": 5, "max_len": 10, "vocab_top_n": 0}
     config = TrainConfig(
         train=str(data),
         out=str(tmp_path / name),
         vectors=str(vectors(tmp_path)),
-        epochs=5,
-        patience=5,
-        max_len=10,
-        vocab_top_n=0,
+        **{**settings, **options},
     )
     return train_run(config, progress=False, judge=judge)
 
@@ -559,21 +559,7 @@ def test_a_judge_score_that_is_not_a_number_is_refused(tmp_path: Path, score: ob
 
 
 def test_feature_noise_reaches_training_and_is_recorded(tmp_path: Path) -> None:
-    from cnnfeat.training.train import train as train_run
-
-    def run(name: str, noise: float) -> dict:
-        data = table(tmp_path / "train.csv", rows(40))
-        config = TrainConfig(
-            train=str(data),
-            out=str(tmp_path / name),
-            vectors=str(vectors(tmp_path)),
-            epochs=2,
-            max_len=10,
-            vocab_top_n=0,
-            feature_noise=noise,
-        )
-        return train_run(config, progress=False)
-
-    plain, noisy = run("plain", 0.0), run("noisy", 2.0)
+    plain = judged_run(tmp_path, "plain", None, epochs=2)
+    noisy = judged_run(tmp_path, "noisy", None, epochs=2, feature_noise=2.0)
     assert [h["loss"] for h in noisy["history"]] != [h["loss"] for h in plain["history"]]
     assert noisy["config"]["feature_noise"] == 2.0
