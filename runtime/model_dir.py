@@ -104,11 +104,13 @@ def load_model_dir(path: str | Path | None = None, verify: bool = True) -> Model
         )
     for name in (CARD_FILE, MODEL_FILE, TOKENIZER_FILE):
         if not (root / name).is_file():
-            what = "is a directory, not a file" if (root / name).is_dir() else "is missing"
-            raise ModelError(
-                f"{root}: {name} {what}",
-                advice="copy the whole model directory again or re-run `cnnfeat export` into it",
-            )
+            again = "copy the whole model directory again or re-run `cnnfeat export` into it"
+            if (root / name).is_dir():  # it may hold the user's files: export will not delete it
+                raise ModelError(
+                    f"{root}: {name} is a directory, not a file",
+                    advice=f"move it away, then {again}",
+                )
+            raise ModelError(f"{root}: {name} is missing", advice=again)
     card = _read_card(root / CARD_FILE)
     try:
         spec = ModelSpec.from_dict(card["spec"])

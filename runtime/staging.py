@@ -54,23 +54,35 @@ def check_replaceable(target: Path, kind: str, marker: str, known: Iterable[str]
     if not target.is_dir():
         raise OutputError(f"{target} is a file, not a directory", advice=_ANOTHER)
     try:
-        names = {entry.name for entry in os.scandir(target)}
+        entries = list(os.scandir(target))
     except OSError as exc:
         raise OutputError(f"cannot read {target}: {_reason(exc)}", advice=_ANOTHER) from None
-    if not names:
+    if not entries:
         return
-    if marker not in names:
+    if marker not in {entry.name for entry in entries}:
         raise OutputError(
             f"{target} is not empty and is not a {kind} directory",
             advice="it was left untouched: choose a new or empty --out",
         )
-    foreign = sorted(names - set(known))
+    foreign = _foreign(entries, set(known))
     if foreign:
         shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         raise OutputError(
             f"{target} is a {kind} directory but also holds {shown}, which cnnfeat did not write",
             advice="it was left untouched: move them or choose another --out",
         )
+
+
+def _foreign(entries: list[os.DirEntry], known: set[str]) -> list[str]:
+    """The entries the swap must not delete, sorted: names cnnfeat does not write, and
+    directories under a name it does (it writes only files; `model.onnx/` may hold the user's
+    files). A directory is shown with a trailing '/'."""
+    foreign = []
+    for entry in entries:
+        folder = entry.is_dir(follow_symlinks=False)
+        if folder or entry.name not in known:
+            foreign.append(entry.name + ("/" if folder else ""))
+    return sorted(foreign)
 
 
 def _check_writable_beside(target: Path) -> None:
@@ -145,7 +157,7 @@ def _check_only(target: Path, known: set[str], shown: str) -> None:
     check_replaceable passed, and the swap would delete them with the old directory."""
     if not target.is_dir():
         return
-    foreign = sorted({entry.name for entry in os.scandir(target)} - known)
+    foreign = _foreign(list(os.scandir(target)), known)
     if foreign:
         names = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         raise OutputError(

@@ -136,7 +136,7 @@ def test_a_directory_in_place_of_a_file(model: Path, transcript: Path, name: str
     line = embed_error(model, transcript)
     assert line == (
         f"cnnfeat: error: {model}: {name} is a directory, not a file; "
-        "copy the whole model directory again or re-run `cnnfeat export` into it"
+        "move it away, then copy the whole model directory again or re-run `cnnfeat export` into it"
     )
 
 

@@ -574,3 +574,25 @@ def test_a_file_added_to_the_old_directory_while_writing_is_never_deleted(tmp_pa
     with staged_directory(target, known=("metrics.json",)) as staging:
         (staging / "metrics.json").write_text("new")
     assert (target / "metrics.json").read_text() == "new"
+
+
+@pytest.mark.parametrize("name", ["checkpoint.pt", "metrics.json"])
+def test_a_directory_under_a_name_cnnfeat_writes_is_never_deleted(tmp_path: Path, name) -> None:
+    """`model.onnx/` or `checkpoint.pt/` holding the user's files passed as one of cnnfeat's
+    own files: `train --out` or `export --out` into it (the advice for a model whose
+    model.onnx is a directory says to re-run export there) deleted them with the swap."""
+    from cnnfeat import OutputError
+    from cnnfeat.runtime.staging import check_replaceable, staged_directory
+
+    known = ("checkpoint.pt", "metrics.json")
+    target = tmp_path / "run"
+    (target / name).mkdir(parents=True)
+    (target / name / "mine.txt").write_text("mine")
+    if name != "checkpoint.pt":
+        (target / "checkpoint.pt").touch()  # the marker, as a file
+    with pytest.raises(OutputError, match=rf"also holds {name}/, which cnnfeat did not write"):
+        check_replaceable(target, "cnnfeat run", "checkpoint.pt", known)
+    with pytest.raises(OutputError, match=rf"now holds {name}/.*left as it was"):
+        with staged_directory(target, known=known) as staging:
+            (staging / "metrics.json").write_text("new")
+    assert (target / name / "mine.txt").read_text() == "mine"
