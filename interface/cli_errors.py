@@ -135,9 +135,11 @@ def _stopped(word: str) -> str:
     Asked once the command's `finally` blocks have run: the writers have removed their
     temporaries, and an output whose final rename happened (`signals.placed`) is whole."""
     written = signals.placed()
-    if written is None:
-        return f"{word}; no partial output was written"
-    return f"{word}; {written} was already written in full"
+    if written is not None:
+        return f"{word}; {written} was already written in full"
+    if signals.streamed():
+        return f"{word}; standard output may already hold part of the output"
+    return f"{word}; no partial output was written"
 
 
 def _catch_signals(previous: list) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from cnnfeat.contract.layout import CONFORMANCE_FILE, MODEL_FILE, TOKENIZER_FILE
+from cnnfeat.runtime import signals
 from cnnfeat.runtime.writing import check_not_model, write_file
 
 FORMAT = "cnnfeat-conformance"
@@ -143,7 +144,9 @@ def write_conformance(model_dir: str | Path, path: str | Path | None = None) -> 
     and return where it went. OutputError when `path` is one of the model's own files."""
     if path is not None and str(path) == "-":
         check_not_model(model_dir, "-")
-        sys.stdout.buffer.write(conformance_bytes(model_dir))
+        data = conformance_bytes(model_dir)
+        signals.streaming()
+        sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return "-"
     out = Path(path) if path is not None else Path(model_dir) / CONFORMANCE_FILE

@@ -33,6 +33,7 @@ _received: list[int] = []
 # signals recorded by then). One entry at most, so that the Python API, which never calls
 # clear(), keeps nothing growing.
 _placing: list[tuple[str, int, int, int]] = []
+_streaming: list[bool] = []  # [True] once output goes to standard output
 
 
 def record(signum: int) -> None:
@@ -45,6 +46,18 @@ def clear() -> None:
     process)."""
     _received.clear()
     _placing.clear()
+    _streaming.clear()
+
+
+def streaming() -> None:
+    """Note that the command writes its output to standard output, which cannot be taken back
+    (`-o -`): a command cut short then does not claim that nothing was written."""
+    _streaming[:] = [True]
+
+
+def streamed() -> bool:
+    """Whether `streaming` was noted since the last `clear`."""
+    return bool(_streaming)
 
 
 def placing(target: str | Path, staged: str | Path) -> None:

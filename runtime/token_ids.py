@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 from cnnfeat.contract.batching import CHUNK_SIZE
 from cnnfeat.contract.errors import OutputError
+from cnnfeat.runtime import signals
 from cnnfeat.runtime.embedder import Embedder
 from cnnfeat.runtime.reading import read_chunks
 from cnnfeat.runtime.writing import (
@@ -53,6 +54,7 @@ def write_token_ids(
     check_not_model(embedder.model_dir.path, output_path)
     chunks = read_chunks(input_path, column, chunk_size, encoding_errors, tsv_quoting)
     if output_path == "-":
+        signals.streaming()
         rows = _write(chunks, embedder, sys.stdout.buffer)
         sys.stdout.buffer.flush()
         return rows

@@ -78,6 +78,7 @@ class FeatureWriter:
 
     def __enter__(self) -> FeatureWriter:
         if self.path == "-":
+            signals.streaming()
             self._handle = sys.stdout.buffer
             return self
         target = check_output_file(self.path)

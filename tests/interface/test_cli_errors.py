@@ -203,3 +203,37 @@ def test_a_signal_at_the_final_rename_is_told_as_it_happened(
         else:
             assert not target.exists()
     assert [p.name for p in tmp_path.iterdir()] == (["out"] if target.exists() else [])
+
+
+def test_a_signal_while_writing_to_standard_output_says_rows_may_have_gone(
+    capsys: pytest.CaptureFixture,
+) -> None:
+    """`embed -o -` or `tokenize` cut short said "no partial output was written" with
+    thousands of rows already on standard output, which cannot be taken back."""
+    import signal
+
+    import numpy as np
+    import typer
+
+    from cnnfeat import cli_errors
+    from cnnfeat.runtime import signals
+    from cnnfeat.runtime.writing import FeatureWriter, Output
+
+    @cli_errors.cli_errors
+    def streaming() -> None:
+        with FeatureWriter(Output("-", ".jsonl"), 3) as writer:
+            writer.write(np.zeros((2, 3), np.float32))
+            signals.handle(signal.SIGINT, None)
+
+    @cli_errors.cli_errors
+    def writing_nothing() -> None:
+        signals.handle(signal.SIGINT, None)
+
+    for command, said in (
+        (streaming, "standard output may already hold part of the output"),
+        (writing_nothing, "no partial output was written"),  # the next command starts afresh
+    ):
+        with pytest.raises(typer.Exit) as stopped:
+            command()
+        assert stopped.value.exit_code == 130
+        assert capsys.readouterr().err == f"cnnfeat: error: interrupted; {said}\n"

@@ -146,3 +146,19 @@ def test_tokenize_refuses_a_features_file_name(
     )
     assert "token ids are text" in line, line
     assert not (tmp_path / name).exists()
+
+
+@pytest.mark.parametrize("to", ["-", "ids.txt"])
+def test_ids_on_standard_output_are_noted_as_streamed(
+    tiny_global: TinyModel, tmp_path: Path, to: str
+) -> None:
+    """An interrupt then says rows may have gone out (interface/cli_errors.py `_stopped`)."""
+    from cnnfeat.runtime import signals
+    from cnnfeat.runtime.token_ids import write_token_ids
+
+    source = write(tmp_path, "t.txt", "\n".join(LINES) + "\n")
+    signals.clear()
+    output = to if to == "-" else str(tmp_path / to)
+    write_token_ids(str(source), output, Embedder(tiny_global.model_dir, device="cpu"))
+    assert signals.streamed() is (to == "-")
+    signals.clear()
