@@ -9,7 +9,11 @@ features can be scored the same way. Needs scikit-learn (the `train` extra); nev
 
 from __future__ import annotations
 
+import math
+import os
+import stat
 import zipfile
+import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -155,18 +159,19 @@ def evaluate_files(
 def load_features(path: str, rows: int, labelled: str) -> np.ndarray:
     """Given features: a .npy, or a .npz with key `features`, holding an (rows, D) finite float
     array (returned as stored). `labelled` names the file the rows belong to, for the error.
-    Raises InputError naming `path`."""
+    Raises InputError naming `path`, also for anything but a regular file (a FIFO would block
+    the read for ever), a damaged zip, or a .npy header that does not fit (`_read_npy`)."""
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if isinstance(loaded, np.lib.npyio.NpzFile):
-            with loaded:
-                if "features" not in loaded.files:
-                    raise InputError(f"no 'features' array (found {', '.join(loaded.files)})", path)
-                loaded = loaded["features"]
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise InputError("not a regular file", path, advice="give a .npy or .npz file")
+        with open(path, "rb") as file:
+            if file.read(4) in (b"PK\x03\x04", b"PK\x05\x06"):  # numpy's test for a .npz
+                loaded = _read_npz(file, path)
+            else:
+                file.seek(0)
+                loaded = _read_npy(file, os.fstat(file.fileno()).st_size, path)
     except OSError as exc:
         raise InputError(f"cannot read features: {exc.strerror or exc}", path) from None
-    except ValueError as exc:
-        raise _refused(path, exc) from None
     if loaded.ndim != 2 or loaded.dtype.kind != "f" or loaded.shape[1] == 0:
         raise InputError(
             f"expected an (N, D) float array with D >= 1, found {loaded.dtype} {loaded.shape}",
@@ -180,39 +185,64 @@ def load_features(path: str, rows: int, labelled: str) -> np.ndarray:
     return loaded
 
 
-def _refused(path: str, exc: ValueError) -> InputError:
-    """The error for features that numpy refused to load (allow_pickle=False, as given files are
-    never unpickled: that runs their code), in our words where numpy's would advise
-    allow_pickle (an object array) or call any other file "pickled": said from the file's
-    first bytes and its array header (numpy.lib.format), read without loading the array."""
-    magic = np.lib.format.MAGIC_PREFIX
+def _read_npz(file: IO[bytes], path: str) -> np.ndarray:
+    """The `features` array (member features.npy, or features, as numpy.load names them) of
+    the zip `file`, by `_read_npy`. Raises InputError naming `path`."""
     try:
-        with open(path, "rb") as file:
-            if zipfile.is_zipfile(file):
-                with zipfile.ZipFile(file) as archive, archive.open("features.npy") as member:
-                    dtype = _header_dtype(member)
-            else:
-                file.seek(0)  # is_zipfile read the end of the file
-                if file.read(len(magic)) != magic:
-                    return InputError("not a .npy or .npz features file", path)
-                file.seek(0)
-                dtype = _header_dtype(file)
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-        dtype = None  # a damaged header: numpy's words say how
-    if dtype is not None and dtype.hasobject:
-        return InputError(
+        with zipfile.ZipFile(file) as archive:
+            names = archive.namelist()
+            name = next((n for n in ("features.npy", "features") if n in names), None)
+            if name is None:
+                found = ", ".join(names) or "nothing"
+                raise InputError(f"no 'features' array (found {found})", path)
+            with archive.open(name) as member:
+                return _read_npy(member, archive.getinfo(name).file_size, path, name)
+    # zipfile's errors for a zip cut short or corrupt, encrypted, or of an unknown compression
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError):
+        raise InputError(
+            "not a readable .npz (the zip is cut short, damaged, encrypted or compressed in a "
+            "way numpy cannot read)",
+            path,
+            advice="save the features again (numpy.savez)",
+        ) from None
+
+
+def _read_npy(file: IO[bytes], size: int, path: str, member: str = "") -> np.ndarray:
+    """The array in `file`, a seekable .npy stream of `size` bytes (a .npz's `member`), read
+    with numpy.lib.format only after its header passed: an object array is refused (given
+    files are never unpickled: that runs their code), and so is a header whose shape and
+    dtype need other than the bytes that follow it (a file cut short, or a shape of 10**12
+    rows that would be an out-of-memory error). Raises InputError naming `path`."""
+    fmt = np.lib.format
+    inside = f"{member!r} in it is " if member else ""
+    if file.read(len(fmt.MAGIC_PREFIX)) != fmt.MAGIC_PREFIX:
+        what = f"{inside}not a .npy array" if member else "not a .npy or .npz features file"
+        raise InputError(what, path, advice="save the features with numpy.save")
+    damaged = f"{inside}a .npy cut short or damaged"
+    advice = "save the features again (numpy.save)"
+    file.seek(0)
+    try:
+        version = fmt.read_magic(file)
+        header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, _, dtype = header(file)  # 2.0 reads 3.0 too: they differ only in text encoding
+    except ValueError:  # numpy's words are its parser's ("Cannot parse header")
+        raise InputError(f"{damaged}: its header cannot be read", path, advice=advice) from None
+    if dtype.hasobject:
+        raise InputError(
             "holds Python objects, not an (N, D) float array",
             path,
             advice="save the features as float32 (numpy.save)",
         )
-    return InputError(f"not a .npy or .npz features file ({exc})", path)
-
-
-def _header_dtype(file: IO[bytes]) -> np.dtype:
-    version = np.lib.format.read_magic(file)
-    if version == (1, 0):
-        return np.lib.format.read_array_header_1_0(file)[2]
-    return np.lib.format.read_array_header_2_0(file)[2]  # 2.0; 3.0 differs in text encoding
+    held = size - file.tell()
+    if math.prod(shape) * dtype.itemsize != held:
+        raise InputError(
+            f"{damaged}: its header says {dtype} {shape}, which does not fit the "
+            f"{count(held, 'byte')} of data that follow",
+            path,
+            advice=advice,
+        )
+    file.seek(0)
+    return fmt.read_array(file, allow_pickle=False)
 
 
 def _sklearn():

@@ -308,8 +308,9 @@ def features(model: UtteranceCNN, ids: list[list[int]], spec: ModelSpec, batch: 
 def load_checkpoint(run_dir: str | Path) -> tuple[UtteranceCNN, dict]:
     """Rebuild the trained model from a run directory (the spec inside is the contract).
 
-    Raises InputError naming `checkpoint.pt` when it is missing, unreadable, truncated, not a
-    PyTorch file, or holds weights that do not fit its spec.
+    Raises InputError naming `checkpoint.pt` when it is missing or unreadable (a read error:
+    permission, I/O), damaged (truncated, not a PyTorch file), or holds weights that do not fit
+    its spec (the first few missing, unexpected or misshapen weights named).
     """
     path = Path(run_dir) / CHECKPOINT_FILE
     if not path.is_file():
@@ -321,12 +322,14 @@ def load_checkpoint(run_dir: str | Path) -> tuple[UtteranceCNN, dict]:
         advice = "the run directory is damaged: train again or copy it again"
         return InputError(why, str(path), advice=advice)
 
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
+    try:  # read here, so that what torch.load raises is about the bytes, never the disk
+        data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", str(path)) from None
-    except Exception:  # torch raises many types for a truncated or foreign file, and their
-        # text is torch's internals ("pop from empty list", "miniz error"), not the user's
+    try:
+        saved = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception:  # torch raises many types for a truncated or foreign file (OSError
+        # "Invalid argument" for a zip cut short), and their text is torch's internals
         raise damaged(
             "not a readable PyTorch checkpoint (truncated, or not a PyTorch file)"
         ) from None
@@ -337,9 +340,24 @@ def load_checkpoint(run_dir: str | Path) -> tuple[UtteranceCNN, dict]:
     except ModelError as exc:
         raise damaged(str(exc)) from None
     model = UtteranceCNN(spec)
+    state, own = saved["state_dict"], model.state_dict()
+    misfits = [f"unexpected weight {name!r}" for name in state if name not in own]
+    for name, weight in own.items():
+        found = state.get(name)
+        if found is None:
+            misfits.append(f"{name} missing")
+        elif not isinstance(found, torch.Tensor):
+            misfits.append(f"{name} holds a {type(found).__name__} instead of a tensor")
+        elif found.shape != weight.shape:
+            misfits.append(
+                f"{name} has shape {tuple(found.shape)} where the spec needs {tuple(weight.shape)}"
+            )
+    if misfits:  # the first few: enough to see what is wrong
+        more = f" and {len(misfits) - 3} more" if len(misfits) > 3 else ""
+        raise damaged(f"its weights do not fit its spec: {', '.join(misfits[:3])}{more}")
     try:
-        model.load_state_dict(saved["state_dict"])
-    except (RuntimeError, TypeError, KeyError) as exc:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, KeyError) as exc:  # not seen: the names and shapes fit
         raise damaged(f"its weights do not fit its spec ({first_line(exc)})") from None
     return model.eval(), saved
 

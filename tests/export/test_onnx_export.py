@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -306,6 +309,12 @@ def test_export_again_over_a_model_directory_with_its_report(run: Path, tmp_path
 # --- damaged run directories -----------------------------------------------------------------
 
 
+NOT_A_CHECKPOINT = (
+    "not a readable PyTorch checkpoint (truncated, or not a PyTorch file); "
+    "the run directory is damaged: train again or copy it again"
+)
+
+
 @pytest.mark.parametrize(
     ("name", "content", "match"),
     [
@@ -313,30 +322,45 @@ def test_export_again_over_a_model_directory_with_its_report(run: Path, tmp_path
         ("metrics.json", b"[1, 2]", "metrics.json: not a cnnfeat metrics file"),
         ("metrics.json", b'{"config": "x"}', "field 'config' has the wrong type"),
         ("metrics.json", b'{"config": {"command": 5}}', "'config.command' is not a string"),
-        (
-            "checkpoint.pt",
-            b"this is text, not a checkpoint",
-            "not a readable PyTorch checkpoint (truncated, or not a PyTorch file)",
+        ("checkpoint.pt", b"this is text, not a checkpoint", NOT_A_CHECKPOINT),
+        pytest.param("checkpoint.pt", lambda data: data[:683], NOT_A_CHECKPOINT, id="cut-683"),
+        # cut short past ~4.3 KB torch raised OSError(22), read as "cannot read: Invalid
+        # argument" with no advice
+        pytest.param(
+            "checkpoint.pt", lambda data: data[: len(data) // 2], NOT_A_CHECKPOINT, id="cut-half"
         ),
-        (
-            "checkpoint.pt",
-            None,
-            "not a readable PyTorch checkpoint (truncated, or not a PyTorch file)",
-        ),  # truncated
         ("tokenizer.json", b'{"x": 1}', "tokenizer.json: not a tokenizers file"),
     ],
 )
 def test_damaged_run_directory_is_one_line(
-    run: Path, tmp_path: Path, name: str, content: bytes | None, match: str
+    run: Path, tmp_path: Path, name: str, content: bytes | Callable[[bytes], bytes], match: str
 ) -> None:
     """From the odd-commands round (docs/input-rules.md lists each case)."""
     path = run / name
-    if content is None:
-        content = path.read_bytes()[:683]
+    if callable(content):
+        assert len(path.read_bytes()) > 8000  # long enough for the second cut to pass 4.3 KB
+        content = content(path.read_bytes())
     path.write_bytes(content)
     line = one_error_line(invoke("export", run, "--out", tmp_path / "model"))
     assert f"{path}: " in line and match in line and "internal error" not in line
     assert not (tmp_path / "model").exists()
+
+
+def test_a_checkpoint_that_cannot_be_read_is_not_called_damaged(
+    run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read error (I/O, permission) is the disk's, not damage: said as such, no advice to
+    train again. Torch's own OSErrors (a zip cut short) are damage (the test above)."""
+    real = Path.read_bytes
+
+    def failing(self: Path) -> bytes:
+        if self.name == "checkpoint.pt":
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", failing)
+    line = one_error_line(invoke("export", run, "--out", tmp_path / "model"))
+    assert line == f"cnnfeat: error: {run / 'checkpoint.pt'}: cannot read: Input/output error"
 
 
 def test_checkpoint_with_a_bad_spec(run: Path, tmp_path: Path) -> None:
@@ -348,6 +372,47 @@ def test_checkpoint_with_a_bad_spec(run: Path, tmp_path: Path) -> None:
     torch.save(saved, run / "checkpoint.pt")
     line = one_error_line(invoke("export", run, "--out", tmp_path / "model"))
     assert "max_len must be an integer, got 512.0" in line
+
+
+def _drop_fc_bias(state: dict) -> None:
+    del state["fc.bias"]
+
+
+def _shrink_fc_weight(state: dict) -> None:
+    state["fc.weight"] = torch.zeros(3, 3)
+
+
+def _add_an_integer_key(state: dict) -> None:
+    state[1] = torch.zeros(1)
+
+
+def _text_for_weights(state: dict) -> None:
+    for name in state:
+        state[name] = "x"
+
+
+@pytest.mark.parametrize(
+    ("damage", "match"),
+    [
+        (_drop_fc_bias, "its weights do not fit its spec: fc.bias missing; "),
+        (_shrink_fc_weight, "fc.weight has shape (3, 3) where the spec needs (100, "),
+        (_add_an_integer_key, "its weights do not fit its spec: unexpected weight 1; "),
+        (_text_for_weights, "embedding.weight holds a str instead of a tensor, "),
+    ],
+)
+def test_checkpoint_weights_that_do_not_fit_are_named(
+    run: Path, tmp_path: Path, damage: Callable[[dict], None], match: str
+) -> None:
+    """Said "its weights do not fit its spec (Error(s) in loading state_dict for
+    UtteranceCNN:)", naming nothing; an integer key was `internal error: AttributeError: 'int'
+    object has no attribute 'startswith'`. Found by breaking `cnnfeat export` on purpose."""
+    saved = torch.load(run / "checkpoint.pt", weights_only=True)
+    damage(saved["state_dict"])
+    torch.save(saved, run / "checkpoint.pt")
+    line = one_error_line(invoke("export", run, "--out", tmp_path / "model"))
+    assert line.startswith(f"cnnfeat: error: {run / 'checkpoint.pt'}: ") and match in line, line
+    assert line.endswith("; the run directory is damaged: train again or copy it again")
+    assert not (tmp_path / "model").exists()
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -3,9 +3,15 @@ ones, and bad input as one line."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
+import os
+import pickle
 import random
 import re
+import threading
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +19,7 @@ import pytest
 from helpers import TinyModel, invoke, one_error_line
 
 import cnnfeat
+from cnnfeat.training.probe import load_features
 
 pytest.importorskip("sklearn", reason="evaluate needs scikit-learn (the train extra)")
 
@@ -212,12 +219,165 @@ def test_features_numpy_would_unpickle_are_said_in_our_words(
     args = ["--train", train, "--test", test, "--train-features", path]
     line = one_error_line(invoke("evaluate", *args, "--test-features", path))
     if name == "text.npy":
-        assert line == f"cnnfeat: error: {path}: not a .npy or .npz features file"
+        assert line == (
+            f"cnnfeat: error: {path}: not a .npy or .npz features file; "
+            "save the features with numpy.save"
+        )
     else:
         assert line == (
             f"cnnfeat: error: {path}: holds Python objects, not an (N, D) float array; "
             "save the features as float32 (numpy.save)"
         )
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)  # object arrays too: written here, never read back by cnnfeat
+    return buffer.getvalue()
+
+
+def _npz(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:  # stored: the members' bytes as they are
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _zip_field(data: bytes, local: int, central: int, value: int) -> bytes:
+    """`data` with a 2-byte field set in the first member's local and central headers."""
+    out = bytearray(data)
+    for at in (local, data.index(b"PK\x01\x02") + central):
+        out[at : at + 2] = value.to_bytes(2, "little")
+    return bytes(out)
+
+
+SIX = np.zeros((6, 3), np.float32)  # features for the `labelled` fixture's 6 rows
+NPZ = _npz({"features.npy": _npy(SIX)})
+OBJECTS = np.full((6, 3), 0.5, object)
+_header = io.BytesIO()  # a valid header claiming 10**12 rows, then 64 bytes
+np.lib.format.write_array_header_1_0(
+    _header, {"descr": "<f4", "fortran_order": False, "shape": (10**12, 100)}
+)
+HUGE = _header.getvalue() + bytes(64)
+DAMAGED_ZIP = "not a readable .npz (the zip is cut short, damaged, encrypted or compressed"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        pytest.param(b"", "not a .npy or .npz features file", id="empty"),
+        pytest.param(NPZ[: len(NPZ) // 2], DAMAGED_ZIP, id="zip-cut-short"),
+        pytest.param(NPZ.replace(_npy(SIX)[-8:], bytes(7) + b"\x01"), DAMAGED_ZIP, id="zip-crc"),
+        pytest.param(_zip_field(NPZ, 6, 8, 1), DAMAGED_ZIP, id="zip-encrypted"),
+        pytest.param(_zip_field(NPZ, 8, 10, 99), DAMAGED_ZIP, id="zip-compression"),
+        pytest.param(
+            _npz({"features.npy": b"0.5 0.5\n"}),
+            "'features.npy' in it is not a .npy array; save the features with numpy.save",
+            id="text-member",
+        ),
+        pytest.param(
+            _npz({"features.npy": pickle.dumps([0.5])}),  # bytes only: nothing is unpickled
+            "'features.npy' in it is not a .npy array",
+            id="pickle-member",
+        ),
+        pytest.param(
+            _npz({"features": _npy(OBJECTS)}),
+            "holds Python objects, not an (N, D) float array; save the features as float32",
+            id="objects-member-features",
+        ),
+        pytest.param(
+            HUGE,
+            "a .npy cut short or damaged: its header says float32 (1000000000000, 100), which "
+            "does not fit the 64 bytes of data that follow; save the features again (numpy.save)",
+            id="huge-header",
+        ),
+        pytest.param(
+            _npz({"features.npy": HUGE}),
+            "'features.npy' in it is a .npy cut short or damaged: its header says float32 "
+            "(1000000000000, 100)",
+            id="huge-header-member",
+        ),
+        pytest.param(
+            _npy(SIX)[:-10],
+            "a .npy cut short or damaged: its header says float32 (6, 3), which does not fit "
+            "the 62 bytes of data that follow",
+            id="npy-cut-short",
+        ),
+        pytest.param(
+            _npy(SIX)[:60],
+            "a .npy cut short or damaged: its header cannot be read; save the features again",
+            id="npy-header-cut-short",
+        ),
+    ],
+)
+def test_damaged_features_are_one_line(
+    tmp_path: Path, labelled: Path, content: bytes, expected: str
+) -> None:
+    """Were `internal error: EOFError` (empty), `BadZipFile`, `RuntimeError` (encrypted),
+    `NotImplementedError` (compression), `AttributeError: 'bytes' object has no attribute
+    'ndim'` (a member that is not a .npy), numpy's allow_pickle advice (objects in member
+    `features`), "out of memory; try a smaller --batch-size" (a header claiming 10**12 rows;
+    evaluate has no such option), or "not a .npy or .npz features file (Failed to read all
+    data ...)" for a .npy cut short. Found by breaking `cnnfeat evaluate` on purpose."""
+    features = tmp_path / "train.npz"
+    features.write_bytes(content)
+    np.save(tmp_path / "test.npy", SIX)
+    args = ["--train", labelled, "--test", labelled, "--train-features", features]
+    line = one_error_line(invoke("evaluate", *args, "--test-features", tmp_path / "test.npy"))
+    assert line.startswith(f"cnnfeat: error: {features}: ") and expected in line, line
+
+
+def test_features_are_read_however_numpy_wrote_them(tmp_path: Path) -> None:
+    """The header checks above pass what numpy writes: .npz stored or compressed, member
+    `features`, Fortran order, format 2.0, float16."""
+    x = np.arange(18, dtype=np.float32).reshape(6, 3) / 7
+    np.savez_compressed(tmp_path / "c.npz", features=x)
+    (tmp_path / "s.npz").write_bytes(NPZ)
+    (tmp_path / "n.npz").write_bytes(_npz({"features": _npy(x)}))
+    np.save(tmp_path / "f.npy", np.asfortranarray(x))
+    np.save(tmp_path / "h.npy", x.astype(np.float16))
+    with open(tmp_path / "v2.npy", "wb") as file:
+        np.lib.format.write_array(file, x, version=(2, 0))
+    for name, want in [
+        ("c.npz", x),
+        ("s.npz", SIX),
+        ("n.npz", x),
+        ("f.npy", x),
+        ("h.npy", x.astype(np.float16)),
+        ("v2.npy", x),
+    ]:
+        got = load_features(str(tmp_path / name), 6, "l.csv")
+        assert got.dtype == want.dtype and np.array_equal(got, want), name
+
+
+def test_features_that_are_a_fifo_are_refused_before_reading(
+    tmp_path: Path, labelled: Path
+) -> None:
+    """A FIFO as --train-features hung for ever in open(). If the refusal is lost, a writer
+    that opens and closes the FIFO lets the read end (so this test fails, not hangs).
+    Found by breaking `cnnfeat evaluate` on purpose."""
+    fifo = tmp_path / "train.npy"
+    os.mkfifo(fifo)
+    np.save(tmp_path / "test.npy", SIX)
+    stop = threading.Event()
+
+    def release_a_blocked_reader() -> None:
+        while not stop.wait(0.1):
+            with contextlib.suppress(OSError):  # ENXIO: nobody has it open for reading
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+    watchdog = threading.Thread(target=release_a_blocked_reader, daemon=True)
+    watchdog.start()
+    try:
+        args = ["--train", labelled, "--test", labelled, "--train-features", fifo]
+        result = invoke("evaluate", *args, "--test-features", tmp_path / "test.npy")
+    finally:
+        stop.set()
+        watchdog.join()
+    assert one_error_line(result) == (
+        f"cnnfeat: error: {fifo}: not a regular file; give a .npy or .npz file"
+    )
 
 
 def test_without_sklearn_says_how_to_install(
