@@ -233,8 +233,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
         "3",
         "--vocab-top-n",
         "5",
-        "-q",
-    )
+    )  # not -q: test_train reads the summary
     return run, result
 
 
