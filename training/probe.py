@@ -161,59 +161,76 @@ def load_features(path: str, rows: int, labelled: str) -> np.ndarray:
     array (returned as stored). `labelled` names the file the rows belong to, for the error.
     Raises InputError naming `path`, also for anything but a regular file (a FIFO would block
     the read for ever), a damaged zip, or a .npy header that does not fit (`_read_npy`)."""
+    layout = Layout(rows, labelled, path)
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
             raise InputError("not a regular file", path, advice="give a .npy or .npz file")
         with open(path, "rb") as file:
             if file.read(4) in (b"PK\x03\x04", b"PK\x05\x06"):  # numpy's test for a .npz
-                loaded = _read_npz(file, path)
+                loaded = _read_npz(file, layout)
             else:
                 file.seek(0)
-                loaded = _read_npy(file, os.fstat(file.fileno()).st_size, path)
+                loaded = _read_npy(file, os.fstat(file.fileno()).st_size, layout)
     except OSError as exc:
         raise InputError(f"cannot read features: {exc.strerror or exc}", path) from None
-    if loaded.ndim != 2 or loaded.dtype.kind != "f" or loaded.shape[1] == 0:
-        raise InputError(
-            f"expected an (N, D) float array with D >= 1, found {loaded.dtype} {loaded.shape}",
-            path,
-        )
-    if loaded.shape[0] != rows:
-        found, wanted = count(loaded.shape[0], "row"), count(rows, "utterance")
-        raise InputError(f"{found} but {labelled} has {wanted}", path)
     if not np.isfinite(loaded).all():
         raise InputError("features hold NaN or infinity", path)
     return loaded
 
 
-def _read_npz(file: IO[bytes], path: str) -> np.ndarray:
+@dataclass(frozen=True)
+class Layout:
+    """What a features file must hold: (rows, D >= 1) floats, for the file `labelled`."""
+
+    rows: int
+    labelled: str
+    path: str
+
+    def check(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        """InputError naming `path` unless `shape` and `dtype` (a .npy header's) are such."""
+        if dtype.hasobject:
+            raise InputError(
+                "holds Python objects, not an (N, D) float array",
+                self.path,
+                advice="save the features as float32 (numpy.save)",
+            )
+        if len(shape) != 2 or dtype.kind != "f" or dtype.subdtype is not None or shape[1] == 0:
+            raise InputError(
+                f"expected an (N, D) float array with D >= 1, found {dtype} {shape}", self.path
+            )
+        if shape[0] != self.rows:
+            found, wanted = count(shape[0], "row"), count(self.rows, "utterance")
+            raise InputError(f"{found} but {self.labelled} has {wanted}", self.path)
+
+
+def _read_npz(file: IO[bytes], layout: Layout) -> np.ndarray:
     """The `features` array (member features.npy, or features, as numpy.load names them) of
-    the zip `file`, by `_read_npy`. Raises InputError naming `path`."""
+    the zip `file`, by `_read_npy`. Raises InputError naming the file."""
     try:
         with zipfile.ZipFile(file) as archive:
             names = archive.namelist()
             name = next((n for n in ("features.npy", "features") if n in names), None)
             if name is None:
                 found = ", ".join(names) or "nothing"
-                raise InputError(f"no 'features' array (found {found})", path)
+                raise InputError(f"no 'features' array (found {found})", layout.path)
             with archive.open(name) as member:
-                return _read_npy(member, archive.getinfo(name).file_size, path, name)
+                return _read_npy(member, archive.getinfo(name).file_size, layout, name)
     # zipfile's errors for a zip cut short or corrupt, encrypted, or of an unknown compression
     except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError):
         raise InputError(
             "not a readable .npz (the zip is cut short, damaged, encrypted or compressed in a "
             "way numpy cannot read)",
-            path,
+            layout.path,
             advice="save the features again (numpy.savez)",
         ) from None
 
 
-def _read_npy(file: IO[bytes], size: int, path: str, member: str = "") -> np.ndarray:
+def _read_npy(file: IO[bytes], size: int, layout: Layout, member: str = "") -> np.ndarray:
     """The array in `file`, a seekable .npy stream of `size` bytes (a .npz's `member`), read
-    with numpy.lib.format only after its header passed: an object array is refused (given
-    files are never unpickled: that runs their code), and so is a header whose shape and
-    dtype need other than the bytes that follow it (a file cut short, or a shape of 10**12
-    rows that would be an out-of-memory error). Raises InputError naming `path`."""
-    fmt = np.lib.format
+    with numpy.lib.format only after its header passed `layout.check` (so an object array is
+    never unpickled, and 10**12 rows are refused before any memory is taken) and the data it
+    needs is there (more is ignored, as numpy.load does). Raises InputError naming the file."""
+    fmt, path = np.lib.format, layout.path
     inside = f"{member!r} in it is " if member else ""
     if file.read(len(fmt.MAGIC_PREFIX)) != fmt.MAGIC_PREFIX:
         what = f"{inside}not a .npy array" if member else "not a .npy or .npz features file"
@@ -221,20 +238,17 @@ def _read_npy(file: IO[bytes], size: int, path: str, member: str = "") -> np.nda
     damaged = f"{inside}a .npy cut short or damaged"
     advice = "save the features again (numpy.save)"
     file.seek(0)
-    try:
+    try:  # numpy's header parser raises ValueError, TypeError, tokenize's errors...
         version = fmt.read_magic(file)
         header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
         shape, _, dtype = header(file)  # 2.0 reads 3.0 too: they differ only in text encoding
-    except ValueError:  # numpy's words are its parser's ("Cannot parse header")
+        if not all(type(n) is int and n >= 0 for n in shape):
+            raise ValueError(shape)
+    except Exception:
         raise InputError(f"{damaged}: its header cannot be read", path, advice=advice) from None
-    if dtype.hasobject:
-        raise InputError(
-            "holds Python objects, not an (N, D) float array",
-            path,
-            advice="save the features as float32 (numpy.save)",
-        )
+    layout.check(shape, dtype)
     held = size - file.tell()
-    if math.prod(shape) * dtype.itemsize != held:
+    if math.prod(shape) * dtype.itemsize > held:
         raise InputError(
             f"{damaged}: its header says {dtype} {shape}, which does not fit the "
             f"{count(held, 'byte')} of data that follow",
@@ -242,7 +256,10 @@ def _read_npy(file: IO[bytes], size: int, path: str, member: str = "") -> np.nda
             advice=advice,
         )
     file.seek(0)
-    return fmt.read_array(file, allow_pickle=False)
+    try:
+        return fmt.read_array(file, allow_pickle=False)
+    except ValueError:
+        raise InputError(f"{damaged}: its data cannot be read", path, advice=advice) from None
 
 
 def _sklearn():

@@ -255,11 +255,19 @@ def _zip_field(data: bytes, local: int, central: int, value: int) -> bytes:
 SIX = np.zeros((6, 3), np.float32)  # features for the `labelled` fixture's 6 rows
 NPZ = _npz({"features.npy": _npy(SIX)})
 OBJECTS = np.full((6, 3), 0.5, object)
-_header = io.BytesIO()  # a valid header claiming 10**12 rows, then 64 bytes
-np.lib.format.write_array_header_1_0(
-    _header, {"descr": "<f4", "fortran_order": False, "shape": (10**12, 100)}
-)
-HUGE = _header.getvalue() + bytes(64)
+
+
+def _header(shape: object, descr: object = "<f4", data: int = 64) -> bytes:
+    """A .npy header of this shape and dtype (as numpy writes one, or not: numpy does not
+    check what it writes), then `data` zero bytes."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": descr, "fortran_order": False, "shape": shape}
+    )
+    return header.getvalue() + bytes(data)
+
+
+HUGE = _header((6, 10**12))  # 6 rows, as the labelled file has: the size check refuses it
 DAMAGED_ZIP = "not a readable .npz (the zip is cut short, damaged, encrypted or compressed"
 
 
@@ -288,15 +296,37 @@ DAMAGED_ZIP = "not a readable .npz (the zip is cut short, damaged, encrypted or 
         ),
         pytest.param(
             HUGE,
-            "a .npy cut short or damaged: its header says float32 (1000000000000, 100), which "
+            "a .npy cut short or damaged: its header says float32 (6, 1000000000000), which "
             "does not fit the 64 bytes of data that follow; save the features again (numpy.save)",
             id="huge-header",
         ),
         pytest.param(
             _npz({"features.npy": HUGE}),
             "'features.npy' in it is a .npy cut short or damaged: its header says float32 "
-            "(1000000000000, 100)",
+            "(6, 1000000000000)",
             id="huge-header-member",
+        ),
+        pytest.param(  # refused from the header: 40 GB were read, then "out of memory"
+            _header((10**12, 100)),
+            "1000000000000 rows but ",
+            id="huge-rows",
+        ),
+        pytest.param(_header((-6, -3), data=72), "its header cannot be read", id="negative"),
+        pytest.param(_header((True, 3)), "its header cannot be read", id="bool-shape"),
+        pytest.param(
+            _header((6, 3))[:20] + b"{'descr': '<f4', \n" + bytes(72),
+            "its header cannot be read",
+            id="header-unclosed",
+        ),
+        pytest.param(
+            _header((6,), ("<f4", (3,)), data=72),
+            "expected an (N, D) float array with D >= 1",
+            id="subarray-dtype",
+        ),
+        pytest.param(
+            _header((2**63 - 1, 2**63 - 1, 0), data=0),
+            "expected an (N, D) float array with D >= 1",
+            id="3-d-overflow",
         ),
         pytest.param(
             _npy(SIX)[:-10],
@@ -337,6 +367,9 @@ def test_features_are_read_however_numpy_wrote_them(tmp_path: Path) -> None:
     (tmp_path / "n.npz").write_bytes(_npz({"features": _npy(x)}))
     np.save(tmp_path / "f.npy", np.asfortranarray(x))
     np.save(tmp_path / "h.npy", x.astype(np.float16))
+    with open(tmp_path / "two.npy", "wb") as file:  # numpy's own pattern: np.load reads the first
+        np.save(file, x)
+        np.save(file, x)
     with open(tmp_path / "v2.npy", "wb") as file:
         np.lib.format.write_array(file, x, version=(2, 0))
     for name, want in [
@@ -346,6 +379,7 @@ def test_features_are_read_however_numpy_wrote_them(tmp_path: Path) -> None:
         ("f.npy", x),
         ("h.npy", x.astype(np.float16)),
         ("v2.npy", x),
+        ("two.npy", x),
     ]:
         got = load_features(str(tmp_path / name), 6, "l.csv")
         assert got.dtype == want.dtype and np.array_equal(got, want), name
