@@ -322,12 +322,13 @@ def load_checkpoint(run_dir: str | Path) -> tuple[UtteranceCNN, dict]:
         advice = "the run directory is damaged: train again or copy it again"
         return InputError(why, str(path), advice=advice)
 
-    try:  # read here, so that what torch.load raises is about the bytes, never the disk
-        data = path.read_bytes()
+    try:  # opened here, so that a permission or disk error is told from damage below
+        file = path.open("rb")
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", str(path)) from None
     try:
-        saved = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        with file:  # streamed, not read whole: a checkpoint can be large
+            saved = torch.load(file, map_location="cpu", weights_only=True)
     except Exception:  # torch raises many types for a truncated or foreign file (OSError
         # "Invalid argument" for a zip cut short), and their text is torch's internals
         raise damaged(
@@ -352,6 +353,10 @@ def load_checkpoint(run_dir: str | Path) -> tuple[UtteranceCNN, dict]:
             misfits.append(
                 f"{name} has shape {tuple(found.shape)} where the spec needs {tuple(weight.shape)}"
             )
+        elif not found.is_floating_point():  # int or bool would be cast without a word
+            misfits.append(f"{name} holds {found.dtype} values, not floats")
+        elif not torch.isfinite(found).all():  # export's parity check would say only "nan"
+            misfits.append(f"{name} holds NaN or infinity")
     if misfits:  # the first few: enough to see what is wrong
         more = f" and {len(misfits) - 3} more" if len(misfits) > 3 else ""
         raise damaged(f"its weights do not fit its spec: {', '.join(misfits[:3])}{more}")

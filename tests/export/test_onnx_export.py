@@ -351,14 +351,14 @@ def test_a_checkpoint_that_cannot_be_read_is_not_called_damaged(
 ) -> None:
     """A read error (I/O, permission) is the disk's, not damage: said as such, no advice to
     train again. Torch's own OSErrors (a zip cut short) are damage (the test above)."""
-    real = Path.read_bytes
+    real = Path.open
 
-    def failing(self: Path) -> bytes:
+    def failing(self: Path, *args, **kwargs):
         if self.name == "checkpoint.pt":
             raise OSError(errno.EIO, os.strerror(errno.EIO))
-        return real(self)
+        return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", failing)
+    monkeypatch.setattr(Path, "open", failing)
     line = one_error_line(invoke("export", run, "--out", tmp_path / "model"))
     assert line == f"cnnfeat: error: {run / 'checkpoint.pt'}: cannot read: Input/output error"
 
@@ -391,10 +391,20 @@ def _text_for_weights(state: dict) -> None:
         state[name] = "x"
 
 
+def _integer_fc_bias(state: dict) -> None:
+    state["fc.bias"] = state["fc.bias"].to(torch.int64)
+
+
+def _nan_in_the_classifier(state: dict) -> None:
+    state["classifier.weight"][0, 0] = float("nan")
+
+
 @pytest.mark.parametrize(
     ("damage", "match"),
     [
         (_drop_fc_bias, "its weights do not fit its spec: fc.bias missing; "),
+        (_integer_fc_bias, "fc.bias holds torch.int64 values, not floats; "),  # was cast, exit 0
+        (_nan_in_the_classifier, "classifier.weight holds NaN or infinity; "),  # was exported
         (_shrink_fc_weight, "fc.weight has shape (3, 3) where the spec needs (100, "),
         (_add_an_integer_key, "its weights do not fit its spec: unexpected weight 1; "),
         (_text_for_weights, "embedding.weight holds a str instead of a tensor, "),
