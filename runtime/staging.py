@@ -74,14 +74,17 @@ def check_replaceable(target: Path, kind: str, marker: str, known: Iterable[str]
 
 
 def _foreign(entries: list[os.DirEntry], known: set[str]) -> list[str]:
-    """The entries the swap must not delete, sorted: names cnnfeat does not write, and
-    directories under a name it does (it writes only files; `model.onnx/` may hold the user's
-    files). A directory is shown with a trailing '/'."""
+    """The entries the swap must not delete, sorted: names cnnfeat does not write, and anything
+    but a regular file under a name it does (it writes only regular files; `model.onnx/` may
+    hold the user's files, a symbolic link or a FIFO there is the user's own)."""
     foreign = []
     for entry in entries:
-        folder = entry.is_dir(follow_symlinks=False)
-        if folder or entry.name not in known:
-            foreign.append(entry.name + ("/" if folder else ""))
+        if entry.is_dir(follow_symlinks=False):
+            foreign.append(entry.name + "/")
+        elif entry.is_symlink():
+            foreign.append(f"{entry.name} (a symbolic link)")
+        elif entry.name not in known or not entry.is_file(follow_symlinks=False):
+            foreign.append(entry.name)
     return sorted(foreign)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -596,3 +597,28 @@ def test_a_directory_under_a_name_cnnfeat_writes_is_never_deleted(tmp_path: Path
         with staged_directory(target, known=known) as staging:
             (staging / "metrics.json").write_text("new")
     assert (target / name / "mine.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("kind", ["link to a file", "link to a directory", "fifo"])
+def test_a_link_or_fifo_under_a_name_cnnfeat_writes_is_never_deleted(
+    tmp_path: Path, kind: str
+) -> None:
+    """A symbolic link or a FIFO named report.html is the user's, not a file cnnfeat wrote:
+    the swap deleted it (a link's target survived, the link did not)."""
+    from cnnfeat import OutputError
+    from cnnfeat.runtime.staging import check_replaceable
+
+    target = tmp_path / "run"
+    target.mkdir()
+    (target / "checkpoint.pt").touch()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine.html").write_text("mine")
+    if kind == "fifo":
+        os.mkfifo(target / "report.html")
+        shown = "report.html"
+    else:
+        linked = tmp_path / ("mine.html" if kind == "link to a file" else "mine")
+        (target / "report.html").symlink_to(linked)
+        shown = "report.html (a symbolic link)"
+    with pytest.raises(OutputError, match=rf"also holds {re.escape(shown)}, which cnnfeat"):
+        check_replaceable(target, "cnnfeat run", "checkpoint.pt", ("checkpoint.pt", "report.html"))
