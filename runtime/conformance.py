@@ -146,8 +146,9 @@ def write_conformance(model_dir: str | Path, path: str | Path | None = None) -> 
         check_not_model(model_dir, "-")
         data = conformance_bytes(model_dir)
         signals.streaming()
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
+        stdout = sys.stdout.buffer  # a local: the CLI tells a failed write to it by its frame
+        stdout.write(data)
+        stdout.flush()
         return "-"
     out = Path(path) if path is not None else Path(model_dir) / CONFORMANCE_FILE
     check_not_model(model_dir, out)  # never write over what is checked

@@ -891,14 +891,15 @@ def test_sigterm_handler_is_put_back(run) -> None:
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
-def test_info_to_a_full_stdout_names_standard_output(tiny_global: TinyModel) -> None:
-    """Found: `cnnfeat info MODEL > /dev/full` said only `No space left on device`.
-    Found by trying to break issue 9's promise (one line, typed errors, files kept safe)."""
+@pytest.mark.parametrize("args", [["info"], ["conformance", "-o", "-"]])
+def test_a_full_stdout_names_standard_output(tiny_global: TinyModel, args: list[str]) -> None:
+    """Found: `cnnfeat info MODEL > /dev/full` said only `No space left on device`, and so did
+    `cnnfeat conformance MODEL -o - > /dev/full`."""
     import subprocess
     import sys
 
     with open("/dev/full", "w") as full:
-        command = [sys.executable, "-m", "cnnfeat", "info", str(tiny_global.model_dir)]
+        command = [sys.executable, "-m", "cnnfeat", args[0], str(tiny_global.model_dir), *args[1:]]
         result = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, text=True, timeout=99)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
