@@ -96,7 +96,7 @@ def test_release_ships_the_median_on_dev_and_records_every_seeds_probe(
     def fake_export(run_dir, out_dir):
         exported.append(str(run_dir))
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-        (Path(out_dir) / CARD_FILE).write_text(json.dumps({"training": {}}))
+        (Path(out_dir) / CARD_FILE).write_text(json.dumps({"training": {}, "run": str(run_dir)}))
 
     def fake_probe(train, test_path, model_dir, dev_path, seeds, device):
         seed = int(Path(model_dir).name.split("-")[1])
@@ -108,8 +108,10 @@ def test_release_ships_the_median_on_dev_and_records_every_seeds_probe(
     monkeypatch.setattr(context, "evaluate_dialogue_files", fake_probe)
     out = tmp_path / "model"
     summary = release_module.release(DATA, out, tmp_path / "runs", [1, 2, 3])
-    assert summary["shipped_seed"] == 3 and exported[-1] == str(tmp_path / "runs" / "seed-3")
+    assert summary["shipped_seed"] == 3
+    assert len(exported) == 3  # each seed once; the shipped one is copied, not exported again
     card = json.loads((out / CARD_FILE).read_text())
+    assert card["run"] == str(tmp_path / "runs" / "seed-3")
     assert card["seeds"]["shipped_seed"] == 3
     assert card["seeds"]["context_gain_mean"] == pytest.approx(0.02)
     assert card["seeds"]["context_probe_test_weighted_f1_mean"] == pytest.approx(0.52)
