@@ -298,12 +298,18 @@ def _fmt(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
-    r = sub.add_parser("run")
-    r.add_argument("--data", type=Path, default=Path("../shared/data"))
+    r = sub.add_parser("run", help="train each variant and seed (one `cnnfeat train` each)")
+    r.add_argument("--data", type=Path, default=Path("../shared/data"), help="corpora folder")
     r.add_argument("--dataset", choices=DATASETS, default="meld-emotion")
-    r.add_argument("--variants", default=",".join(VARIANTS))
-    r.add_argument("--seeds", default="1")
-    r.add_argument("--runs", type=Path, default=Path("runs/sweep"))
+    r.add_argument(
+        "--variants",
+        default=",".join(VARIANTS),
+        help="comma-separated; '+' combines two (frozen+dropout-0.3); known: "
+        + ", ".join(VARIANTS)
+        + f"; with --defaults also {DEFAULTS_NAME!r}",
+    )
+    r.add_argument("--seeds", default="1", help="comma-separated training seeds")
+    r.add_argument("--runs", type=Path, default=Path("runs/sweep"), help="where runs go")
     r.add_argument(
         "--defaults",
         action="store_true",
@@ -315,7 +321,7 @@ def main() -> None:
     c.add_argument("--variants", default="", help="comma-separated (default: every one run)")
     c.add_argument("--probe-seeds", default="1,2,3")
     c.add_argument("--runs", type=Path, default=Path("runs/sweep"))
-    t = sub.add_parser("table")
+    t = sub.add_parser("table", help="the Markdown table of every run under --runs")
     t.add_argument("--runs", type=Path, default=Path("runs/sweep"))
     args = parser.parse_args()
     {"run": run, "context": context, "table": table}[args.what](args)
