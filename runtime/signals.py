@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from pathlib import Path
 
 
@@ -29,11 +30,20 @@ class Terminated(BaseException):
 
 
 _received: list[int] = []
-# The output last being put in place: (its path, st_dev and st_ino of what replaces it, the
-# signals recorded by then). One entry at most, so that the Python API, which never calls
-# clear(), keeps nothing growing.
-_placing: list[tuple[str, int, int, int]] = []
-_streaming: list[bool] = []  # [True] once output goes to standard output
+
+
+class _Notes(threading.local):
+    """What this thread's command wrote, per thread: a host may run the Python API in one
+    thread while a command runs in another, and neither's notes are the other's."""
+
+    # The output last being put in place: (its path, st_dev and st_ino of what replaces it,
+    # the signals recorded by then). One at most, so that the Python API, which never calls
+    # clear(), keeps nothing growing.
+    placing: tuple[str, int, int, int] | None = None
+    streaming = False  # True once output goes to standard output
+
+
+_notes = _Notes()
 
 
 def record(signum: int) -> None:
@@ -45,19 +55,18 @@ def clear() -> None:
     """Forget earlier signals and outputs (a command starts; a host may run several in one
     process)."""
     _received.clear()
-    _placing.clear()
-    _streaming.clear()
+    _notes.placing, _notes.streaming = None, False
 
 
 def streaming() -> None:
     """Note that the command writes its output to standard output, which cannot be taken back
     (`-o -`): a command cut short then does not claim that nothing was written."""
-    _streaming[:] = [True]
+    _notes.streaming = True
 
 
 def streamed() -> bool:
     """Whether `streaming` was noted since the last `clear`."""
-    return bool(_streaming)
+    return _notes.streaming
 
 
 def placing(target: str | Path, staged: str | Path) -> None:
@@ -65,16 +74,16 @@ def placing(target: str | Path, staged: str | Path) -> None:
     directory) is about to take `target`'s place; called by runtime/writing.py and
     runtime/staging.py. Raises OSError when `staged` cannot be looked up."""
     made = os.stat(staged)
-    _placing[:] = [(os.fspath(target), made.st_dev, made.st_ino, len(_received))]
+    _notes.placing = (os.fspath(target), made.st_dev, made.st_ino, len(_received))
 
 
 def placed() -> str | None:
     """The path of the output last noted by `placing` if the rename has happened (the path now
     is the staged file or directory, by device and inode), else None: no rename yet, or one
     undone (the old directory put back) or failed."""
-    if not _placing:
+    if _notes.placing is None:
         return None
-    path, device, inode, _ = _placing[0]
+    path, device, inode, _ = _notes.placing
     try:
         now = os.stat(path)
     except OSError:
@@ -87,7 +96,8 @@ def placed_before_any_signal() -> bool:
     been recorded when it was noted: the command finished its work before it was asked to stop.
     A signal before that (which a library may have dropped) still ends the command as
     interrupted, even though it went on to write a whole output."""
-    return bool(_placing) and _placing[0][3] == 0 and placed() is not None
+    noted = _notes.placing
+    return noted is not None and noted[3] == 0 and placed() is not None
 
 
 def received() -> int | None:

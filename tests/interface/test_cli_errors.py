@@ -237,3 +237,31 @@ def test_a_signal_while_writing_to_standard_output_says_rows_may_have_gone(
             command()
         assert stopped.value.exit_code == 130
         assert capsys.readouterr().err == f"cnnfeat: error: interrupted; {said}\n"
+
+
+def test_another_threads_output_is_not_this_commands(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A host wrote a file through the Python API in a worker thread while a command in the
+    main thread was interrupted before writing anything: the line said "interrupted;
+    api_out.npy was already written in full", a file the command never wrote."""
+    import signal
+    import threading
+
+    import typer
+
+    from cnnfeat import cli_errors
+    from cnnfeat.runtime import signals
+    from cnnfeat.runtime.writing import write_file
+
+    @cli_errors.cli_errors
+    def command() -> None:
+        worker = threading.Thread(target=write_file, args=(tmp_path / "api_out.bin", b"x"))
+        worker.start()
+        worker.join()
+        signals.handle(signal.SIGINT, None)
+
+    with pytest.raises(typer.Exit):
+        command()
+    assert capsys.readouterr().err == "cnnfeat: error: interrupted; no partial output was written\n"
+    assert (tmp_path / "api_out.bin").read_bytes() == b"x"
