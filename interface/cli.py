@@ -640,7 +640,7 @@ def export_cmd(
 def conformance(
     model_dir: ModelDirArgument = None,
     output: Annotated[
-        Path | None,
+        str | None,  # not Path: it would drop a trailing '/' (`-o newdir/` made a file newdir)
         typer.Option(
             "-o",
             "--output",

@@ -150,7 +150,8 @@ def write_conformance(model_dir: str | Path, path: str | Path | None = None) -> 
         stdout.write(data)
         stdout.flush()
         return "-"
-    out = Path(path) if path is not None else Path(model_dir) / CONFORMANCE_FILE
+    out = path if path is not None else Path(model_dir) / CONFORMANCE_FILE  # as given: a
+    # trailing '/' (a directory, to the shell) is refused by write_file, not dropped by pathlib
     check_not_model(model_dir, out)  # never write over what is checked
     # Whole or not at all: an interrupted or failed write leaves the old file as it was.
     write_file(out, conformance_bytes(model_dir))

@@ -780,3 +780,28 @@ def test_any_name_the_filesystem_accepts(tmp_path: Path, length: int) -> None:
         write_rows(tmp_path / name)
         assert np.array_equal(read_features(tmp_path / name, 3), ROWS)
     writing.write_file(tmp_path / ("c" * 250 + ".json"), b"{}")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        lambda model, out: ["conformance", model, "-o", out],
+        lambda model, out: ["embed", "-", "--model", model, "-o", out],
+        lambda model, out: ["tokenize", "-", "--model", model, "-o", out],
+    ],
+)
+@pytest.mark.parametrize("exists", [False, True])
+def test_an_output_name_ending_in_a_slash_is_a_directory(
+    tiny_global: TinyModel, tmp_path: Path, command, exists: bool
+) -> None:
+    """`-o newdir/` made a file named newdir, and `-o mine.npy/` replaced mine.npy (pathlib
+    drops the '/'); the shell refuses `> mine.npy/`."""
+    name = "mine.npy" if "embed" in command("m", "o") else "mine.txt"
+    if exists:
+        (tmp_path / name).write_bytes(b"mine")
+    out = f"{tmp_path / name}/"
+    line = one_error_line(invoke(*command(tiny_global.model_dir, out), input="w1\n"))
+    assert line == f"cnnfeat: error: {out} ends in '/', which names a directory; give a file name"
+    assert [p.name for p in tmp_path.iterdir()] == ([name] if exists else [])
+    if exists:
+        assert (tmp_path / name).read_bytes() == b"mine"
