@@ -1,8 +1,12 @@
 """How messages name what they found, declared once for every layer: a JSON value's type, a
-count with its noun, and the first line of another library's exception (onnxruntime's,
-tokenizers', PyTorch's, Ray's and pyarrow's run on for pages)."""
+count with its noun, what stands where a file should be, and the first line of another
+library's exception (onnxruntime's, tokenizers', PyTorch's, Ray's and pyarrow's run on for
+pages)."""
 
 from __future__ import annotations
+
+import os
+import stat
 
 
 def json_type(value: object) -> str:
@@ -28,3 +32,18 @@ def first_line(exc: BaseException) -> str:
     """The first non-blank line of `exc`'s message; its type's name when the message is empty."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def not_a_file(path: os.PathLike | str) -> str | None:
+    """None when `path` is a regular file (through symbolic links); else what stands there, as
+    a message says it: "is missing", "is a directory, not a file", "is not a regular file" (a
+    FIFO, a device, a symbolic link loop)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "is not a regular file" if os.path.islink(path) else "is missing"
+    except OSError:  # a symbolic link loop, a name too long
+        return "is not a regular file"
+    if stat.S_ISREG(mode):
+        return None
+    return "is a directory, not a file" if stat.S_ISDIR(mode) else "is not a regular file"

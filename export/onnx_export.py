@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from cnnfeat.contract.batching import pad_batch
+from cnnfeat.contract.describe import not_a_file
 from cnnfeat.contract.errors import InputError, ModelError, OutputError
 from cnnfeat.contract.layout import (
     CARD_FILE,
@@ -115,9 +116,10 @@ def export_model(
     graph = choose_graph(spec) if graph == "auto" else graph
     metrics = read_metrics(run_dir / METRICS_FILE)
     tokenizer = run_dir / TOKENIZER_FILE
-    if not tokenizer.is_file():
+    wrong = not_a_file(tokenizer)
+    if wrong is not None:
         raise InputError(
-            f"{TOKENIZER_FILE} is missing",
+            f"{TOKENIZER_FILE} {wrong}",
             str(run_dir),
             advice="train again or copy the whole run directory",
         )

@@ -24,7 +24,7 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from cnnfeat.contract.batching import pad_batch
-from cnnfeat.contract.describe import first_line, json_type
+from cnnfeat.contract.describe import first_line, json_type, not_a_file
 from cnnfeat.contract.errors import Hint, ModelError
 from cnnfeat.contract.layout import (
     CARD_FIELDS,
@@ -103,14 +103,12 @@ def load_model_dir(path: str | Path | None = None, verify: bool = True) -> Model
             advice=f"export it first: cnnfeat export {root} --out MODEL_DIR",
         )
     for name in (CARD_FILE, MODEL_FILE, TOKENIZER_FILE):
-        if not (root / name).is_file():
+        wrong = not_a_file(root / name)
+        if wrong is not None:
             again = "copy the whole model directory again or re-run `cnnfeat export` into it"
-            if (root / name).is_dir():  # it may hold the user's files: export will not delete it
-                raise ModelError(
-                    f"{root}: {name} is a directory, not a file",
-                    advice=f"move it away, then {again}",
-                )
-            raise ModelError(f"{root}: {name} is missing", advice=again)
+            if wrong != "is missing":  # it may be the user's: export will not delete it
+                again = f"move it away, then {again}"
+            raise ModelError(f"{root}: {name} {wrong}", advice=again)
     card = _read_card(root / CARD_FILE)
     try:
         spec = ModelSpec.from_dict(card["spec"])

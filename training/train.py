@@ -31,7 +31,7 @@ from torch import nn
 from tqdm import tqdm
 
 from cnnfeat.contract.batching import pad_batch
-from cnnfeat.contract.describe import first_line
+from cnnfeat.contract.describe import first_line, not_a_file
 from cnnfeat.contract.errors import ArgumentError, CnnfeatError, InputError, ModelError
 from cnnfeat.contract.layout import CHECKPOINT_FILE, METRICS_FILE, REPORT_FILE, TOKENIZER_FILE
 from cnnfeat.contract.spec import ModelSpec
@@ -313,10 +313,13 @@ def load_checkpoint(run_dir: str | Path) -> tuple[UtteranceCNN, dict]:
     its spec (the first few missing, unexpected or misshapen weights named).
     """
     path = Path(run_dir) / CHECKPOINT_FILE
-    if not path.is_file():
+    wrong = not_a_file(path)
+    if wrong == "is missing":
         raise InputError(
             f"no {CHECKPOINT_FILE} here: is this a `cnnfeat train` run directory?", str(run_dir)
         )
+    if wrong is not None:
+        raise InputError(f"{CHECKPOINT_FILE} {wrong}", str(run_dir), advice="move it away")
 
     def damaged(why: str) -> InputError:
         advice = "the run directory is damaged: train again or copy it again"

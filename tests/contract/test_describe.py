@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from cnnfeat.contract.describe import count, first_line, json_type
+from cnnfeat.contract.describe import count, first_line, json_type, not_a_file
 
 
 @pytest.mark.parametrize(
@@ -34,3 +34,25 @@ def test_first_line() -> None:
 
 def test_count_names_one_in_the_singular() -> None:
     assert [count(n, "dialogue") for n in (0, 1, 2)] == ["0 dialogues", "1 dialogue", "2 dialogues"]
+
+
+def test_not_a_file_says_what_stands_there(tmp_path) -> None:
+    """A FIFO or a symbolic link loop in place of model.onnx was called "missing"."""
+    import os
+
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "dir").mkdir()
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "link").symlink_to(tmp_path / "file")
+    found = {p.name: not_a_file(p) for p in tmp_path.iterdir()}
+    assert found == {
+        "file": None,
+        "link": None,
+        "dir": "is a directory, not a file",
+        "fifo": "is not a regular file",
+        "loop": "is not a regular file",
+        "dangling": "is not a regular file",
+    }
+    assert not_a_file(tmp_path / "absent") == "is missing"

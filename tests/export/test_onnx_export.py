@@ -346,6 +346,17 @@ def test_damaged_run_directory_is_one_line(
     assert not (tmp_path / "model").exists()
 
 
+@pytest.mark.parametrize("name", ["checkpoint.pt", "tokenizer.json"])
+def test_a_directory_in_place_of_a_run_file(run: Path, tmp_path: Path, name: str) -> None:
+    """A directory named checkpoint.pt was "no checkpoint.pt here: is this a cnnfeat train run
+    directory?"; one named tokenizer.json was "missing"."""
+    (run / name).unlink()
+    (run / name).mkdir()
+    line = one_error_line(invoke("export", run, "--out", tmp_path / "model"))
+    assert f"{name} is a directory, not a file" in line, line
+    assert not (tmp_path / "model").exists()
+
+
 def test_a_checkpoint_that_cannot_be_read_is_not_called_damaged(
     run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -129,13 +130,22 @@ def test_missing_file(model: Path, transcript: Path, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["model.onnx", "tokenizer.json", "cnnfeat.json"])
-def test_a_directory_in_place_of_a_file(model: Path, transcript: Path, name: str) -> None:
-    """A directory named cnnfeat.json or model.onnx was called "missing", though it is there."""
+@pytest.mark.parametrize(
+    ("kind", "said"),
+    [("directory", "is a directory, not a file"), ("fifo", "is not a regular file")],
+)
+def test_a_directory_in_place_of_a_file(
+    model: Path, transcript: Path, name: str, kind: str, said: str
+) -> None:
+    """A directory or a FIFO named cnnfeat.json or model.onnx was called "missing"."""
     (model / name).unlink()
-    (model / name).mkdir()
+    if kind == "directory":
+        (model / name).mkdir()
+    else:
+        os.mkfifo(model / name)
     line = embed_error(model, transcript)
     assert line == (
-        f"cnnfeat: error: {model}: {name} is a directory, not a file; "
+        f"cnnfeat: error: {model}: {name} {said}; "
         "move it away, then copy the whole model directory again or re-run `cnnfeat export` into it"
     )
 
