@@ -300,8 +300,11 @@ _METRICS_FIELDS: dict[str, type | tuple[type, ...]] = {
 
 def read_metrics(path: Path) -> dict:
     """`metrics.json` of a run (empty when absent); InputError naming it when it is damaged."""
-    if not path.exists():
+    wrong = not_a_file(path)
+    if wrong == "is missing":
         return {}
+    if wrong is not None:  # a FIFO would make the read wait for ever
+        raise InputError(f"{path.name} {wrong}", str(path.parent), advice="move it away")
     try:
         metrics = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -284,6 +284,8 @@ def _label_column(record: Record, label_column: str | None, text_column: str, pa
     for candidate in LABEL_COLUMNS:
         if candidate in others:
             return candidate
+    if text_column in LABEL_COLUMNS:  # `--text-column Emotion`: the default label, taken
+        _check_distinct(text_column, text_column, path, line)
     expected = ", ".join(repr(c) for c in LABEL_COLUMNS)
     listing = ", ".join(repr(c) for c in others) or "(none)"
     raise InputError(

@@ -346,14 +346,20 @@ def test_damaged_run_directory_is_one_line(
     assert not (tmp_path / "model").exists()
 
 
-@pytest.mark.parametrize("name", ["checkpoint.pt", "tokenizer.json"])
-def test_a_directory_in_place_of_a_run_file(run: Path, tmp_path: Path, name: str) -> None:
+@pytest.mark.parametrize("name", ["checkpoint.pt", "tokenizer.json", "metrics.json"])
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_a_directory_in_place_of_a_run_file(run: Path, tmp_path: Path, name: str, kind) -> None:
     """A directory named checkpoint.pt was "no checkpoint.pt here: is this a cnnfeat train run
-    directory?"; one named tokenizer.json was "missing"."""
-    (run / name).unlink()
-    (run / name).mkdir()
+    directory?"; one named tokenizer.json was "missing"; a FIFO as metrics.json made export
+    wait for ever."""
+    (run / name).unlink(missing_ok=True)
+    if kind == "directory":
+        (run / name).mkdir()
+    else:
+        os.mkfifo(run / name)
     line = one_error_line(invoke("export", run, "--out", tmp_path / "model"))
-    assert f"{name} is a directory, not a file" in line, line
+    said = "is a directory, not a file" if kind == "directory" else "is not a regular file"
+    assert f"{name} {said}" in line, line
     assert not (tmp_path / "model").exists()
 
 
@@ -491,7 +497,7 @@ def test_export_names_out_as_the_user_gave_it(
         ('{"dev": {"accuracy": "x"}}', "field 'dev.accuracy' has the wrong type"),
         ('{"test": {"macro_f1": true}}', "field 'test.macro_f1' has the wrong type"),
         ('{"vectors": {"source": 5}}', "field 'vectors.source' has the wrong type"),
-        (None, "cannot read"),  # metrics.json is a directory: was silently skipped
+        (None, "metrics.json is a directory, not a file"),  # was silently skipped
     ],
 )
 def test_export_names_a_damaged_metrics_file_not_a_staging_path(
@@ -511,7 +517,8 @@ def test_export_names_a_damaged_metrics_file_not_a_staging_path(
     else:
         (run / "metrics.json").write_text(metrics)
     line = one_error_line(invoke("export", run, "--out", tmp_path / "model"))
-    assert f"{run / 'metrics.json'}" in line and match in line, line
+    where = run if metrics is None else run / "metrics.json"
+    assert line.startswith(f"cnnfeat: error: {where}: ") and match in line, line
     assert "staging" not in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 

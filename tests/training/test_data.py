@@ -214,6 +214,14 @@ def test_the_text_column_as_label_column_is_said_so(
     )
 
 
+def test_the_text_column_that_is_the_default_label_is_said_so(tmp_path: Path) -> None:
+    """`--text-column Emotion`, the label left to its default (Emotion), said "no label column
+    (looked for 'Emotion', ...)" of a file that has it; EmoryNLP JSON said "would be both"."""
+    path = write(tmp_path, "u.csv", "Utterance,Emotion\nhello,joy\n")
+    with raises_at(path, 1, "column 'Emotion' would be both the text and the label"):
+        read_labelled(path, text_column="Emotion")
+
+
 # --- EmoryNLP JSON ---------------------------------------------------------------------------
 
 
