@@ -34,14 +34,17 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+MISSING = "is missing"  # what `not_a_file` says of a path where nothing stands
+
+
 def not_a_file(path: os.PathLike | str) -> str | None:
     """None when `path` is a regular file (through symbolic links); else what stands there, as
-    a message says it: "is missing", "is a directory, not a file", "is not a regular file" (a
-    FIFO, a device, a symbolic link loop)."""
+    a message says it: MISSING, "is a directory, not a file", "is not a regular file" (a FIFO,
+    a device, a symbolic link loop). Compare with MISSING, never with other words."""
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        return "is not a regular file" if os.path.islink(path) else "is missing"
+        return "is not a regular file" if os.path.islink(path) else MISSING
     except OSError:  # a symbolic link loop, a name too long
         return "is not a regular file"
     if stat.S_ISREG(mode):

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from cnnfeat.contract.batching import pad_batch
-from cnnfeat.contract.describe import not_a_file
+from cnnfeat.contract.describe import MISSING, not_a_file
 from cnnfeat.contract.errors import InputError, ModelError, OutputError
 from cnnfeat.contract.layout import (
     CARD_FILE,
@@ -301,7 +301,7 @@ _METRICS_FIELDS: dict[str, type | tuple[type, ...]] = {
 def read_metrics(path: Path) -> dict:
     """`metrics.json` of a run (empty when absent); InputError naming it when it is damaged."""
     wrong = not_a_file(path)
-    if wrong == "is missing":
+    if wrong == MISSING:
         return {}
     if wrong is not None:  # a FIFO would make the read wait for ever
         raise InputError(f"{path.name} {wrong}", str(path.parent), advice="move it away")

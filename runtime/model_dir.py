@@ -24,7 +24,7 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from cnnfeat.contract.batching import pad_batch
-from cnnfeat.contract.describe import first_line, json_type, not_a_file
+from cnnfeat.contract.describe import MISSING, first_line, json_type, not_a_file
 from cnnfeat.contract.errors import Hint, ModelError
 from cnnfeat.contract.layout import (
     CARD_FIELDS,
@@ -106,7 +106,7 @@ def load_model_dir(path: str | Path | None = None, verify: bool = True) -> Model
         wrong = not_a_file(root / name)
         if wrong is not None:
             again = "copy the whole model directory again or re-run `cnnfeat export` into it"
-            if wrong != "is missing":  # it may be the user's: export will not delete it
+            if wrong != MISSING:  # it may be the user's: export will not delete it
                 again = f"move it away, then {again}"
             raise ModelError(f"{root}: {name} {wrong}", advice=again)
     card = _read_card(root / CARD_FILE)

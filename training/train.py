@@ -31,7 +31,7 @@ from torch import nn
 from tqdm import tqdm
 
 from cnnfeat.contract.batching import pad_batch
-from cnnfeat.contract.describe import first_line, not_a_file
+from cnnfeat.contract.describe import MISSING, first_line, not_a_file
 from cnnfeat.contract.errors import ArgumentError, CnnfeatError, InputError, ModelError
 from cnnfeat.contract.layout import CHECKPOINT_FILE, METRICS_FILE, REPORT_FILE, TOKENIZER_FILE
 from cnnfeat.contract.spec import ModelSpec
@@ -314,7 +314,7 @@ def load_checkpoint(run_dir: str | Path) -> tuple[UtteranceCNN, dict]:
     """
     path = Path(run_dir) / CHECKPOINT_FILE
     wrong = not_a_file(path)
-    if wrong == "is missing":
+    if wrong == MISSING:
         raise InputError(
             f"no {CHECKPOINT_FILE} here: is this a `cnnfeat train` run directory?", str(run_dir)
         )

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from cnnfeat.contract.describe import count, first_line, json_type, not_a_file
+from cnnfeat.contract.describe import MISSING, count, first_line, json_type, not_a_file
 
 
 @pytest.mark.parametrize(
@@ -55,4 +55,4 @@ def test_not_a_file_says_what_stands_there(tmp_path) -> None:
         "loop": "is not a regular file",
         "dangling": "is not a regular file",
     }
-    assert not_a_file(tmp_path / "absent") == "is missing"
+    assert not_a_file(tmp_path / "absent") == MISSING == "is missing"
