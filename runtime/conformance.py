@@ -9,15 +9,13 @@ characters, truncation and padding.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cnnfeat.contract.layout import CONFORMANCE_FILE, MODEL_FILE, TOKENIZER_FILE
-from cnnfeat.runtime import signals
-from cnnfeat.runtime.writing import check_not_model, write_file
+from cnnfeat.runtime.writing import check_not_model, standard_output, write_file
 
 FORMAT = "cnnfeat-conformance"
 VERSION = 1
@@ -145,8 +143,7 @@ def write_conformance(model_dir: str | Path, path: str | Path | None = None) -> 
     if path is not None and str(path) == "-":
         check_not_model(model_dir, "-")
         data = conformance_bytes(model_dir)
-        signals.streaming()
-        stdout = sys.stdout.buffer  # a local: the CLI tells a failed write to it by its frame
+        stdout = standard_output()  # a local: the CLI tells a failed write to it by its frame
         stdout.write(data)
         stdout.flush()
         return "-"

@@ -9,13 +9,11 @@ so the features a host computes from these ids are those `cnnfeat embed` writes.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import BinaryIO
 
 from cnnfeat.contract.batching import CHUNK_SIZE
 from cnnfeat.contract.errors import OutputError
-from cnnfeat.runtime import signals
 from cnnfeat.runtime.embedder import Embedder
 from cnnfeat.runtime.reading import read_chunks
 from cnnfeat.runtime.writing import (
@@ -24,6 +22,7 @@ from cnnfeat.runtime.writing import (
     check_not_model,
     check_output_file,
     staged_file,
+    standard_output,
 )
 
 
@@ -54,9 +53,9 @@ def write_token_ids(
     check_not_model(embedder.model_dir.path, output_path)
     chunks = read_chunks(input_path, column, chunk_size, encoding_errors, tsv_quoting)
     if output_path == "-":
-        signals.streaming()
-        rows = _write(chunks, embedder, sys.stdout.buffer)
-        sys.stdout.buffer.flush()
+        stdout = standard_output()
+        rows = _write(chunks, embedder, stdout)
+        stdout.flush()
         return rows
     with staged_file(output_path) as temp, open(temp, "wb") as handle:
         return _write(chunks, embedder, handle)

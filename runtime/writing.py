@@ -78,8 +78,7 @@ class FeatureWriter:
 
     def __enter__(self) -> FeatureWriter:
         if self.path == "-":
-            signals.streaming()
-            self._handle = sys.stdout.buffer
+            self._handle = standard_output()
             return self
         target = check_output_file(self.path)
         sweep_temporaries(target)
@@ -200,6 +199,13 @@ class FeatureWriter:
         return OutputError(
             f"writing {self.path} failed: {_reason(exc)}", advice="nothing was written"
         )
+
+
+def standard_output() -> BinaryIO:
+    """Standard output's byte stream, for output named "-"; noted first (`signals.streaming`),
+    as what is written there cannot be taken back: a command cut short then says so."""
+    signals.streaming()
+    return sys.stdout.buffer
 
 
 def destination(path: str | Path) -> Path:
