@@ -37,9 +37,9 @@ class _Notes(threading.local):
     thread while a command runs in another, and neither's notes are the other's."""
 
     # The output last being put in place: (its path, st_dev and st_ino of what replaces it,
-    # the signals recorded by then). One at most, so that the Python API, which never calls
-    # clear(), keeps nothing growing.
-    placing: tuple[str, int, int, int] | None = None
+    # the signals recorded by then, its name as the user gave it). One at most, so that the
+    # Python API, which never calls clear(), keeps nothing growing.
+    placing: tuple[str, int, int, int, str] | None = None
     streaming = False  # True once output goes to standard output
 
 
@@ -69,26 +69,28 @@ def streamed() -> bool:
     return _notes.streaming
 
 
-def placing(target: str | Path, staged: str | Path) -> None:
+def placing(target: str | Path, staged: str | Path, shown: str | None = None) -> None:
     """Note, just before the rename that commits it, that `staged` (a complete file or
-    directory) is about to take `target`'s place; called by runtime/writing.py and
-    runtime/staging.py. Raises OSError when `staged` cannot be looked up."""
+    directory) is about to take `target`'s place; `shown` names it as the user did (default:
+    `target`). Called by runtime/writing.py and runtime/staging.py. Raises OSError when
+    `staged` cannot be looked up."""
     made = os.stat(staged)
-    _notes.placing = (os.fspath(target), made.st_dev, made.st_ino, len(_received))
+    name = os.fspath(target) if shown is None else shown
+    _notes.placing = (os.fspath(target), made.st_dev, made.st_ino, len(_received), name)
 
 
 def placed() -> str | None:
-    """The path of the output last noted by `placing` if the rename has happened (the path now
-    is the staged file or directory, by device and inode), else None: no rename yet, or one
-    undone (the old directory put back) or failed."""
+    """The name (as the user gave it) of the output last noted by `placing` if the rename has
+    happened (the path now is the staged file or directory, by device and inode), else None:
+    no rename yet, or one undone (the old directory put back) or failed."""
     if _notes.placing is None:
         return None
-    path, device, inode, _ = _notes.placing
+    path, device, inode, _, shown = _notes.placing
     try:
         now = os.stat(path)
     except OSError:
         return None
-    return path if (now.st_dev, now.st_ino) == (device, inode) else None
+    return shown if (now.st_dev, now.st_ino) == (device, inode) else None
 
 
 def placed_before_any_signal() -> bool:

@@ -132,7 +132,7 @@ def staged_directory(target: str | Path, known: Iterable[str] | None = None) -> 
         _sync_tree(staging)
         if known is not None:
             _check_only(target, set(known), shown)
-        _swap(staging, target, locks)
+        _swap(staging, target, locks, shown)
     except BaseException as exc:
         if staging is None:  # nothing made yet
             if isinstance(exc, OSError):
@@ -191,11 +191,11 @@ def sweep_leftovers(target: Path) -> None:
             os.close(held)
 
 
-def _swap(staging: Path, target: Path, locks: list[int]) -> None:
+def _swap(staging: Path, target: Path, locks: list[int], shown: str) -> None:
     """Put `staging` in `target`'s place: one atomic exchange (staging then holds the old
     directory), else two renames, target -> old and staging -> target (old locked meanwhile,
     added to `locks`). Then the old one goes."""
-    signals.placing(target, staging)  # so that a signal after the swap cannot deny it
+    signals.placing(target, staging, shown)  # so that a signal after the swap cannot deny it
     if not target.exists():
         os.rename(staging, target)
     elif not _exchange(staging, target):

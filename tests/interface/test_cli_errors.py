@@ -265,3 +265,38 @@ def test_another_threads_output_is_not_this_commands(
         command()
     assert capsys.readouterr().err == "cnnfeat: error: interrupted; no partial output was written\n"
     assert (tmp_path / "api_out.bin").read_bytes() == b"x"
+
+
+def test_written_in_full_names_the_output_as_the_user_did(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """`train --out run` cut short after its swap said "/abs/path/run was already written in
+    full": staged_directory works on the absolute path."""
+    import os
+    import signal
+
+    import typer
+
+    from cnnfeat import cli_errors
+    from cnnfeat.runtime import signals
+    from cnnfeat.runtime.staging import staged_directory
+
+    monkeypatch.chdir(tmp_path)
+    rename = os.rename
+
+    def signal_after(*args):
+        rename(*args)
+        signals.handle(signal.SIGTERM, None)
+
+    monkeypatch.setattr(os, "rename", signal_after)
+
+    @cli_errors.cli_errors
+    def command() -> None:
+        with staged_directory("run") as folder:
+            (folder / "x").write_bytes(b"new")
+
+    with pytest.raises(typer.Exit):
+        command()
+    assert (
+        capsys.readouterr().err == "cnnfeat: error: terminated; run was already written in full\n"
+    )
