@@ -7,11 +7,15 @@ builds its configs from them, and train.py reads them. Imports no torch, so the 
 
 from __future__ import annotations
 
+import math
 import numbers
+import os
 import shlex
 from collections.abc import Iterable
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any
+from typing import Any, get_args, get_type_hints
+
+import numpy as np
 
 from cnnfeat.contract.bounds import MAX_BATCH_SIZE, MAX_COUNT, MAX_SEED, MAX_THREADS
 from cnnfeat.contract.errors import ArgumentError
@@ -211,6 +215,10 @@ class TrainConfig:
     command: str = option("", "The command line that made the run (for the model card).", cli=False)
 
     def __post_init__(self) -> None:
+        # The Python API's edge: the CLI's options check the same bounds (interface/options.py)
+        for f in fields(self):
+            value = _checked(f, getattr(self, f.name))
+            object.__setattr__(self, f.name, value)  # numpy scalars and paths made plain
         # No max_len: the spec's default for the pool (contract/spec.py), resolved here so that
         # metrics.json, the card and the recorded command give the value the run used.
         if self.max_len is None:
@@ -220,6 +228,46 @@ class TrainConfig:
     def resolved_max_len(self) -> int:
         """max_len as an int (__post_init__ has resolved it)."""
         return default_max_len(self.pool) if self.max_len is None else self.max_len
+
+
+def _checked(f: Any, value: Any) -> Any:
+    """`value` for the TrainConfig field `f` as a plain bool, int, float or str (a path may be
+    any os.PathLike), or ArgumentError naming the field: the wrong type, a float that is not
+    finite, outside the field's min/max, or not one of its choices."""
+    kind, optional = _KINDS[f.name]
+    if value is None:
+        if not optional:
+            raise ArgumentError(f"{f.name} is required, got None")
+        return None
+    if kind is str and f.metadata.get("path") and isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if kind is bool and isinstance(value, bool | np.bool_):
+        return bool(value)
+    if kind is int and isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = int(value)
+    elif kind is float and isinstance(value, numbers.Real) and not isinstance(value, bool):
+        value = float(value)
+        if not math.isfinite(value):
+            raise ArgumentError(f"{f.name} must be a finite number, got {value!r}")
+    elif not (kind is str and isinstance(value, str)):
+        raise ArgumentError(f"{f.name} must be {_NAMES[kind]}, got {value!r}")
+    low, high, choices = f.metadata["min"], f.metadata["max"], f.metadata["choices"]
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ArgumentError(f"{f.name} must be from {low} to {high}, got {value!r}")
+    if choices and value not in choices:
+        raise ArgumentError(f"{f.name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+_NAMES = {bool: "True or False", int: "a whole number", float: "a number", str: "a string"}
+# field name -> (bool, int, float or str; whether None is allowed), from the annotations
+_KINDS = {
+    name: (
+        next(k for k in (bool, int, float, str) if k in get_args(hint) or k is hint),
+        type(None) in get_args(hint),
+    )
+    for name, hint in get_type_hints(TrainConfig).items()
+}
 
 
 # The options that make up the training recipe (marked `recipe`): a run's recorded command

@@ -5,6 +5,7 @@ export/release.py both used to build their own)."""
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from pathlib import Path
 
@@ -201,3 +202,38 @@ def test_class_weight_power_is_bounded(tmp_path: Path) -> None:
     result = invoke(*args, "--class-weight-power", "5")
     assert result.exit_code == 2 and "--class-weight-power" in result.output, result.output
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("values", "said"),
+    [
+        ({"feature_noise": -0.1}, "feature_noise must be from 0.0 to 10.0, got -0.1"),
+        ({"feature_noise": float("nan")}, "feature_noise must be a finite number"),
+        ({"feature_noise": None}, "feature_noise is required, got None"),
+        ({"epochs": 0}, "epochs must be from 1 to"),
+        ({"epochs": 1.5}, "epochs must be a whole number, got 1.5"),
+        ({"lr": float("nan")}, "lr must be a finite number"),
+        ({"seed": -1}, "seed must be from 0 to"),
+        ({"batch_size": True}, "batch_size must be a whole number, got True"),
+        ({"pool": "max"}, "pool must be one of global, window, got 'max'"),
+        ({"train": None}, "train is required, got None"),
+        ({"train": b"t.csv"}, "train must be a string, got b't.csv'"),
+        ({"class_weights": 1}, "class_weights must be True or False, got 1"),
+    ],
+)
+def test_train_config_from_the_api_checks_what_the_cli_checks(values: dict, said: str) -> None:
+    """TrainConfig's limits were the CLI's alone: train(TrainConfig(feature_noise=-0.1)) ran
+    with the noise silently off, epochs=0 ended in load_state_dict(None), a numpy float32 could
+    not be written to metrics.json, train=None was Python's own TypeError."""
+    with pytest.raises(ArgumentError, match=re.escape(said)):
+        TrainConfig(**{"train": "t.csv", "out": "run", **values})
+
+
+def test_train_config_makes_numpy_scalars_and_paths_plain() -> None:
+    import numpy as np
+
+    config = TrainConfig(
+        train=Path("t.csv"), out="run", epochs=np.int64(3), feature_noise=np.float32(0.25)
+    )
+    assert (config.train, config.epochs, config.feature_noise) == ("t.csv", 3, 0.25)
+    assert type(config.epochs) is int and type(config.feature_noise) is float
