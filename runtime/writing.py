@@ -225,9 +225,13 @@ _SPECIAL = {
 def check_output_file(path: str | Path) -> Path:
     """`destination(path)`, or OutputError when it is a directory or a special file (a device
     such as /dev/null, a FIFO): renaming a finished file over it would replace it. A name
-    ending in '/' names a directory too, as the shell's `> name/` does (pathlib drops it)."""
-    if str(path).endswith("/"):
-        raise OutputError(f"{path} ends in '/', which names a directory", advice="give a file name")
+    ending in '/', '/.' or '/..' names a directory too, as the shell's `> name/` does (pathlib
+    drops it)."""
+    ending = next((e for e in ("/", "/.", "/..") if str(path).endswith(e)), None)
+    if ending is not None:  # pathlib would write `keep.txt/.` over keep.txt
+        raise OutputError(
+            f"{path} ends in '{ending}', which names a directory", advice="give a file name"
+        )
     target = destination(path)
     try:
         mode = os.stat(target).st_mode

@@ -791,17 +791,20 @@ def test_any_name_the_filesystem_accepts(tmp_path: Path, length: int) -> None:
     ],
 )
 @pytest.mark.parametrize("exists", [False, True])
+@pytest.mark.parametrize("ending", ["/", "/."])
 def test_an_output_name_ending_in_a_slash_is_a_directory(
-    tiny_global: TinyModel, tmp_path: Path, command, exists: bool
+    tiny_global: TinyModel, tmp_path: Path, command, exists: bool, ending: str
 ) -> None:
     """`-o newdir/` made a file named newdir, and `-o mine.npy/` replaced mine.npy (pathlib
     drops the '/'); the shell refuses `> mine.npy/`."""
     name = "mine.npy" if "embed" in command("m", "o") else "mine.txt"
     if exists:
         (tmp_path / name).write_bytes(b"mine")
-    out = f"{tmp_path / name}/"
+    out = f"{tmp_path / name}{ending}"  # `/.` too: pathlib makes keep.txt/. keep.txt
     line = one_error_line(invoke(*command(tiny_global.model_dir, out), input="w1\n"))
-    assert line == f"cnnfeat: error: {out} ends in '/', which names a directory; give a file name"
+    assert line == (
+        f"cnnfeat: error: {out} ends in '{ending}', which names a directory; give a file name"
+    )
     assert [p.name for p in tmp_path.iterdir()] == ([name] if exists else [])
     if exists:
         assert (tmp_path / name).read_bytes() == b"mine"
