@@ -83,8 +83,10 @@ def _foreign(entries: list[os.DirEntry], known: set[str]) -> list[str]:
             foreign.append(entry.name + "/")
         elif entry.is_symlink():
             foreign.append(f"{entry.name} (a symbolic link)")
-        elif entry.name not in known or not entry.is_file(follow_symlinks=False):
+        elif entry.name not in known:
             foreign.append(entry.name)
+        elif not entry.is_file(follow_symlinks=False):  # a FIFO, a socket, a device
+            foreign.append(f"{entry.name} (not a regular file)")
     return sorted(foreign)
 
 

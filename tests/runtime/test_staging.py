@@ -615,7 +615,7 @@ def test_a_link_or_fifo_under_a_name_cnnfeat_writes_is_never_deleted(
     (tmp_path / "mine.html").write_text("mine")
     if kind == "fifo":
         os.mkfifo(target / "report.html")
-        shown = "report.html"
+        shown = "report.html (not a regular file)"
     else:
         linked = tmp_path / ("mine.html" if kind == "link to a file" else "mine")
         (target / "report.html").symlink_to(linked)
