@@ -21,11 +21,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from cnnfeat.contract.errors import CnnfeatError
-from cnnfeat.contract.layout import CARD_FILE, METRICS_FILE, MODEL_FILE
+from cnnfeat.contract.layout import CARD_FILE, CHECKPOINT_FILE, METRICS_FILE, MODEL_FILE
 from cnnfeat.export.onnx_export import MODEL_FILES, check_out_dir, export_model
-from cnnfeat.runtime.staging import staged_directory
+from cnnfeat.runtime.staging import check_replaceable, staged_directory
 from cnnfeat.training.config import TrainConfig, seed_list, train_command
-from cnnfeat.training.train import train
+from cnnfeat.training.train import RUN_FILES, train
 
 # The context probe's seeds for each released seed (training/context.py; three runs of each
 # probe take about 80 s of CPU on MELD).
@@ -170,6 +170,14 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--data {args.data}: no {', '.join(missing)} (MELD's CSVs)")
     if args.runs.exists() and not args.runs.is_dir():
         parser.error(f"--runs {args.runs} is a file, not a folder")
+    try:  # each seed's run and export, found now, not after the seeds before it have trained
+        for seed in seeds:
+            run_dir = args.runs / f"seed-{seed}"
+            if not args.reuse:
+                check_replaceable(run_dir, "cnnfeat run", CHECKPOINT_FILE, RUN_FILES)
+            check_out_dir(run_dir, args.runs / f"seed-{seed}-model")
+    except CnnfeatError as exc:
+        parser.error(str(exc))
     try:
         summary = release(args.data, args.out, args.runs, seeds, reuse=args.reuse)
     except CnnfeatError as exc:

@@ -132,6 +132,9 @@ def test_release_ships_the_median_on_dev_and_records_every_seeds_probe(
         (["--out", "{file}"], "is a file, not a directory"),
         (["--runs", "{file}"], "--runs {file} is a file"),
         (["--data", "{dir}"], "no train_sent_emo.csv, dev_sent_emo.csv, test_sent_emo.csv"),
+        # found only once seed 1 had trained (minutes on MELD)
+        (["--seeds", "1,2", "--runs", "{runs}"], "seed-2 is not empty and is not a cnnfeat run"),
+        (["--seeds", "1,2", "--runs", "{runs2}"], "seed-2-model is not empty and is not a"),
     ],
 )
 def test_release_refuses_a_mistake_before_training(
@@ -147,7 +150,11 @@ def test_release_refuses_a_mistake_before_training(
         (data / name).write_text("Utterance,Emotion\n")
     (tmp_path / "afile").write_text("x")
     monkeypatch.setattr(release_module, "train", lambda *a, **k: pytest.fail("trained"))
+    for runs, name in (("runs", "seed-2"), ("runs2", "seed-2-model")):
+        (tmp_path / runs / name).mkdir(parents=True)
+        (tmp_path / runs / name / "notes.txt").write_text("mine")
     fill = {"{file}": str(tmp_path / "afile"), "{dir}": str(tmp_path)}
+    fill |= {"{runs}": str(tmp_path / "runs"), "{runs2}": str(tmp_path / "runs2")}
     args = [fill.get(a, a) for a in args]
     why = why.replace("{file}", fill["{file}"])
     base = ["--data", str(data), "--out", str(tmp_path / "out"), "--runs", str(tmp_path / "r")]
