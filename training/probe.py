@@ -143,15 +143,16 @@ def evaluate_files(
 
             embedder = embedder or Embedder(model_dir, device=device)
             arrays.append(embed_texts(embedder, data.texts))
-    if arrays[0].shape[1] != arrays[1].shape[1]:
-        raise InputError(
-            f"train features have {arrays[0].shape[1]} columns but test features "
-            f"have {arrays[1].shape[1]}"
-        )
     sources = (
         train_features or f"features of {train_path}",
         test_features or f"features of {test_path}",
     )
+    if arrays[0].shape[1] != arrays[1].shape[1]:
+        raise InputError(
+            f"{sources[0]} has {arrays[0].shape[1]} columns but {sources[1]} has "
+            f"{arrays[1].shape[1]}",
+            advice="give features of one model for both",
+        )
     report = linear_probe(arrays[0], train.labels, arrays[1], test.labels, sources=sources)
     return replace(report, test_overlaps_train=overlap(test, [train], train_path))
 

@@ -476,3 +476,15 @@ def test_evaluate_features_it_cannot_fit(
         tmp_path / "test.npy",
     )
     assert expected in one_error_line(result)
+
+
+def test_features_of_two_widths_name_both_files(tmp_path: Path, labelled: Path) -> None:
+    """Said "train features have 3 columns but test features have 4", naming no file."""
+    np.save(tmp_path / "train.npy", SIX)
+    np.save(tmp_path / "test.npy", np.zeros((6, 4), np.float32))
+    args = ["--train", labelled, "--test", labelled, "--train-features", tmp_path / "train.npy"]
+    line = one_error_line(invoke("evaluate", *args, "--test-features", tmp_path / "test.npy"))
+    assert line == (
+        f"cnnfeat: error: {tmp_path / 'train.npy'} has 3 columns but {tmp_path / 'test.npy'} "
+        "has 4; give features of one model for both"
+    )
