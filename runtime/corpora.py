@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from cnnfeat.contract.describe import json_type
-from cnnfeat.contract.errors import InputError
+from cnnfeat.contract.errors import ArgumentError, InputError
 from cnnfeat.runtime.reading import (
     ENCODING_HINT,
     SURROGATE,
@@ -104,8 +104,17 @@ class Columns:
         names = None
         if isinstance(dialogue, str):
             names = tuple(c.strip() for c in dialogue.split(","))
-        elif dialogue is not None:
+        elif isinstance(dialogue, Sequence) and not isinstance(dialogue, bytes | bytearray):
             names = tuple(dialogue)
+        elif dialogue is not None:
+            names = (dialogue,)  # refused below, as any name that is not a str
+        for what, value in (("order", order), ("speaker", speaker), ("label", label)):
+            if value is not None and not isinstance(value, str):
+                raise ArgumentError(f"{what}_column must be a column name (a str), got {value!r}")
+        if names is not None and not all(isinstance(n, str) for n in names):
+            raise ArgumentError(
+                f"dialogue_column must be a column name (a str) or a list of them, got {dialogue!r}"
+            )
         return cls(names, order, speaker, label)
 
 

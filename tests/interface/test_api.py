@@ -9,6 +9,7 @@ and `import cnnfeat; cnnfeat.runtime.pipeline` was an AttributeError.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -143,3 +144,22 @@ def test_version_and_dir() -> None:
     result = invoke("--version")
     assert result.exit_code == 0 and result.stdout == f"cnnfeat {cnnfeat.__version__}\n"
     assert {"Embedder", "ModelSpec", "ArgumentError"} <= set(dir(cnnfeat))
+
+
+@pytest.mark.parametrize(
+    ("columns", "said"),
+    [
+        ({"dialogue_column": 5}, "dialogue_column must be a column name (a str) or a list"),
+        ({"dialogue_column": b"Dialogue_ID"}, "dialogue_column must be a column name"),
+        ({"speaker_column": 3}, "speaker_column must be a column name (a str), got 3"),
+    ],
+)
+def test_embed_dialogues_column_names_of_the_wrong_type(
+    tiny_global: TinyModel, tmp_path: Path, columns, said
+) -> None:
+    """dialogue_column=5 was Python's "'int' object is not iterable"; b"Dialogue_ID" was read
+    byte by byte ("no column 68")."""
+    source = tmp_path / "in.csv"
+    source.write_text("Dialogue_ID,Utterance_ID,Speaker,Utterance\n0,0,A,w1\n")
+    with pytest.raises(cnnfeat.ArgumentError, match=re.escape(said)):
+        cnnfeat.embed_dialogues(source, model=tiny_global.model_dir, **columns)
